@@ -1,0 +1,107 @@
+"""What every command shares: the store, errors a user can act on, JSON and progress output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from labelwise.domain import LabelwiseError, NotFound
+from labelwise.settings import Settings
+from labelwise.store import Store, open_store
+
+out = Console(highlight=False, markup=False)  # names and text are data, never markup
+err = Console(stderr=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JsonOpt = typer.Option(False, "--json", help="Print JSON only (for scripts).")
+YesOpt = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+
+
+class App(typer.Typer):
+    """A Typer app whose commands turn library errors into one clean line and an exit code."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("no_args_is_help", True)
+        kwargs.setdefault("pretty_exceptions_enable", False)
+        kwargs.setdefault("add_completion", False)
+        super().__init__(**kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:  # type: ignore[override]
+        register = super().command(*args, **kwargs)
+
+        def decorator(func: F) -> F:
+            register(friendly_errors(func))
+            return func
+
+        return decorator
+
+
+def friendly_errors(func: F) -> F:
+    """Print a :class:`LabelwiseError` as ``error: ...`` on stderr and exit 1 (3: not found)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LabelwiseError as exc:
+            err.print(Text("error: ", style="bold red") + Text(str(exc)), soft_wrap=True)
+            raise typer.Exit(3 if isinstance(exc, NotFound) else 1) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+@cache
+def get_store() -> Store:
+    """The store named by the environment, opened (and migrated) once per process."""
+    return open_store(Settings().resolved_database_url())
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask unless ``--yes``; refuse to guess when nobody can answer."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise LabelwiseError(f"{question} — pass --yes to confirm when not at a terminal")
+    if not typer.confirm(question, default=False):
+        raise typer.Exit(1)
+
+
+@contextmanager
+def progress_bar(description: str, quiet: bool = False) -> Iterator[Callable[[int, int | None],
+                                                                           None]]:
+    """A Rich bar on stderr driven by an ``on_progress(done, total)`` callback."""
+    if quiet:
+        yield lambda done, total: None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task(description, total=None)
+
+        def on_progress(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield on_progress

@@ -1,0 +1,106 @@
+"""`labelwise project ...` and `labelwise db ...`."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from labelwise.cli.common import App, JsonOpt, YesOpt, confirm, emit_json, get_store, out
+from labelwise.domain import ProjectKind
+from labelwise.settings import Settings
+from labelwise.store import db as store_db
+from labelwise.store.projects import (
+    create_project,
+    delete_project,
+    get_project,
+    list_projects,
+    summarize,
+)
+
+project_app = App(help="Create, list, show and delete projects.")
+db_app = App(help="Database schema.")
+
+
+@project_app.command("create")
+def create(
+    name: str,
+    kind: ProjectKind = typer.Option(ProjectKind.SINGLE_LABEL, help="One label per document, "
+                                     "or several."),
+    language: str = typer.Option("en", help="Language of the documents (e.g. en, en-us, de)."),
+    description: str = typer.Option("", help="What the project is for."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create a project."""
+    with get_store().session() as session:
+        p = create_project(session, name, kind, language, description)
+        data = {"name": p.name, "kind": p.kind, "language": p.language,
+                "description": p.description}
+    if as_json:
+        emit_json(data)
+    else:
+        out.print(f"created {data['kind']} project {data['name']!r}")
+
+
+@project_app.command("list")
+def list_(as_json: bool = JsonOpt) -> None:
+    """List projects with their document counts."""
+    with get_store().session() as session:
+        rows = [summarize(session, p).to_dict() for p in list_projects(session)]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("project", "kind", "language", "documents", "labeled", "classes")
+    for r in rows:
+        table.add_row(r["name"], r["kind"], r["language"], str(r["documents"]),
+                      str(r["labeled"]), str(len(r["classes"])))
+    out.print(table if rows else "no projects yet: labelwise project create NAME")
+
+
+@project_app.command("show")
+def show(name: str, as_json: bool = JsonOpt) -> None:
+    """Show a project's counts: documents, labeled, unlabeled, per class."""
+    with get_store().session() as session:
+        s = summarize(session, get_project(session, name))
+    if as_json:
+        emit_json(s.to_dict())
+        return
+    out.print(f"{s.name} ({s.kind}, {s.language}) {s.description}")
+    out.print(f"documents {s.documents}: labeled {s.labeled}, unlabeled {s.unlabeled}; "
+              f"train {s.train}, test {s.test}; pending suggestions {s.pending_suggestions}")
+    table = Table("class", "labels", "pending suggestions")
+    for cname, counts in s.classes.items():
+        table.add_row(cname, str(counts["labels"]), str(counts["pending_suggestions"]))
+    out.print(table if s.classes else "no classes yet: labelwise class add PROJECT NAME")
+
+
+@project_app.command("delete")
+def delete(name: str, yes: bool = YesOpt) -> None:
+    """Delete a project with all its documents, labels and suggestions."""
+    with get_store().session() as session:
+        s = summarize(session, get_project(session, name))
+    confirm(f"delete project {name!r} with {s.documents} documents and {s.labeled} labeled?", yes)
+    with get_store().session() as session:
+        delete_project(session, name)
+    out.print(f"deleted project {name!r}")
+
+
+@db_app.command("upgrade")
+def upgrade() -> None:
+    """Bring the database schema to the newest version (also done on first use)."""
+    url = Settings().resolved_database_url()
+    engine = store_db.make_engine(url)
+    store_db.upgrade(engine)
+    out.print(f"database at revision {store_db.current_revision(engine)}")
+    engine.dispose()
+
+
+@db_app.command("current")
+def current(as_json: bool = JsonOpt) -> None:
+    """Print the database's schema revision and the newest one shipped."""
+    engine = store_db.make_engine(Settings().resolved_database_url())
+    data = {"current": store_db.current_revision(engine), "head": store_db.head_revision()}
+    engine.dispose()
+    if as_json:
+        emit_json(data)
+    else:
+        out.print(f"current {data['current']}, newest {data['head']}")

@@ -1,0 +1,129 @@
+"""Typed vocabulary and the rules of DESIGN.md that need no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+
+MAX_CLASS_NAME = 50
+MAX_CLASSES = 200
+MAX_DOCUMENT_CHARS = 128_000
+FORBIDDEN_CLASS_CHARS = frozenset(":$&%*()+~#/?")
+
+
+class LabelwiseError(Exception):
+    """An error the user can act on; its message says what, where and what to do."""
+
+
+class NotFound(LabelwiseError):
+    """A named project, class, document or suggestion does not exist."""
+
+
+class Conflict(LabelwiseError):
+    """The request contradicts what is stored (duplicate name, label rule, ...)."""
+
+
+class ProjectKind(StrEnum):
+    SINGLE_LABEL = "single_label"
+    MULTI_LABEL = "multi_label"
+
+
+class Dataset(StrEnum):
+    TRAIN = "train"
+    TEST = "test"
+
+
+class SuggestionStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class DocFilter(StrEnum):
+    """The document filters of the Data labeling page."""
+
+    ALL = "all"
+    UNLABELED = "unlabeled"
+    LABELED = "labeled"
+    AUTO_LABELED = "auto-labeled"
+
+
+def validate_class_name(name: str) -> str:
+    """Return ``name`` stripped, or raise with the reason Azure would give."""
+    stripped = name.strip()
+    if not stripped:
+        raise LabelwiseError("class name is empty; give 1 to 50 characters")
+    if len(stripped) > MAX_CLASS_NAME:
+        raise LabelwiseError(
+            f"class name {stripped[:60]!r} has {len(stripped)} characters; "
+            f"the limit is {MAX_CLASS_NAME}"
+        )
+    bad = sorted(set(stripped) & FORBIDDEN_CLASS_CHARS)
+    if bad:
+        raise LabelwiseError(
+            f"class name {stripped!r} contains {' '.join(bad)}; "
+            "class names may not contain any of : $ & % * ( ) + ~ # / ?"
+        )
+    if any(ord(ch) < 32 for ch in stripped):
+        raise LabelwiseError(f"class name {stripped!r} contains a control character")
+    return stripped
+
+
+def validate_project_name(name: str) -> str:
+    """Project names follow the class-name rule (Azure allows the same character set)."""
+    stripped = name.strip()
+    if not stripped:
+        raise LabelwiseError("project name is empty")
+    if len(stripped) > 100:
+        raise LabelwiseError(f"project name {stripped[:60]!r}... is over 100 characters")
+    return stripped
+
+
+def content_hash(text: str) -> str:
+    """The SHA-256 hex digest of a document's text (UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_dataset(value: str, where: str = "") -> Dataset:
+    """Accept ``train``/``test`` in any case (Azure writes ``Train``/``Test``)."""
+    try:
+        return Dataset(value.strip().lower())
+    except ValueError:
+        at = f" in {where}" if where else ""
+        raise LabelwiseError(f"dataset {value!r}{at} is neither 'train' nor 'test'") from None
+
+
+class DocumentRecord:
+    """One document read by an importer, before it is stored.
+
+    ``labels`` is ``None`` when the source says nothing about labels, and a tuple (maybe empty)
+    when it does; ``where`` names the file and line for error messages.
+    """
+
+    __slots__ = ("dataset", "labels", "language", "name", "text", "where")
+
+    def __init__(
+        self,
+        name: str,
+        text: str,
+        *,
+        where: str,
+        language: str | None = None,
+        dataset: Dataset | None = None,
+        labels: tuple[str, ...] | None = None,
+    ) -> None:
+        self.name = name
+        self.text = text
+        self.where = where
+        self.language = language
+        self.dataset = dataset
+        self.labels = labels
+
+
+class RecordError(LabelwiseError):
+    """One bad record of an input; the rest of the input goes on."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason

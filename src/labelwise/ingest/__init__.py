@@ -1,0 +1,1 @@
+"""Importers and exporters: folders of .txt, CSV, JSONL, Azure project files, fsspec URLs."""

@@ -1,0 +1,35 @@
+"""Configuration from the environment (prefix ``LABELWISE_``); nothing is read at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where labelwise keeps its data.
+
+    ``LABELWISE_HOME`` holds the default SQLite database; ``LABELWISE_DATABASE_URL`` points at
+    another database (``postgresql://user@host/db``) and wins when set.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LABELWISE_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".labelwise")
+    database_url: str | None = None
+
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL to open: the configured one, else the SQLite file under ``home``."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{self.home.expanduser() / 'labelwise.db'}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Map plain ``postgresql://`` / ``postgres://`` URLs to the psycopg 3 driver we ship."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

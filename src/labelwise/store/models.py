@@ -1,0 +1,160 @@
+"""SQLAlchemy 2 typed models. Suggestions (labeler output) and labels (user decisions) live apart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(20), default="en")
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    classes: Mapped[list[LabelClass]] = relationship(
+        back_populates="project", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="LabelClass.id",
+    )
+
+    __table_args__ = (CheckConstraint("kind in ('single_label', 'multi_label')", name="kind"),)
+
+
+class LabelClass(Base):
+    __tablename__ = "classes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(50))
+    description: Mapped[str] = mapped_column(Text, default="")
+    examples: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="classes")
+
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_classes_project_name"),)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(1000))
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(20))
+    dataset: Mapped[str] = mapped_column(String(10), default="train")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", name="uq_documents_project_name"),
+        Index("ix_documents_project_dataset", "project_id", "dataset"),
+        CheckConstraint("dataset in ('train', 'test')", name="dataset"),
+    )
+
+
+class Label(Base):
+    """A user-defined label: typed by hand, imported, or an accepted suggestion."""
+
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"))
+    suggestion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("suggestions.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("document_id", "class_id", name="uq_labels_document_class"),
+        Index("ix_labels_class", "class_id"),
+    )
+
+
+class Suggestion(Base):
+    """A labeler's proposal for one class of one document, and the reviewer's decision on it."""
+
+    __tablename__ = "suggestions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"))
+    confidence: Mapped[float] = mapped_column(Float)
+    rationale: Mapped[str | None] = mapped_column(Text, default=None)
+    labeler: Mapped[str] = mapped_column(String(50))
+    model: Mapped[str] = mapped_column(String(200), default="")
+    prompt_version: Mapped[str] = mapped_column(String(50), default="")
+    job_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+    __table_args__ = (
+        CheckConstraint("status in ('pending', 'accepted', 'rejected')", name="status"),
+        CheckConstraint("confidence >= 0 and confidence <= 1", name="confidence"),
+        Index("ix_suggestions_document_status", "document_id", "status"),
+        Index("ix_suggestions_class", "class_id"),
+        Index("ix_suggestions_job", "job_id"),
+    )
+
+
+class SuggestionOutcome(Base):
+    """Decision counts per source of suggestions, kept when suggestions themselves are deleted.
+
+    ``source`` is ``job:<id>`` for suggestions of a job, else ``labeler:<name>``; counting at
+    decision time means a labeler's accept rate survives training's clean-up.
+    """
+
+    __tablename__ = "suggestion_outcomes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(100))
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    discarded: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "source", name="uq_suggestion_outcomes_project_source"),
+    )
+
+
