@@ -14,9 +14,16 @@ from collections import defaultdict
 from pathlib import Path
 
 CLASSES = [
-    "card_arrival", "lost_or_stolen_card", "exchange_rate", "pin_blocked",
-    "cash_withdrawal_charge", "transfer_not_received_by_recipient", "age_limit",
-    "cancel_transfer", "apple_pay_or_google_pay", "terminate_account",
+    "card_arrival",
+    "lost_or_stolen_card",
+    "exchange_rate",
+    "pin_blocked",
+    "cash_withdrawal_charge",
+    "transfer_not_received_by_recipient",
+    "age_limit",
+    "cancel_transfer",
+    "apple_pay_or_google_pay",
+    "terminate_account",
 ]
 PER_CLASS, SEEDS, TESTS = 40, 8, 10
 
@@ -33,9 +40,14 @@ def main(source: Path, target: Path) -> None:
         texts = rng.sample(sorted(set(by_class[cls])), PER_CLASS)
         for i, text in enumerate(texts):
             labeled = i < SEEDS + TESTS
-            rows.append({"text": text, "labels": cls if labeled else "",
-                         "dataset": "test" if SEEDS <= i < SEEDS + TESTS else "train",
-                         "gold": cls})
+            rows.append(
+                {
+                    "text": text,
+                    "labels": cls if labeled else "",
+                    "dataset": "test" if SEEDS <= i < SEEDS + TESTS else "train",
+                    "gold": cls,
+                }
+            )
     rng.shuffle(rows)
     with target.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, ["name", "text", "labels", "dataset", "gold"])
@@ -46,5 +58,8 @@ def main(source: Path, target: Path) -> None:
 
 if __name__ == "__main__":
     root = Path(__file__).resolve().parents[1]
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else root.parent / "shared/data/banking77/train.csv",
-         root / "src/labelwise/data/banking77_sample.csv")
+    default = root.parent / "shared/data/banking77/train.csv"
+    main(
+        Path(sys.argv[1]) if len(sys.argv) > 1 else default,
+        root / "src/labelwise/data/banking77_sample.csv",
+    )

@@ -45,8 +45,9 @@ def sample_path() -> Path:
     return Path(str(resources.files("labelwise") / "data" / "banking77_sample.csv"))
 
 
-def run_demo(store: Store, project: str = DEMO_PROJECT,
-             on_progress: Progress | None = None) -> DemoResult:
+def run_demo(
+    store: Store, project: str = DEMO_PROJECT, on_progress: Progress | None = None
+) -> DemoResult:
     """(Re)create the demo project, add its classes and import the shipped sample."""
     with store.session() as session:
         try:
@@ -54,12 +55,23 @@ def run_demo(store: Store, project: str = DEMO_PROJECT,
             delete_project(session, project)
         except NotFound:
             pass
-        p = create_project(session, project, ProjectKind.SINGLE_LABEL, "en",
-                           "Customer-service messages of an online bank (Banking77 sample).")
+        p = create_project(
+            session,
+            project,
+            ProjectKind.SINGLE_LABEL,
+            "en",
+            "Customer-service messages of an online bank (Banking77 sample).",
+        )
         for name, description in CLASS_DESCRIPTIONS.items():
             add_class(session, p, name, description)
-    report = run_import(store, project, str(sample_path()), fmt="csv",
-                        options=Options(label_column="labels"), on_progress=on_progress)
+    report = run_import(
+        store,
+        project,
+        str(sample_path()),
+        fmt="csv",
+        options=Options(label_column="labels"),
+        on_progress=on_progress,
+    )
     with store.session() as session:
         summary = summarize(session, get_project(session, project))
     return DemoResult(project=project, imported=report, summary=summary)

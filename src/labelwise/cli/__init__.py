@@ -26,9 +26,12 @@ app.command("reject")(review.reject)
 
 
 @app.command("demo")
-def demo(project: str = typer.Option("demo-banking77", help="Name of the demo project "
-                                     "(replaced if it exists)."),
-         as_json: bool = JsonOpt) -> None:
+def demo(
+    project: str = typer.Option(
+        "demo-banking77", help="Name of the demo project (replaced if it exists)."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
     """Run the demo: a Banking77 sample project, imported and summarized (offline)."""
     from labelwise.demo import run_demo
 
@@ -36,11 +39,14 @@ def demo(project: str = typer.Option("demo-banking77", help="Name of the demo pr
         result = run_demo(get_store(), project, on_progress)
     s = result.summary
     if as_json:
-        emit_json({"project": result.project, "import": result.imported.to_dict(),
-                   "summary": s.to_dict()})
+        emit_json(
+            {"project": result.project, "import": result.imported.to_dict(), "summary": s.to_dict()}
+        )
         return
-    out.print(f"demo project {s.name!r}: {s.documents} documents, {len(s.classes)} classes, "
-              f"{s.labeled} labeled ({s.train} train / {s.test} test), {s.unlabeled} unlabeled")
+    out.print(
+        f"demo project {s.name!r}: {s.documents} documents, {len(s.classes)} classes, "
+        f"{s.labeled} labeled ({s.train} train / {s.test} test), {s.unlabeled} unlabeled"
+    )
     for name, counts in s.classes.items():
         out.print(f"  {name:<36} {counts['labels']:>3} labels")
     out.print(f"next: labelwise docs {s.name} --filter unlabeled | labelwise project show {s.name}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 
@@ -12,11 +14,12 @@ from labelwise.store.projects import get_project
 
 class_app = App(help="Add, list, rename, describe and remove classes.")
 
-ExampleOpt = typer.Option(None, "--example", "-e",
-                          help="An example text of the class (repeat for more).")
+ExampleOpt = typer.Option(
+    None, "--example", "-e", help="An example text of the class (repeat for more)."
+)
 
 
-def _public(c: LabelClass) -> dict[str, object]:
+def _public(c: LabelClass) -> dict[str, Any]:
     return {"name": c.name, "description": c.description, "examples": c.examples}
 
 
@@ -45,7 +48,7 @@ def list_(project: str, as_json: bool = JsonOpt) -> None:
         return
     table = Table("class", "description", "examples")
     for r in rows:
-        table.add_row(str(r["name"]), str(r["description"]), str(len(r["examples"])))  # type: ignore[arg-type]
+        table.add_row(str(r["name"]), str(r["description"]), str(len(r["examples"])))
     out.print(table if rows else f"{project!r} has no classes yet")
 
 
@@ -67,14 +70,15 @@ def describe(
 ) -> None:
     """Set a class's description and/or replace its example texts; with neither, show it."""
     with get_store().session() as session:
-        c = svc.describe_class(session, get_project(session, project), name, description,
-                               example if example else None)
+        c = svc.describe_class(
+            session, get_project(session, project), name, description, example if example else None
+        )
         data = _public(c)
     if as_json:
         emit_json(data)
     else:
         out.print(f"{data['name']}: {data['description'] or '(no description)'}")
-        for ex in data["examples"]:  # type: ignore[attr-defined]
+        for ex in data["examples"]:
             out.print(f"  example: {ex}", markup=False)
 
 
@@ -83,7 +87,8 @@ def remove(project: str, name: str, yes: bool = YesOpt) -> None:
     """Remove a class together with its labels and suggestions."""
     with get_store().session() as session:
         labels, suggestions = svc.class_usage(
-            session, svc.get_class(session, get_project(session, project), name))
+            session, svc.get_class(session, get_project(session, project), name)
+        )
     confirm(f"remove class {name!r} with {labels} labels and {suggestions} suggestions?", yes)
     with get_store().session() as session:
         svc.remove_class(session, get_project(session, project), name)

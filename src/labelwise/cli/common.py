@@ -45,7 +45,7 @@ class App(typer.Typer):
         kwargs.setdefault("add_completion", False)
         super().__init__(**kwargs)
 
-    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:  # type: ignore[override]
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         register = super().command(*args, **kwargs)
 
         def decorator(func: F) -> F:
@@ -90,14 +90,21 @@ def confirm(question: str, yes: bool) -> None:
 
 
 @contextmanager
-def progress_bar(description: str, quiet: bool = False) -> Iterator[Callable[[int, int | None],
-                                                                           None]]:
+def progress_bar(
+    description: str, quiet: bool = False
+) -> Iterator[Callable[[int, int | None], None]]:
     """A Rich bar on stderr driven by an ``on_progress(done, total)`` callback."""
     if quiet:
         yield lambda done, total: None
         return
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-               MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task(description, total=None)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -17,58 +18,93 @@ from labelwise.store import labels as label_svc
 from labelwise.store.classes import get_class
 from labelwise.store.projects import get_project
 
-FormatOpt = typer.Option("auto", "--format", "-f",
-                         help="auto (from the name), folder, csv, jsonl or azure.")
+FormatOpt = typer.Option(
+    "auto", "--format", "-f", help="auto (from the name), folder, csv, jsonl or azure."
+)
 
 
 def import_(
-    project: str = typer.Argument(..., help="The project to import into (an Azure export "
-                                  "creates it when missing)."),
-    source: str = typer.Argument(..., help="A folder of .txt files, a .csv/.jsonl file, an "
-                                 "Azure project .json (or its export folder), or an fsspec URL."),
+    project: str = typer.Argument(
+        ..., help="The project to import into (an Azure export creates it when missing)."
+    ),
+    source: str = typer.Argument(
+        ...,
+        help="A folder of .txt files, a .csv/.jsonl file, an "
+        "Azure project .json (or its export folder), or an fsspec URL.",
+    ),
     fmt: str = FormatOpt,
-    text_column: str | None = typer.Option(None, help="Column/field with the text "
-                                           "[default: text]."),
-    name_column: str | None = typer.Option(None, help="Column/field with the document name "
-                                           "[default: name or id, else <file>-<row>]."),
-    label_column: str | None = typer.Option(None, help="Column/field with user labels "
-                                            "[default: labels, if present]."),
+    text_column: str | None = typer.Option(
+        None, help="Column/field with the text [default: text]."
+    ),
+    name_column: str | None = typer.Option(
+        None, help="Column/field with the document name [default: name or id, else <file>-<row>]."
+    ),
+    label_column: str | None = typer.Option(
+        None, help="Column/field with user labels [default: labels, if present]."
+    ),
     label_separator: str = typer.Option(",", help="Separator of several labels in one cell."),
-    create_classes: bool = typer.Option(False, help="Add classes named by labels that the "
-                                        "project does not have yet."),
-    documents: str | None = typer.Option(None, help="Azure: the folder holding the "
-                                         "documents' .txt files."),
-    replace: bool = typer.Option(False, help="Replace the text of documents already stored "
-                                 "under the same name (otherwise they are skipped)."),
-    truncate: bool = typer.Option(False, help="Cut documents over 128,000 characters instead "
-                                  "of refusing them."),
-    dataset: Dataset | None = typer.Option(None, help="Dataset for documents that do not "
-                                           "say [default: train]."),
-    language: str | None = typer.Option(None, help="Language for documents that do not say "
-                                        "[default: the project's]."),
+    create_classes: bool = typer.Option(
+        False, help="Add classes named by labels that the project does not have yet."
+    ),
+    documents: str | None = typer.Option(
+        None, help="Azure: the folder holding the documents' .txt files."
+    ),
+    replace: bool = typer.Option(
+        False,
+        help="Replace the text of documents already stored "
+        "under the same name (otherwise they are skipped).",
+    ),
+    truncate: bool = typer.Option(
+        False, help="Cut documents over 128,000 characters instead of refusing them."
+    ),
+    dataset: Dataset | None = typer.Option(
+        None, help="Dataset for documents that do not say [default: train]."
+    ),
+    language: str | None = typer.Option(
+        None, help="Language for documents that do not say [default: the project's]."
+    ),
     batch_size: int = typer.Option(2000, min=1, help="Documents per transaction."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Import documents (and their labels) into a project."""
-    options = Options(text_column=text_column, name_column=name_column,
-                      label_column=label_column, label_separator=label_separator,
-                      documents=documents, truncate=truncate)
+    options = Options(
+        text_column=text_column,
+        name_column=name_column,
+        label_column=label_column,
+        label_separator=label_separator,
+        documents=documents,
+        truncate=truncate,
+    )
     with progress_bar(f"importing {source}", quiet=as_json) as on_progress:
-        report = run_import(get_store(), project, source, fmt=fmt, options=options,
-                            replace=replace, create_classes=create_classes, dataset=dataset,
-                            language=language, batch_size=batch_size, on_progress=on_progress)
+        report = run_import(
+            get_store(),
+            project,
+            source,
+            fmt=fmt,
+            options=options,
+            replace=replace,
+            create_classes=create_classes,
+            dataset=dataset,
+            language=language,
+            batch_size=batch_size,
+            on_progress=on_progress,
+        )
     if as_json:
         emit_json(report.to_dict())
     else:
-        out.print(f"{report.inserted} imported, {report.replaced} replaced, "
-                  f"{report.unchanged} unchanged, {report.duplicates} duplicates skipped, "
-                  f"{len(report.errors)} refused ({report.format})")
+        out.print(
+            f"{report.inserted} imported, {report.replaced} replaced, "
+            f"{report.unchanged} unchanged, {report.duplicates} duplicates skipped, "
+            f"{len(report.errors)} refused ({report.format})"
+        )
         if report.classes_created:
             out.print(f"classes created: {', '.join(report.classes_created)}")
         if report.duplicates and not replace:
             shown = ", ".join(report.duplicate_names[:10])
-            out.print(f"duplicates (already stored; use --replace to overwrite): {shown}"
-                      + (" ..." if report.duplicates > 10 else ""))
+            out.print(
+                f"duplicates (already stored; use --replace to overwrite): {shown}"
+                + (" ..." if report.duplicates > 10 else "")
+            )
         for line in report.warnings:
             err.print(f"note: {line}")
         for e in report.errors[:100]:
@@ -81,24 +117,33 @@ def import_(
 
 def export(
     project: str,
-    out_path: Path = typer.Argument(..., metavar="OUT", help="A file (csv, jsonl) or a folder "
-                                    "(azure)."),
+    out_path: Path = typer.Argument(
+        ..., metavar="OUT", help="A file (csv, jsonl) or a folder (azure)."
+    ),
     fmt: str = typer.Option(..., "--format", "-f", help="azure, csv or jsonl."),
-    include_suggestions: bool = typer.Option(False, help="Also write pending suggestions "
-                                             "with their confidence (csv, jsonl)."),
+    include_suggestions: bool = typer.Option(
+        False, help="Also write pending suggestions with their confidence (csv, jsonl)."
+    ),
     label_separator: str = typer.Option(",", help="CSV: separator between several labels."),
 ) -> None:
     """Export a project to Azure's project format, CSV or JSONL."""
-    n = export_project(get_store(), project, out_path, fmt,
-                       include_suggestions=include_suggestions, label_separator=label_separator)
+    n = export_project(
+        get_store(),
+        project,
+        out_path,
+        fmt,
+        include_suggestions=include_suggestions,
+        label_separator=label_separator,
+    )
     out.print(f"exported {n} documents to {out_path} ({fmt})")
 
 
 def docs(
     project: str,
     which: DocFilter = typer.Option(DocFilter.ALL, "--filter", help="Which documents."),
-    class_name: str | None = typer.Option(None, "--class", help="Only documents with this "
-                                          "class (labeled or suggested)."),
+    class_name: str | None = typer.Option(
+        None, "--class", help="Only documents with this class (labeled or suggested)."
+    ),
     dataset: Dataset | None = typer.Option(None, help="Only the train or test set."),
     limit: int = typer.Option(50, min=1, help="At most this many."),
     after: int = typer.Option(0, help="Start after this document id (paging)."),
@@ -107,26 +152,39 @@ def docs(
     """List documents: all, unlabeled, labeled or auto-labeled (suggestions to review)."""
     with get_store().session() as session:
         p = get_project(session, project)
-        rows = docs_svc.list_documents(session, p, which, class_name=class_name,
-                                       dataset=dataset, limit=limit, after_id=after)
+        rows = docs_svc.list_documents(
+            session, p, which, class_name=class_name, dataset=dataset, limit=limit, after_id=after
+        )
         ids = [d.id for d in rows]
         labels = docs_svc.labels_by_document(session, ids)
         suggestions = label_svc.suggestions_by_document(session, p, ids)
-        data = [{"id": d.id, "name": d.name, "dataset": d.dataset, "language": d.language,
-                 "labels": labels[d.id],
-                 "suggestions": [{"class": c, "confidence": conf}
-                                 for c, conf in suggestions[d.id]],
-                 "text": d.text} for d in rows]
+        data: list[dict[str, Any]] = [
+            {
+                "id": d.id,
+                "name": d.name,
+                "dataset": d.dataset,
+                "language": d.language,
+                "labels": labels[d.id],
+                "suggestions": [{"class": c, "confidence": conf} for c, conf in suggestions[d.id]],
+                "text": d.text,
+            }
+            for d in rows
+        ]
     if as_json:
         emit_json(data)
         return
     table = Table("id", "name", "set", "labels", "suggestions", "text")
     for r in data:
-        sug = ", ".join(f"{s['class']} {s['confidence']:.2f}" for s in r["suggestions"])  # type: ignore[attr-defined]
+        sug = ", ".join(f"{s['class']} {s['confidence']:.2f}" for s in r["suggestions"])
         text = str(r["text"]).replace("\n", " ")
-        table.add_row(str(r["id"]), str(r["name"]), str(r["dataset"]),
-                      ", ".join(r["labels"]), sug,  # type: ignore[arg-type]
-                      text[:80] + ("…" if len(text) > 80 else ""))
+        table.add_row(
+            str(r["id"]),
+            str(r["name"]),
+            str(r["dataset"]),
+            ", ".join(r["labels"]),
+            sug,
+            text[:80] + ("…" if len(text) > 80 else ""),
+        )
     out.print(table if data else "no documents match")
 
 
@@ -135,20 +193,31 @@ def doc(project: str, name: str, as_json: bool = JsonOpt) -> None:
     with get_store().session() as session:
         p = get_project(session, project)
         d = docs_svc.get_document(session, p, name)
-        data = {
-            "id": d.id, "name": d.name, "dataset": d.dataset, "language": d.language,
-            "content_hash": d.content_hash, "text": d.text,
+        data: dict[str, Any] = {
+            "id": d.id,
+            "name": d.name,
+            "dataset": d.dataset,
+            "language": d.language,
+            "content_hash": d.content_hash,
+            "text": d.text,
             "labels": label_svc.document_labels(session, d),
             "suggestions": [
-                {"id": s.id, "class_id": s.class_id, "confidence": s.confidence,
-                 "rationale": s.rationale, "labeler": s.labeler, "model": s.model}
-                for s in label_svc.reviewable_suggestions(session, p, d)],
+                {
+                    "id": s.id,
+                    "class_id": s.class_id,
+                    "confidence": s.confidence,
+                    "rationale": s.rationale,
+                    "labeler": s.labeler,
+                    "model": s.model,
+                }
+                for s in label_svc.reviewable_suggestions(session, p, d)
+            ],
         }
     if as_json:
         emit_json(data)
         return
     out.print(f"{data['name']} ({data['dataset']}, {data['language']})")
-    out.print(f"labels: {', '.join(data['labels']) or '(none)'}")  # type: ignore[arg-type]
+    out.print(f"labels: {', '.join(data['labels']) or '(none)'}")
     out.print(str(data["text"]))
 
 
@@ -156,23 +225,26 @@ def label(
     project: str,
     document: str = typer.Argument(..., metavar="DOC"),
     classes: list[str] = typer.Argument(..., metavar="CLASS..."),
-    add: bool = typer.Option(False, help="Multi-label: add to the labels the document has "
-                             "instead of replacing them."),
+    add: bool = typer.Option(
+        False, help="Multi-label: add to the labels the document has instead of replacing them."
+    ),
 ) -> None:
     """Give a document user labels (a single-label project takes exactly one)."""
     with get_store().session() as session:
         p = get_project(session, project)
         d = docs_svc.get_document(session, p, document)
-        now = label_svc.set_labels(session, p, d, [get_class(session, p, c) for c in classes],
-                                   replace=not add)
+        now = label_svc.set_labels(
+            session, p, d, [get_class(session, p, c) for c in classes], replace=not add
+        )
     out.print(f"{document}: {', '.join(now)}")
 
 
 def unlabel(
     project: str,
     document: str = typer.Argument(..., metavar="DOC"),
-    classes: list[str] | None = typer.Argument(None, metavar="[CLASS...]",
-                                               help="Default: every label of the document."),
+    classes: list[str] | None = typer.Argument(
+        None, metavar="[CLASS...]", help="Default: every label of the document."
+    ),
 ) -> None:
     """Remove user labels from a document."""
     with get_store().session() as session:
@@ -191,4 +263,3 @@ def dataset(
     with get_store().session() as session:
         n = docs_svc.set_dataset(session, get_project(session, project), documents, which)
     out.print(f"{n} document{'s' if n != 1 else ''} now in {which.value}")
-

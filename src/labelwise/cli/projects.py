@@ -24,8 +24,9 @@ db_app = App(help="Database schema.")
 @project_app.command("create")
 def create(
     name: str,
-    kind: ProjectKind = typer.Option(ProjectKind.SINGLE_LABEL, help="One label per document, "
-                                     "or several."),
+    kind: ProjectKind = typer.Option(
+        ProjectKind.SINGLE_LABEL, help="One label per document, or several."
+    ),
     language: str = typer.Option("en", help="Language of the documents (e.g. en, en-us, de)."),
     description: str = typer.Option("", help="What the project is for."),
     as_json: bool = JsonOpt,
@@ -33,8 +34,12 @@ def create(
     """Create a project."""
     with get_store().session() as session:
         p = create_project(session, name, kind, language, description)
-        data = {"name": p.name, "kind": p.kind, "language": p.language,
-                "description": p.description}
+        data = {
+            "name": p.name,
+            "kind": p.kind,
+            "language": p.language,
+            "description": p.description,
+        }
     if as_json:
         emit_json(data)
     else:
@@ -51,8 +56,14 @@ def list_(as_json: bool = JsonOpt) -> None:
         return
     table = Table("project", "kind", "language", "documents", "labeled", "classes")
     for r in rows:
-        table.add_row(r["name"], r["kind"], r["language"], str(r["documents"]),
-                      str(r["labeled"]), str(len(r["classes"])))
+        table.add_row(
+            r["name"],
+            r["kind"],
+            r["language"],
+            str(r["documents"]),
+            str(r["labeled"]),
+            str(len(r["classes"])),
+        )
     out.print(table if rows else "no projects yet: labelwise project create NAME")
 
 
@@ -65,8 +76,10 @@ def show(name: str, as_json: bool = JsonOpt) -> None:
         emit_json(s.to_dict())
         return
     out.print(f"{s.name} ({s.kind}, {s.language}) {s.description}")
-    out.print(f"documents {s.documents}: labeled {s.labeled}, unlabeled {s.unlabeled}; "
-              f"train {s.train}, test {s.test}; pending suggestions {s.pending_suggestions}")
+    out.print(
+        f"documents {s.documents}: labeled {s.labeled}, unlabeled {s.unlabeled}; "
+        f"train {s.train}, test {s.test}; pending suggestions {s.pending_suggestions}"
+    )
     table = Table("class", "labels", "pending suggestions")
     for cname, counts in s.classes.items():
         table.add_row(cname, str(counts["labels"]), str(counts["pending_suggestions"]))

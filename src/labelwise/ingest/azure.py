@@ -98,15 +98,20 @@ def load(source: Source, options: Options) -> AzureProject:
         root = Source(url=root_path, fs=source.fs, path=root_path)
     _merge_extras(source, folder, classes)
     return AzureProject(
-        kind=KINDS[kind_name], language=str(meta.get("language") or "en"),
-        description=str(meta.get("description") or ""), classes=classes,
-        documents=documents, documents_root=root, url=url,
+        kind=KINDS[kind_name],
+        language=str(meta.get("language") or "en"),
+        description=str(meta.get("description") or ""),
+        classes=classes,
+        documents=documents,
+        documents_root=root,
+        url=url,
     )
 
 
 def _merge_extras(source: Source, folder: Source | None, classes: list[dict[str, Any]]) -> None:
-    extras_path = (folder.child(EXTRAS_FILE) if folder
-                   else source.path.rsplit("/", 1)[0] + "/" + EXTRAS_FILE)
+    extras_path = (
+        folder.child(EXTRAS_FILE) if folder else source.path.rsplit("/", 1)[0] + "/" + EXTRAS_FILE
+    )
     if not source.fs.exists(extras_path):
         return
     with source.open_bytes(extras_path) as fh:
@@ -132,7 +137,9 @@ def _field(obj: dict[str, Any], key: str, kind: type, url: str, label: str = "")
     return value
 
 
-def read_documents(project: AzureProject, options: Options) -> Iterator[DocumentRecord | RecordError]:
+def read_documents(
+    project: AzureProject, options: Options
+) -> Iterator[DocumentRecord | RecordError]:
     """The project's documents, their text read from the documents folder."""
     root = project.documents_root
     for i, entry in enumerate(project.documents):
@@ -150,15 +157,18 @@ def _document(entry: Any, root: Source, where: str, options: Options) -> Documen
     where = f"{where} ({location})"
     path = root.child(location)
     if not root.fs.exists(path):
-        raise RecordError(where, f"file not found in {root.url}; pass the folder holding the "
-                          "documents with --documents")
+        raise RecordError(
+            where,
+            f"file not found in {root.url}; pass the folder holding the documents with --documents",
+        )
     with root.open_bytes(path) as fh:
         raw = fh.read()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise RecordError(where, f"not valid UTF-8 (byte {exc.start}); re-save it as UTF-8") \
-            from None
+        raise RecordError(
+            where, f"not valid UTF-8 (byte {exc.start}); re-save it as UTF-8"
+        ) from None
     try:
         dataset = parse_dataset(entry["dataset"], where) if entry.get("dataset") else None
     except LabelwiseError as exc:
@@ -169,9 +179,14 @@ def _document(entry: Any, root: Source, where: str, options: Options) -> Documen
         labels = tuple(str(c.get("category")) for c in entry["classes"] if isinstance(c, dict))
     else:
         labels = ()
-    return DocumentRecord(location, check_text(text, where, options), where=where,
-                          language=entry.get("language") or None, dataset=dataset,
-                          labels=labels)
+    return DocumentRecord(
+        location,
+        check_text(text, where, options),
+        where=where,
+        language=entry.get("language") or None,
+        dataset=dataset,
+        labels=labels,
+    )
 
 
 # -- export --------------------------------------------------------------------------------------
@@ -180,8 +195,13 @@ def _document(entry: Any, root: Source, where: str, options: Options) -> Documen
 def safe_location(name: str) -> str:
     """A document name usable as a relative file path, or a clear error."""
     parts = PurePosixPath(name).parts
-    if (not parts or name.startswith("/") or "\\" in name or "\x00" in name
-            or any(p in ("..", ".") for p in parts)):
+    if (
+        not parts
+        or name.startswith("/")
+        or "\\" in name
+        or "\x00" in name
+        or any(p in ("..", ".") for p in parts)
+    ):
         raise LabelwiseError(
             f"document name {name!r} cannot be written as a file for the Azure export; "
             "export to CSV or JSONL instead"
@@ -189,8 +209,12 @@ def safe_location(name: str) -> str:
     return name
 
 
-def write_project(out: Path, meta: dict[str, Any], classes: list[dict[str, Any]],
-                  documents: Iterator[dict[str, Any]]) -> int:
+def write_project(
+    out: Path,
+    meta: dict[str, Any],
+    classes: list[dict[str, Any]],
+    documents: Iterator[dict[str, Any]],
+) -> int:
     """Write the Azure project file, the documents and the class extras; returns documents."""
     docs_dir = out / DOCUMENTS_DIR
     docs_dir.mkdir(parents=True, exist_ok=True)
@@ -204,7 +228,8 @@ def write_project(out: Path, meta: dict[str, Any], classes: list[dict[str, Any]]
         target.write_bytes(doc["text"].encode("utf-8"))
         languages.add(doc["language"])
         entry: dict[str, Any] = {
-            "location": location, "language": doc["language"],
+            "location": location,
+            "language": doc["language"],
             "dataset": "Test" if doc["dataset"] == Dataset.TEST else "Train",
         }
         if kind == ProjectKind.SINGLE_LABEL:
@@ -218,9 +243,12 @@ def write_project(out: Path, meta: dict[str, Any], classes: list[dict[str, Any]]
         "projectFileVersion": FILE_VERSION,
         "stringIndexType": "Utf16CodeUnit",
         "metadata": {
-            "projectKind": azure_kind, "storageInputContainerName": DOCUMENTS_DIR,
-            "projectName": meta["name"], "multilingual": len(languages) > 1,
-            "description": meta["description"], "language": meta["language"],
+            "projectKind": azure_kind,
+            "storageInputContainerName": DOCUMENTS_DIR,
+            "projectName": meta["name"],
+            "multilingual": len(languages) > 1,
+            "description": meta["description"],
+            "language": meta["language"],
         },
         "assets": {
             "projectKind": azure_kind,
@@ -228,8 +256,10 @@ def write_project(out: Path, meta: dict[str, Any], classes: list[dict[str, Any]]
             "documents": entries,
         },
     }
-    (out / PROJECT_FILE).write_text(json.dumps(project, indent=2, ensure_ascii=False) + "\n",
-                                    encoding="utf-8")
-    (out / EXTRAS_FILE).write_text(json.dumps({"classes": classes}, indent=2,
-                                              ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / PROJECT_FILE).write_text(
+        json.dumps(project, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    (out / EXTRAS_FILE).write_text(
+        json.dumps({"classes": classes}, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return len(entries)

@@ -20,8 +20,9 @@ EXPORT_FORMATS = ("azure", "csv", "jsonl")
 PAGE = 1000
 
 
-def iter_documents(store: Store, project_name: str,
-                   include_suggestions: bool = False) -> Iterator[dict[str, Any]]:
+def iter_documents(
+    store: Store, project_name: str, include_suggestions: bool = False
+) -> Iterator[dict[str, Any]]:
     """Every document with its user labels (and pending suggestions), a page per transaction."""
     after = 0
     while True:
@@ -32,31 +33,49 @@ def iter_documents(store: Store, project_name: str,
                 return
             ids = [d.id for d in docs]
             labels = labels_by_document(session, ids)
-            suggestions = (suggestions_by_document(session, project, ids)
-                           if include_suggestions else {})
+            suggestions = (
+                suggestions_by_document(session, project, ids) if include_suggestions else {}
+            )
         for doc in docs:
             row: dict[str, Any] = {
-                "name": doc.name, "text": doc.text, "dataset": doc.dataset,
-                "language": doc.language, "labels": labels[doc.id],
+                "name": doc.name,
+                "text": doc.text,
+                "dataset": doc.dataset,
+                "language": doc.language,
+                "labels": labels[doc.id],
             }
             if include_suggestions:
-                row["suggestions"] = [{"class": c, "confidence": round(p, 6)}
-                                      for c, p in suggestions[doc.id]]
+                row["suggestions"] = [
+                    {"class": c, "confidence": round(p, 6)} for c, p in suggestions[doc.id]
+                ]
             yield row
         after = docs[-1].id
 
 
-def export_project(store: Store, project_name: str, out: Path, fmt: str, *,
-                   include_suggestions: bool = False, label_separator: str = ",") -> int:
+def export_project(
+    store: Store,
+    project_name: str,
+    out: Path,
+    fmt: str,
+    *,
+    include_suggestions: bool = False,
+    label_separator: str = ",",
+) -> int:
     """Write the project to ``out``; returns the number of documents written."""
     if fmt not in EXPORT_FORMATS:
         raise LabelwiseError(f"export format {fmt!r} is unknown; use azure, csv or jsonl")
     with store.session() as session:
         project = get_project(session, project_name)
-        meta = {"name": project.name, "kind": project.kind, "language": project.language,
-                "description": project.description}
-        classes = [{"name": c.name, "description": c.description, "examples": c.examples}
-                   for c in list_classes(session, project)]
+        meta = {
+            "name": project.name,
+            "kind": project.kind,
+            "language": project.language,
+            "description": project.description,
+        }
+        classes = [
+            {"name": c.name, "description": c.description, "examples": c.examples}
+            for c in list_classes(session, project)
+        ]
     docs = iter_documents(store, project_name, include_suggestions)
     if fmt == "azure":
         if out.exists() and not out.is_dir():
@@ -82,8 +101,9 @@ def _write_jsonl(out: Path, docs: Iterator[dict[str, Any]]) -> int:
     return count
 
 
-def _write_csv(out: Path, docs: Iterator[dict[str, Any]], include_suggestions: bool,
-               sep: str) -> int:
+def _write_csv(
+    out: Path, docs: Iterator[dict[str, Any]], include_suggestions: bool, sep: str
+) -> int:
     columns = ["name", "text", "dataset", "language", "labels"]
     if include_suggestions:
         columns.append("suggestions")  # class:confidence, ':' cannot occur in a class name
@@ -92,11 +112,17 @@ def _write_csv(out: Path, docs: Iterator[dict[str, Any]], include_suggestions: b
         writer = csv.writer(fh)
         writer.writerow(columns)
         for row in docs:
-            cells = [row["name"], row["text"], row["dataset"], row["language"],
-                     sep.join(row["labels"])]
+            cells = [
+                row["name"],
+                row["text"],
+                row["dataset"],
+                row["language"],
+                sep.join(row["labels"]),
+            ]
             if include_suggestions:
-                cells.append(sep.join(f"{s['class']}:{s['confidence']:.4f}"
-                                      for s in row["suggestions"]))
+                cells.append(
+                    sep.join(f"{s['class']}:{s['confidence']:.4f}" for s in row["suggestions"])
+                )
             writer.writerow(cells)
             count += 1
     return count

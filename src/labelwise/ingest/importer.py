@@ -127,7 +127,11 @@ def run_import(
 
 
 def _open_items(
-    store: Store, project_name: str, source: Source, fmt: str, options: Options,
+    store: Store,
+    project_name: str,
+    source: Source,
+    fmt: str,
+    options: Options,
     report: ImportReport,
 ) -> tuple[Iterable[DocumentRecord | RecordError], int | None]:
     if fmt == "azure":
@@ -152,8 +156,9 @@ def _require_project(store: Store, name: str) -> None:
         get_project(session, name)
 
 
-def _prepare_azure_project(store: Store, name: str, meta: azure.AzureProject,
-                           report: ImportReport) -> None:
+def _prepare_azure_project(
+    store: Store, name: str, meta: azure.AzureProject, report: ImportReport
+) -> None:
     with store.session() as session:
         try:
             project = get_project(session, name)
@@ -175,8 +180,14 @@ def _prepare_azure_project(store: Store, name: str, meta: azure.AzureProject,
                 report.classes_created.append(cls["name"])
 
 
-def _flush(store: Store, project_name: str, batch: list[DocumentRecord], report: ImportReport,
-           replace: bool, create_classes: bool) -> None:
+def _flush(
+    store: Store,
+    project_name: str,
+    batch: list[DocumentRecord],
+    report: ImportReport,
+    replace: bool,
+    create_classes: bool,
+) -> None:
     """Write one batch in one transaction; a failure leaves earlier batches stored."""
     try:
         with store.session() as session:
@@ -201,8 +212,13 @@ def _flush(store: Store, project_name: str, batch: list[DocumentRecord], report:
     report.errors.extend({"where": e.where, "reason": e.reason} for e in result.errors)
 
 
-def _create_missing(session: Any, project: Any, batch: list[DocumentRecord],
-                    class_ids: dict[str, int], report: ImportReport) -> Iterator[DocumentRecord]:
+def _create_missing(
+    session: Any,
+    project: Any,
+    batch: list[DocumentRecord],
+    class_ids: dict[str, int],
+    report: ImportReport,
+) -> Iterator[DocumentRecord]:
     for rec in batch:
         try:
             for name in rec.labels or ():

@@ -30,16 +30,24 @@ def read_folder(source: Source, options: Options) -> Iterator[Item]:
             try:
                 text = raw.decode("utf-8-sig")
             except UnicodeDecodeError as exc:
-                raise RecordError(where, (
-                    f"not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8")) from None
-            yield DocumentRecord(check_name(relative, where), check_text(text, where, options),
-                                 where=where)
+                raise RecordError(
+                    where, (f"not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8")
+                ) from None
+            yield DocumentRecord(
+                check_name(relative, where), check_text(text, where, options), where=where
+            )
         except RecordError as err:
             yield err
 
 
-def _pick(columns: Sequence[str], asked: str | None, defaults: Sequence[str], what: str,
-          flag: str, where: str) -> str | None:
+def _pick(
+    columns: Sequence[str],
+    asked: str | None,
+    defaults: Sequence[str],
+    what: str,
+    flag: str,
+    where: str,
+) -> str | None:
     if asked is not None:
         if asked not in columns:
             raise ImportFailure(
@@ -61,21 +69,29 @@ class _Columns:
                 "Name the column holding the text with --text-column"
             )
         self.text = text
-        self.name = _pick(columns, options.name_column, NAME_COLUMNS, "name", "--name-column",
-                          where)
-        self.labels = _pick(columns, options.label_column, ("labels",), "labels",
-                            "--label-column", where)
+        self.name = _pick(
+            columns, options.name_column, NAME_COLUMNS, "name", "--name-column", where
+        )
+        self.labels = _pick(
+            columns, options.label_column, ("labels",), "labels", "--label-column", where
+        )
         self.dataset = "dataset" if "dataset" in columns else None
         self.language = "language" if "language" in columns else None
 
     def describe(self) -> str:
-        used = [("text", self.text), ("name", self.name), ("labels", self.labels),
-                ("dataset", self.dataset), ("language", self.language)]
+        used = [
+            ("text", self.text),
+            ("name", self.name),
+            ("labels", self.labels),
+            ("dataset", self.dataset),
+            ("language", self.language),
+        ]
         return ", ".join(f"{k} from {v!r}" for k, v in used if v)
 
 
-def _record(row: dict[str, object], cols: _Columns, options: Options, where: str,
-            default_name: str) -> DocumentRecord:
+def _record(
+    row: dict[str, object], cols: _Columns, options: Options, where: str, default_name: str
+) -> DocumentRecord:
     text = row.get(cols.text)
     if not isinstance(text, str):
         raise RecordError(where, f"{cols.text!r} is {'missing' if text is None else 'not text'}")
@@ -83,8 +99,9 @@ def _record(row: dict[str, object], cols: _Columns, options: Options, where: str
     if raw_name is None or raw_name == "":
         raise RecordError(where, f"{cols.name!r} (the document name) is empty")
     name = check_name(str(raw_name), where)
-    labels = (split_labels(row.get(cols.labels), options.label_separator, where)
-              if cols.labels else None)
+    labels = (
+        split_labels(row.get(cols.labels), options.label_separator, where) if cols.labels else None
+    )
     dataset = None
     if cols.dataset and row.get(cols.dataset) not in (None, ""):
         try:
@@ -92,9 +109,14 @@ def _record(row: dict[str, object], cols: _Columns, options: Options, where: str
         except LabelwiseError as exc:
             raise RecordError(where, str(exc)) from None
     language = row.get(cols.language) if cols.language else None
-    return DocumentRecord(name, check_text(text, where, options), where=where,
-                          language=str(language) if language else None,
-                          dataset=dataset, labels=labels)
+    return DocumentRecord(
+        name,
+        check_text(text, where, options),
+        where=where,
+        language=str(language) if language else None,
+        dataset=dataset,
+        labels=labels,
+    )
 
 
 def read_csv(source: Source, options: Options) -> Iterator[Item]:
@@ -125,13 +147,22 @@ def read_csv(source: Source, options: Options) -> Iterator[Item]:
             if not cells:
                 continue
             if len(cells) != len(header):
-                yield RecordError(where, (
-                    f"{len(cells)} fields where the header has {len(header)}; "
-                    "quote fields that contain commas or line breaks"))
+                yield RecordError(
+                    where,
+                    (
+                        f"{len(cells)} fields where the header has {len(header)}; "
+                        "quote fields that contain commas or line breaks"
+                    ),
+                )
                 continue
             try:
-                yield _record(dict(zip(header, cells, strict=True)), cols, options, where,
-                              f"{source.stem}-{number}")
+                yield _record(
+                    dict(zip(header, cells, strict=True)),
+                    cols,
+                    options,
+                    where,
+                    f"{source.stem}-{number}",
+                )
             except RecordError as err:
                 yield err
 
@@ -147,8 +178,10 @@ def read_jsonl(source: Source, options: Options) -> Iterator[Item]:
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                yield RecordError(where, f"not valid UTF-8 (byte {exc.start} of the line); "
-                                  "re-save the file as UTF-8")
+                yield RecordError(
+                    where,
+                    f"not valid UTF-8 (byte {exc.start} of the line); re-save the file as UTF-8",
+                )
                 continue
             try:
                 obj = json.loads(line)
@@ -156,8 +189,9 @@ def read_jsonl(source: Source, options: Options) -> Iterator[Item]:
                 yield RecordError(where, f"malformed JSON at column {exc.colno}: {exc.msg}")
                 continue
             if not isinstance(obj, dict):
-                yield RecordError(where, "each line must be a JSON object like "
-                                  '{"name": ..., "text": ...}')
+                yield RecordError(
+                    where, 'each line must be a JSON object like {"name": ..., "text": ...}'
+                )
                 continue
             if cols is None:
                 cols = _Columns(list(obj), options, source.url)

@@ -36,10 +36,15 @@ def check_text(text: str, where: str, options: Options) -> str:
         raise RecordError(where, "document is empty; empty documents are refused (as in Azure)")
     if len(text) > MAX_DOCUMENT_CHARS:
         if not options.truncate:
-            raise RecordError(where, (
-                f"document has {len(text):,} characters, over the {MAX_DOCUMENT_CHARS:,} limit; "
-                "split it, or import with --truncate to keep the first "
-                f"{MAX_DOCUMENT_CHARS:,}"))
+            raise RecordError(
+                where,
+                (
+                    f"document has {len(text):,} characters, "
+                    f"over the {MAX_DOCUMENT_CHARS:,} limit; "
+                    "split it, or import with --truncate to keep the first "
+                    f"{MAX_DOCUMENT_CHARS:,}"
+                ),
+            )
         options.warnings.append(f"{where}: truncated from {len(text):,} characters")
         text = text[:MAX_DOCUMENT_CHARS]
     return text

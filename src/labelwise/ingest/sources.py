@@ -9,8 +9,15 @@ from typing import IO, Any
 
 from labelwise.ingest.records import ImportFailure
 
-EXTRAS = {"s3": "s3", "s3a": "s3", "az": "azure", "abfs": "azure", "abfss": "azure",
-          "gs": "gcs", "gcs": "gcs"}
+EXTRAS = {
+    "s3": "s3",
+    "s3a": "s3",
+    "az": "azure",
+    "abfs": "azure",
+    "abfss": "azure",
+    "gs": "gcs",
+    "gcs": "gcs",
+}
 
 
 @dataclass
@@ -46,8 +53,9 @@ class Source:
 
     def open_text(self) -> IO[str]:
         """Text in UTF-8 (a BOM is dropped); invalid bytes survive as escapes for the row check."""
-        return io.TextIOWrapper(self.open_bytes(), encoding="utf-8-sig",
-                                errors="surrogateescape", newline="")
+        return io.TextIOWrapper(
+            self.open_bytes(), encoding="utf-8-sig", errors="surrogateescape", newline=""
+        )
 
     def child(self, relative: str) -> str:
         return self.path.rstrip("/") + "/" + relative

@@ -38,19 +38,26 @@ def add_class(
     examples: Iterable[str] = (),
 ) -> LabelClass:
     name = validate_class_name(name)
-    count = session.scalar(
-        select(func.count()).where(LabelClass.project_id == project.id)
-    ) or 0
+    count = session.scalar(select(func.count()).where(LabelClass.project_id == project.id)) or 0
     if count >= MAX_CLASSES:
         raise LabelwiseError(
             f"project {project.name!r} already has {MAX_CLASSES} classes, the most allowed"
         )
-    if session.scalar(
-        select(LabelClass.id).where(LabelClass.project_id == project.id, LabelClass.name == name)
-    ) is not None:
+    if (
+        session.scalar(
+            select(LabelClass.id).where(
+                LabelClass.project_id == project.id, LabelClass.name == name
+            )
+        )
+        is not None
+    ):
         raise Conflict(f"project {project.name!r} already has a class {name!r}")
-    cls = LabelClass(project_id=project.id, name=name, description=description,
-                     examples=_clean_examples(examples))
+    cls = LabelClass(
+        project_id=project.id,
+        name=name,
+        description=description,
+        examples=_clean_examples(examples),
+    )
     session.add(cls)
     session.flush()
     return cls
@@ -68,9 +75,13 @@ def ensure_classes(session: Session, project: Project, names: Iterable[str]) -> 
 def rename_class(session: Session, project: Project, old: str, new: str) -> LabelClass:
     cls = get_class(session, project, old)
     new = validate_class_name(new)
-    if new != old and session.scalar(
-        select(LabelClass.id).where(LabelClass.project_id == project.id, LabelClass.name == new)
-    ) is not None:
+    if (
+        new != old
+        and session.scalar(
+            select(LabelClass.id).where(LabelClass.project_id == project.id, LabelClass.name == new)
+        )
+        is not None
+    ):
         raise Conflict(f"project {project.name!r} already has a class {new!r}")
     cls.name = new
     session.flush()

@@ -54,14 +54,26 @@ def write_batch(
         if rec.labels is not None:
             unknown = [c for c in rec.labels if c not in class_ids]
             if unknown:
-                result.errors.append(RecordError(rec.where, (
-                    f"label {unknown[0]!r} is not a class of project {project.name!r}; "
-                    "add it with `labelwise class add` or import with --create-classes")))
+                result.errors.append(
+                    RecordError(
+                        rec.where,
+                        (
+                            f"label {unknown[0]!r} is not a class of project {project.name!r}; "
+                            "add it with `labelwise class add` or import with --create-classes"
+                        ),
+                    )
+                )
                 continue
             if single and len(set(rec.labels)) > 1:
-                result.errors.append(RecordError(rec.where, (
-                    f"{len(rec.labels)} labels ({', '.join(rec.labels)}) in a single-label "
-                    "project; give one label per document")))
+                result.errors.append(
+                    RecordError(
+                        rec.where,
+                        (
+                            f"{len(rec.labels)} labels ({', '.join(rec.labels)}) in a single-label "
+                            "project; give one label per document"
+                        ),
+                    )
+                )
                 continue
         if rec.name in good:
             result.duplicates.append(rec.name)
@@ -75,7 +87,7 @@ def write_batch(
             select(Document.name, Document.id, Document.content_hash).where(
                 Document.project_id == project.id, Document.name.in_(names[i : i + IN_CHUNK])
             )
-        ).tuples()
+        )
         existing.update({n: (doc_id, h) for n, doc_id, h in rows})
 
     now = utcnow()
@@ -87,8 +99,11 @@ def write_batch(
                 result.duplicates.append(name)
                 continue
             doc_id, old_hash = existing[name]
-            values: dict[str, object] = {"text": rec.text, "content_hash": digest,
-                                         "updated_at": now}
+            values: dict[str, object] = {
+                "text": rec.text,
+                "content_hash": digest,
+                "updated_at": now,
+            }
             if rec.language:
                 values["language"] = rec.language
             if rec.dataset:
@@ -104,15 +119,22 @@ def write_batch(
                 session.execute(delete(Label).where(Label.document_id == doc_id))
                 _insert_labels(session, doc_id, rec.labels, class_ids)
             continue
-        new_rows.append({
-            "project_id": project.id, "name": name, "text": rec.text,
-            "language": rec.language or project.language,
-            "dataset": (rec.dataset or Dataset.TRAIN).value, "content_hash": digest,
-            "created_at": now, "updated_at": now,
-        })
+        new_rows.append(
+            {
+                "project_id": project.id,
+                "name": name,
+                "text": rec.text,
+                "language": rec.language or project.language,
+                "dataset": (rec.dataset or Dataset.TRAIN).value,
+                "content_hash": digest,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     if new_rows:
-        ids = session.scalars(insert(Document).returning(Document.id, sort_by_parameter_order=True),
-                              new_rows).all()
+        ids = session.scalars(
+            insert(Document).returning(Document.id, sort_by_parameter_order=True), new_rows
+        ).all()
         result.inserted = len(ids)
         label_rows = [
             {"document_id": doc_id, "class_id": class_ids[c], "created_at": now}
@@ -124,10 +146,13 @@ def write_batch(
     return result
 
 
-def _insert_labels(session: Session, doc_id: int, names: Sequence[str],
-                   class_ids: dict[str, int]) -> None:
-    rows = [{"document_id": doc_id, "class_id": class_ids[c], "created_at": utcnow()}
-            for c in dict.fromkeys(names)]
+def _insert_labels(
+    session: Session, doc_id: int, names: Sequence[str], class_ids: dict[str, int]
+) -> None:
+    rows = [
+        {"document_id": doc_id, "class_id": class_ids[c], "created_at": utcnow()}
+        for c in dict.fromkeys(names)
+    ]
     if rows:
         session.execute(insert(Label), rows)
 
@@ -141,8 +166,7 @@ def get_document(session: Session, project: Project, name: str) -> Document:
     return doc
 
 
-def set_dataset(session: Session, project: Project, names: Sequence[str],
-                dataset: Dataset) -> int:
+def set_dataset(session: Session, project: Project, names: Sequence[str], dataset: Dataset) -> int:
     """Assign documents to the train or test set; every name must exist."""
     ids = [get_document(session, project, n).id for n in names]
     session.execute(update(Document).where(Document.id.in_(ids)).values(dataset=dataset.value))
@@ -206,7 +230,7 @@ def labels_by_document(session: Session, doc_ids: Sequence[int]) -> dict[int, li
             .join(LabelClass, LabelClass.id == Label.class_id)
             .where(Label.document_id.in_(doc_ids[i : i + IN_CHUNK]))
             .order_by(Label.document_id, LabelClass.id)
-        ).tuples()
+        )
         for doc_id, name in rows:
             out[doc_id].append(name)
     return out

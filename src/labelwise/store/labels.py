@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -43,8 +43,12 @@ def reviewable_clause(project: Project) -> ColumnElement[bool]:
 
 
 def set_labels(
-    session: Session, project: Project, document: Document, classes: Sequence[LabelClass],
-    *, replace: bool = True,
+    session: Session,
+    project: Project,
+    document: Document,
+    classes: Sequence[LabelClass],
+    *,
+    replace: bool = True,
 ) -> list[str]:
     """Give ``document`` these user labels; returns its labels afterwards.
 
@@ -72,9 +76,7 @@ def set_labels(
     return document_labels(session, document)
 
 
-def remove_labels(
-    session: Session, document: Document, classes: Sequence[LabelClass] = ()
-) -> int:
+def remove_labels(session: Session, document: Document, classes: Sequence[LabelClass] = ()) -> int:
     """Remove the given user labels of ``document`` (all of them when none are given)."""
     stmt = delete(Label).where(Label.document_id == document.id)
     if classes:
@@ -86,8 +88,10 @@ def remove_labels(
 def document_labels(session: Session, document: Document) -> list[str]:
     return list(
         session.scalars(
-            select(LabelClass.name).join(Label, Label.class_id == LabelClass.id)
-            .where(Label.document_id == document.id).order_by(LabelClass.id)
+            select(LabelClass.name)
+            .join(Label, Label.class_id == LabelClass.id)
+            .where(Label.document_id == document.id)
+            .order_by(LabelClass.id)
         )
     )
 
@@ -117,7 +121,7 @@ def add_suggestions(
     class_ids = dict(
         session.execute(
             select(LabelClass.name, LabelClass.id).where(LabelClass.project_id == project.id)
-        ).tuples().all()
+        ).all()
     )
     stored = []
     for item in items:
@@ -128,14 +132,20 @@ def add_suggestions(
             )
         if not 0.0 <= item.confidence <= 1.0:
             raise LabelwiseError(f"confidence {item.confidence} is outside [0, 1]")
-        doc_project = session.scalar(select(Document.project_id).where(
-            Document.id == item.document_id))
+        doc_project = session.scalar(
+            select(Document.project_id).where(Document.id == item.document_id)
+        )
         if doc_project != project.id:
             raise NotFound(f"document {item.document_id} is not in project {project.name!r}")
         row = Suggestion(
-            document_id=item.document_id, class_id=class_ids[item.class_name],
-            confidence=item.confidence, rationale=item.rationale, labeler=item.labeler,
-            model=item.model, prompt_version=item.prompt_version, job_id=item.job_id,
+            document_id=item.document_id,
+            class_id=class_ids[item.class_name],
+            confidence=item.confidence,
+            rationale=item.rationale,
+            labeler=item.labeler,
+            model=item.model,
+            prompt_version=item.prompt_version,
+            job_id=item.job_id,
             tokens=item.tokens,
         )
         session.add(row)
@@ -148,7 +158,8 @@ def reviewable_suggestions(
     session: Session, project: Project, document: Document | None = None
 ) -> list[Suggestion]:
     query = (
-        select(Suggestion).join(Document, Document.id == Suggestion.document_id)
+        select(Suggestion)
+        .join(Document, Document.id == Suggestion.document_id)
         .where(Document.project_id == project.id, reviewable_clause(project))
         .order_by(Suggestion.document_id, Suggestion.confidence.desc())
     )
@@ -159,7 +170,8 @@ def reviewable_suggestions(
 
 def _load(session: Session, project: Project, suggestion_id: int) -> Suggestion:
     row = session.scalar(
-        select(Suggestion).join(Document, Document.id == Suggestion.document_id)
+        select(Suggestion)
+        .join(Document, Document.id == Suggestion.document_id)
         .where(Suggestion.id == suggestion_id, Document.project_id == project.id)
     )
     if row is None:
@@ -168,9 +180,12 @@ def _load(session: Session, project: Project, suggestion_id: int) -> Suggestion:
 
 
 def _is_reviewable(session: Session, project: Project, suggestion: Suggestion) -> bool:
-    return session.scalar(
-        select(func.count()).where(Suggestion.id == suggestion.id, reviewable_clause(project))
-    ) == 1
+    return (
+        session.scalar(
+            select(func.count()).where(Suggestion.id == suggestion.id, reviewable_clause(project))
+        )
+        == 1
+    )
 
 
 def _source(s: Suggestion) -> str:
@@ -178,11 +193,15 @@ def _source(s: Suggestion) -> str:
 
 
 def _count(session: Session, project_id: int, source: str, **deltas: int) -> None:
-    row = session.scalar(select(SuggestionOutcome).where(
-        SuggestionOutcome.project_id == project_id, SuggestionOutcome.source == source))
+    row = session.scalar(
+        select(SuggestionOutcome).where(
+            SuggestionOutcome.project_id == project_id, SuggestionOutcome.source == source
+        )
+    )
     if row is None:
-        row = SuggestionOutcome(project_id=project_id, source=source,
-                                accepted=0, rejected=0, discarded=0)
+        row = SuggestionOutcome(
+            project_id=project_id, source=source, accepted=0, rejected=0, discarded=0
+        )
         session.add(row)
     for key, value in deltas.items():
         setattr(row, key, getattr(row, key) + value)
@@ -197,7 +216,8 @@ def accept(session: Session, project: Project, suggestion_id: int) -> Label:
             raise Conflict(f"suggestion {s.id} was already {s.status}")
         raise Conflict(
             f"suggestion {s.id} is not offered for review: the document already has a user "
-            "label" + (" for that class" if project.kind == ProjectKind.MULTI_LABEL else "")
+            "label"
+            + (" for that class" if project.kind == ProjectKind.MULTI_LABEL else "")
             + ", and a user label always wins"
         )
     s.status = SuggestionStatus.ACCEPTED.value
@@ -234,7 +254,7 @@ def discard_suggestions(
         select(Suggestion.job_id, Suggestion.labeler, func.count())
         .where(unaccepted, Suggestion.status == SuggestionStatus.PENDING.value)
         .group_by(Suggestion.job_id, Suggestion.labeler)
-    ).tuples().all()
+    ).all()
     for job_id, labeler, n in pending:
         source = f"job:{job_id}" if job_id is not None else f"labeler:{labeler}"
         _count(session, project.id, source, discarded=n)
@@ -246,10 +266,15 @@ def discard_suggestions(
 
 def outcomes(session: Session, project: Project) -> dict[str, dict[str, int]]:
     """Accepted / rejected / discarded counts per source (``job:<id>`` or ``labeler:<name>``)."""
-    rows = session.scalars(select(SuggestionOutcome).where(
-        SuggestionOutcome.project_id == project.id).order_by(SuggestionOutcome.source))
-    return {r.source: {"accepted": r.accepted, "rejected": r.rejected,
-                       "discarded": r.discarded} for r in rows}
+    rows = session.scalars(
+        select(SuggestionOutcome)
+        .where(SuggestionOutcome.project_id == project.id)
+        .order_by(SuggestionOutcome.source)
+    )
+    return {
+        r.source: {"accepted": r.accepted, "rejected": r.rejected, "discarded": r.discarded}
+        for r in rows
+    }
 
 
 def suggestions_by_document(
@@ -263,8 +288,7 @@ def suggestions_by_document(
             .join(LabelClass, LabelClass.id == Suggestion.class_id)
             .where(Suggestion.document_id.in_(doc_ids[i : i + 500]), reviewable_clause(project))
             .order_by(Suggestion.document_id, Suggestion.confidence.desc())
-        ).tuples()
+        )
         for doc_id, name, conf in rows:
             out[doc_id].append((name, conf))
     return out
-

@@ -1,9 +1,8 @@
-"""SQLAlchemy 2 typed models. Suggestions (labeler output) and labels (user decisions) live apart."""
+"""Typed models; suggestions (labeler output) and labels (user decisions) live apart."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
 
 from sqlalchemy import (
     JSON,
@@ -48,7 +47,9 @@ class Project(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     classes: Mapped[list[LabelClass]] = relationship(
-        back_populates="project", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="project",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="LabelClass.id",
     )
 
@@ -156,5 +157,3 @@ class SuggestionOutcome(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "source", name="uq_suggestion_outcomes_project_source"),
     )
-
-

@@ -48,8 +48,9 @@ def create_project(
         ) from None
     if session.scalar(select(Project.id).where(Project.name == name)) is not None:
         raise Conflict(f"a project named {name!r} already exists")
-    project = Project(name=name, kind=kind.value, language=language.strip() or "en",
-                      description=description)
+    project = Project(
+        name=name, kind=kind.value, language=language.strip() or "en", description=description
+    )
     session.add(project)
     session.flush()
     return project
@@ -78,23 +79,28 @@ def summarize(session: Session, project: Project) -> ProjectSummary:
     pid = project.id
     docs = select(Document.id).where(Document.project_id == pid)
     total = session.scalar(select(func.count()).select_from(docs.subquery())) or 0
-    labeled = session.scalar(
-        select(func.count()).where(
-            Document.project_id == pid, exists().where(Label.document_id == Document.id)
+    labeled = (
+        session.scalar(
+            select(func.count()).where(
+                Document.project_id == pid, exists().where(Label.document_id == Document.id)
+            )
         )
-    ) or 0
+        or 0
+    )
     by_dataset = dict(
         session.execute(
-            select(Document.dataset, func.count()).where(Document.project_id == pid)
+            select(Document.dataset, func.count())
+            .where(Document.project_id == pid)
             .group_by(Document.dataset)
-        ).tuples().all()
+        ).all()
     )
     label_counts = dict(
         session.execute(
             select(LabelClass.name, func.count(Label.id))
             .join(Label, Label.class_id == LabelClass.id)
-            .where(LabelClass.project_id == pid).group_by(LabelClass.name)
-        ).tuples().all()
+            .where(LabelClass.project_id == pid)
+            .group_by(LabelClass.name)
+        ).all()
     )
     suggestion_counts = dict(
         session.execute(
@@ -102,17 +108,25 @@ def summarize(session: Session, project: Project) -> ProjectSummary:
             .join(Suggestion, Suggestion.class_id == LabelClass.id)
             .where(LabelClass.project_id == pid, Suggestion.status == "pending")
             .group_by(LabelClass.name)
-        ).tuples().all()
+        ).all()
     )
     classes = {
-        c.name: {"labels": label_counts.get(c.name, 0),
-                 "pending_suggestions": suggestion_counts.get(c.name, 0)}
+        c.name: {
+            "labels": label_counts.get(c.name, 0),
+            "pending_suggestions": suggestion_counts.get(c.name, 0),
+        }
         for c in project.classes
     }
     return ProjectSummary(
-        name=project.name, kind=project.kind, language=project.language,
-        description=project.description, documents=total, labeled=labeled,
-        unlabeled=total - labeled, train=by_dataset.get("train", 0),
+        name=project.name,
+        kind=project.kind,
+        language=project.language,
+        description=project.description,
+        documents=total,
+        labeled=labeled,
+        unlabeled=total - labeled,
+        train=by_dataset.get("train", 0),
         test=by_dataset.get("test", 0),
-        pending_suggestions=sum(suggestion_counts.values()), classes=classes,
+        pending_suggestions=sum(suggestion_counts.values()),
+        classes=classes,
     )

@@ -1,0 +1,67 @@
+"""Fixtures: a real database per test — SQLite always, PostgreSQL when
+LABELWISE_TEST_DATABASE_URL is set (each test in a schema of its own)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from labelwise.cli.common import get_store
+from labelwise.settings import normalize_database_url
+from labelwise.store import Store, open_store
+
+PG_URL = os.environ.get("LABELWISE_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'labelwise.db'}"
+        return
+    assert PG_URL is not None
+    base = normalize_database_url(PG_URL)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = open_store(db_url)
+    try:
+        yield s
+    finally:
+        s.dispose()
+
+
+@pytest.fixture
+def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point the CLI at the test database (the environment is how users configure it)."""
+    monkeypatch.setenv("LABELWISE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LABELWISE_DATABASE_URL", db_url)
+    get_store.cache_clear()
+    yield db_url
+    if get_store.cache_info().currsize:
+        get_store().dispose()
+    get_store.cache_clear()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
