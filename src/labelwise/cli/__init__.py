@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from labelwise.cli import documents, review
+from labelwise.cli import documents, labeling, review
 from labelwise.cli.classes import class_app
 from labelwise.cli.common import App, JsonOpt, emit_json, get_store, out, progress_bar
 from labelwise.cli.projects import db_app, project_app
@@ -23,6 +23,7 @@ app.command("dataset")(documents.dataset)
 app.command("suggestions")(review.suggestions)
 app.command("accept")(review.accept)
 app.command("reject")(review.reject)
+app.command("suggest")(labeling.suggest)
 
 
 @app.command("demo")

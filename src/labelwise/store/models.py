@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -156,4 +157,19 @@ class SuggestionOutcome(Base):
 
     __table_args__ = (
         UniqueConstraint("project_id", "source", name="uq_suggestion_outcomes_project_source"),
+    )
+
+
+class Embedding(Base):
+    """A cached document embedding, keyed by the text's content hash and the model."""
+
+    __tablename__ = "embeddings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(100))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
+
+    __table_args__ = (
+        UniqueConstraint("model", "content_hash", name="uq_embeddings_model_hash"),
     )

@@ -1,0 +1,166 @@
+"""Run a labeler over a project's documents and store its suggestions (synchronous driver).
+
+Which documents: ``unlabeled`` (default), ``all``, ``auto-labeled`` or an explicit list of
+names. A document with a user label is skipped in a single-label project; in a multi-label
+project the labeler is told not to suggest the classes the user already set. A document that
+already has a pending suggestion from the same labeler, model and prompt version is skipped, so
+running twice does not duplicate work. Suggestions are committed batch by batch.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from labelwise.domain import DocFilter, LabelwiseError, ProjectKind
+from labelwise.labelers.base import (
+    ClassSpec,
+    DocInput,
+    Example,
+    Labeler,
+    LabelTask,
+    Progress,
+)
+from labelwise.store import Store
+from labelwise.store import labels as rules
+from labelwise.store.documents import filter_clause, labels_by_document
+from labelwise.store.models import Document, Label, Project, Suggestion
+from labelwise.store.projects import get_project
+
+MAX_EXAMPLES_PER_CLASS = 200
+DOC_CHOICES = ("unlabeled", "all", "auto-labeled")
+
+
+@dataclass
+class SuggestReport:
+    labeler: str
+    model: str
+    documents: int = 0
+    suggested: int = 0
+    suggestions: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failures: dict[str, list[str]] = field(default_factory=dict)  # reason -> examples
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_task(session: Session, project: Project, classes: Sequence[str] | None = None
+               ) -> LabelTask:
+    """The labeling task of ``project``: its classes (or the chosen ones) and user labels."""
+    specs = [ClassSpec(c.name, c.description, tuple(c.examples)) for c in project.classes]
+    if classes:
+        known = {s.name for s in specs}
+        unknown = [c for c in classes if c not in known]
+        if unknown:
+            raise LabelwiseError(
+                f"project {project.name!r} has no class {unknown[0]!r}; its classes are: "
+                + ", ".join(sorted(known)))
+        specs = [s for s in specs if s.name in set(classes)]
+    if not specs:
+        raise LabelwiseError(f"project {project.name!r} has no classes; add some with "
+                             "`labelwise class add`")
+    labeled = session.scalars(
+        select(Document).where(filter_clause(project, DocFilter.LABELED, None))
+        .order_by(Document.id)).all()
+    labels = labels_by_document(session, [d.id for d in labeled])
+    per_class: Counter[str] = Counter()
+    examples = []
+    wanted = {s.name for s in specs}
+    for doc in labeled:
+        names = tuple(n for n in labels[doc.id] if n in wanted)
+        if not names or all(per_class[n] >= MAX_EXAMPLES_PER_CLASS for n in names):
+            continue
+        per_class.update(names)
+        examples.append(Example(doc.text, names, doc.content_hash))
+    return LabelTask(kind=ProjectKind(project.kind), classes=tuple(specs),
+                     examples=tuple(examples), language=project.language)
+
+
+def select_documents(session: Session, project: Project, docs: str | Sequence[str],
+                     labeler: Labeler) -> tuple[list[int], int]:
+    """Ids of the documents to label, and how many of the chosen ones were skipped."""
+    if isinstance(docs, str):
+        if docs not in DOC_CHOICES:
+            raise LabelwiseError(f"--docs {docs!r}: use unlabeled, all, auto-labeled or a file "
+                                 "of document names")
+        query = select(Document.id).where(filter_clause(project, DocFilter(docs), None))
+    else:
+        query = select(Document.id).where(Document.project_id == project.id,
+                                          Document.name.in_(list(docs)))
+    chosen = list(session.scalars(query.order_by(Document.id)))
+    if not isinstance(docs, str) and len(chosen) < len(set(docs)):
+        found = set(session.scalars(select(Document.name).where(Document.id.in_(chosen))))
+        missing = [n for n in docs if n not in found]
+        raise LabelwiseError(f"project {project.name!r} has no document {missing[0]!r} "
+                             f"({len(missing)} of the names are unknown)")
+    skip = select(Document.id).where(Document.project_id == project.id, exists().where(
+        Suggestion.document_id == Document.id, Suggestion.status == "pending",
+        Suggestion.labeler == labeler.name, Suggestion.model == labeler.model_id,
+        Suggestion.prompt_version == labeler.prompt_version))
+    if project.kind == ProjectKind.SINGLE_LABEL:
+        skip = skip.union(select(Label.document_id).join(Document).where(
+            Document.project_id == project.id))
+    skipped = set(session.scalars(skip))
+    kept = [i for i in chosen if i not in skipped]
+    return kept, len(chosen) - len(kept)
+
+
+def suggest(store: Store, project_name: str, labeler: Labeler, *,
+            docs: str | Sequence[str] = "unlabeled", classes: Sequence[str] | None = None,
+            limit: int | None = None, batch_size: int = 128,
+            on_progress: Progress | None = None) -> SuggestReport:
+    """Label the chosen documents and store the suggestions; returns what happened."""
+    progress = on_progress or (lambda done, total: None)
+    with store.session() as session:
+        project = get_project(session, project_name)
+        task = build_task(session, project, classes)
+        ids, skipped = select_documents(session, project, docs, labeler)
+    if limit is not None:
+        ids = ids[:limit]
+    report = SuggestReport(labeler=labeler.name, model=labeler.model_id, documents=len(ids),
+                           skipped=skipped)
+    failures: dict[str, list[str]] = defaultdict(list)
+    progress(0, len(ids))
+    for start in range(0, len(ids), batch_size):
+        with store.session() as session:
+            rows = session.scalars(select(Document).where(
+                Document.id.in_(ids[start : start + batch_size])).order_by(Document.id)).all()
+            user = labels_by_document(session, [d.id for d in rows])
+        inputs = [DocInput(d.id, d.text, d.content_hash, frozenset(user[d.id])) for d in rows]
+        names = {d.id: d.name for d in rows}
+        outcomes = labeler.label(task, inputs)
+        new = []
+        for out in outcomes:
+            report.prompt_tokens += out.prompt_tokens
+            report.completion_tokens += out.completion_tokens
+            if out.failure:
+                report.failed += 1
+                if len(failures[out.failure]) < 5:
+                    failures[out.failure].append(f"{names[out.doc_id]}: {out.detail}")
+                continue
+            valid = [p for p in out.predictions if p.class_name in task.class_names]
+            if len(valid) < len(out.predictions):  # never store a class outside the project
+                report.failed += 1
+                failures["invalid_label"].append(f"{names[out.doc_id]}")
+                continue
+            if valid:
+                report.suggested += 1
+            tokens = out.prompt_tokens + out.completion_tokens
+            new.extend(rules.NewSuggestion(
+                out.doc_id, p.class_name, p.confidence, labeler.name, labeler.model_id,
+                labeler.prompt_version, p.rationale, None, tokens) for p in valid)
+        with store.session() as session:
+            rules.add_suggestions(session, get_project(session, project_name), new)
+        report.suggestions += len(new)
+        progress(min(start + batch_size, len(ids)), len(ids))
+    report.failures = dict(failures)
+    return report

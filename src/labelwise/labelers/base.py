@@ -1,0 +1,111 @@
+"""The labeler interface: what a labeler is given and what it answers. No I/O here."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from labelwise.domain import ProjectKind
+
+FAILURE_REASONS = ("invalid_label", "parse_error", "empty_response", "provider_error",
+                   "content_filter")
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """A class as a labeler sees it."""
+
+    name: str
+    description: str = ""
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Example:
+    """A user-labeled document, usable as a few-shot example or a class prototype."""
+
+    text: str
+    labels: tuple[str, ...]
+    content_hash: str = ""
+
+
+@dataclass(frozen=True)
+class LabelTask:
+    """Everything about the project a labeler needs, the same for every document of a run."""
+
+    kind: ProjectKind
+    classes: tuple[ClassSpec, ...]
+    examples: tuple[Example, ...] = ()
+    language: str = "en"
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.classes)
+
+
+@dataclass(frozen=True)
+class DocInput:
+    """One document to label; ``exclude`` names classes not to suggest (the user set them)."""
+
+    id: int
+    text: str
+    content_hash: str = ""
+    exclude: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Prediction:
+    class_name: str
+    confidence: float
+    rationale: str | None = None
+
+
+@dataclass
+class Outcome:
+    """A labeler's answer for one document: predictions, or a failure with its reason."""
+
+    doc_id: int
+    predictions: list[Prediction] = field(default_factory=list)
+    failure: str | None = None  # one of FAILURE_REASONS
+    detail: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    confidence_source: str = ""
+
+
+Progress = Callable[[int, int | None], None]
+
+
+class Labeler(ABC):
+    """A backend that turns (task, documents) into outcomes.
+
+    Capabilities are class attributes; options are a pydantic model that forbids unknown keys.
+    Heavy imports happen lazily inside the backend.
+    """
+
+    name: ClassVar[str]
+    needs_network: ClassVar[bool] = False
+
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, options: Options | None = None) -> None:
+        self.options = options or self.Options()
+
+    @property
+    @abstractmethod
+    def model_id(self) -> str:
+        """The model behind the labeler, recorded on every suggestion."""
+
+    @property
+    @abstractmethod
+    def prompt_version(self) -> str:
+        """The version of the prompt/template, recorded on every suggestion."""
+
+    @abstractmethod
+    def label(self, task: LabelTask, docs: Sequence[DocInput]) -> list[Outcome]:
+        """One outcome per document, in order."""

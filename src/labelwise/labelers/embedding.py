@@ -1,0 +1,240 @@
+"""The offline zero-/few-shot labeler on sentence embeddings (the default: no key, no network).
+
+Each class is scored by its text (name, description, examples) and, when the project has user
+labels, by its labeled documents: ``0.5 * cos(doc, centroid) + 0.5 * max cos(doc, labeled doc)``,
+where the centroid blends the class text with the mean of its documents. Measured on Banking77
+(bench/labeler_bench.py) this beats bare name similarity by 15-20 points with 5-10 labels a class.
+
+Confidences are a softmax over the scores whose temperature is fitted on the user-labeled
+documents (leave-one-out) when there are enough of them. Multi-label: per-class thresholds
+fitted the same way, else every class close to the best one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from labelwise.domain import ProjectKind
+from labelwise.labelers.base import (
+    ClassSpec,
+    DocInput,
+    Example,
+    Labeler,
+    LabelTask,
+    Outcome,
+    Prediction,
+)
+from labelwise.labelers.encoder import Encoder, Matrix, normalize, shared_encoder
+
+PROMPT_VERSION = "proto-v1"
+DEFAULT_TEMPERATURE = 0.05
+MULTI_MARGIN = 0.03  # multi-label without labels: classes this close to the best one
+
+
+class VectorCache(Protocol):
+    """Where document embeddings are kept between runs (keyed by content hash and model)."""
+
+    def get_vectors(self, model: str, hashes: Sequence[str]) -> dict[str, Matrix]: ...
+
+    def put_vectors(self, model: str, vectors: dict[str, Matrix]) -> None: ...
+
+
+def class_text(spec: ClassSpec) -> str:
+    """A prompt-like text for a class: its name made readable, and its description."""
+    readable = spec.name.replace("_", " ").replace("-", " ").strip()
+    return f"{readable}: {spec.description}" if spec.description else readable
+
+
+@dataclass
+class Model:
+    """What :meth:`EmbeddingLabeler.fit` learns from a task."""
+
+    names: tuple[str, ...]
+    text_vecs: Matrix  # (classes, dim): the class texts
+    centroids: Matrix  # (classes, dim): class text blended with the mean of its shots
+    shots: list[Matrix]  # per class: embeddings of its labeled documents and examples
+    temperature: float
+    thresholds: npt.NDArray[np.float64] | None  # multi-label, per class
+
+    def scores(self, docs: Matrix) -> npt.NDArray[np.float64]:
+        central = docs @ self.centroids.T
+        out = np.array(central, dtype=np.float64)
+        for j, shots in enumerate(self.shots):
+            if len(shots):
+                out[:, j] = 0.5 * central[:, j] + 0.5 * (docs @ shots.T).max(axis=1)
+        return out
+
+
+def softmax(scores: npt.NDArray[np.float64], temperature: float) -> npt.NDArray[np.float64]:
+    z = scores / temperature
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)  # type: ignore[no-any-return]
+
+
+class EmbeddingLabeler(Labeler):
+    """Zero-/few-shot classification by similarity to class texts and labeled documents."""
+
+    name = "embedding"
+
+    def __init__(self, options: Labeler.Options | None = None, *, encoder: Encoder | None = None,
+                 cache: VectorCache | None = None) -> None:
+        super().__init__(options)
+        self.encoder = encoder or shared_encoder()
+        self.cache = cache
+        self._fitted: tuple[int, Model] | None = None
+
+    @property
+    def model_id(self) -> str:
+        return self.encoder.model_id
+
+    @property
+    def prompt_version(self) -> str:
+        return PROMPT_VERSION
+
+    # -- embeddings -------------------------------------------------------------------------
+
+    def embed(self, texts: Sequence[str], hashes: Sequence[str] | None = None) -> Matrix:
+        """Embeddings of ``texts``, from the cache where their hashes are known."""
+        if self.cache is None or hashes is None:
+            return self.encoder.encode(texts)
+        have = self.cache.get_vectors(self.model_id, [h for h in hashes if h])
+        missing = [i for i, h in enumerate(hashes) if not h or h not in have]
+        fresh = self.encoder.encode([texts[i] for i in missing])
+        new = {hashes[i]: fresh[k] for k, i in enumerate(missing) if hashes[i]}
+        if new:
+            self.cache.put_vectors(self.model_id, new)
+        out = np.empty((len(texts), self.encoder.dim), dtype=np.float32)
+        for k, i in enumerate(missing):
+            out[i] = fresh[k]
+        for i, h in enumerate(hashes):
+            if h in have:
+                out[i] = have[h]
+        return out
+
+    # -- fitting ----------------------------------------------------------------------------
+
+    def fit(self, task: LabelTask) -> Model:
+        """Class vectors, temperature and thresholds for ``task`` (cached per task)."""
+        key = hash(task)
+        if self._fitted and self._fitted[0] == key:
+            return self._fitted[1]
+        names = task.class_names
+        index = {n: i for i, n in enumerate(names)}
+        text_vecs = self.encoder.encode([class_text(c) for c in task.classes])
+        labeled = [e for e in task.examples if any(lab in index for lab in e.labels)]
+        doc_vecs = self.embed([e.text for e in labeled], [e.content_hash for e in labeled])
+        example_texts = [(index[c.name], ex) for c in task.classes for ex in c.examples]
+        example_vecs = self.encoder.encode([t for _, t in example_texts])
+        members: list[list[int]] = [[] for _ in names]  # rows of `pool` per class
+        pool = np.vstack([doc_vecs, example_vecs]) if len(example_vecs) else doc_vecs
+        for row, e in enumerate(labeled):
+            for lab in e.labels:
+                if lab in index:
+                    members[index[lab]].append(row)
+        for k, (cls, _) in enumerate(example_texts):
+            members[cls].append(len(labeled) + k)
+        shots = [pool[m] if m else np.zeros((0, self.encoder.dim), np.float32) for m in members]
+        centroids = normalize(np.stack([
+            0.5 * text_vecs[j] + (shots[j].mean(axis=0) if len(shots[j]) else 0)
+            if len(shots[j]) else text_vecs[j] for j in range(len(names))
+        ]))
+        model = Model(names, text_vecs, centroids, shots, DEFAULT_TEMPERATURE, None)
+        truth = [[index[lab] for lab in e.labels if lab in index] for e in labeled]
+        if len(labeled) >= 4:
+            loo = self._leave_one_out_scores(model, doc_vecs, truth)
+            if task.kind == ProjectKind.SINGLE_LABEL:
+                model.temperature = fit_temperature(loo, [t[0] for t in truth])
+            else:
+                model.thresholds = fit_thresholds(loo, truth)
+        self._fitted = (key, model)
+        return model
+
+    @staticmethod
+    def _leave_one_out_scores(model: Model, docs: Matrix,
+                              truth: list[list[int]]) -> npt.NDArray[np.float64]:
+        """Scores of each labeled document with itself taken out of the shots."""
+        scores = model.scores(docs)
+        for i, classes in enumerate(truth):
+            for j in classes:
+                others = model.shots[j][
+                    ~np.all(model.shots[j] == docs[i], axis=1)] if len(model.shots[j]) else []
+                if len(others):
+                    cen = normalize(0.5 * model.text_vecs[j] + others.mean(axis=0))
+                    scores[i, j] = 0.5 * float(docs[i] @ cen) + 0.5 * float(
+                        (others @ docs[i]).max())
+                else:
+                    scores[i, j] = float(docs[i] @ model.centroids[j])
+        return scores
+
+    # -- labeling ---------------------------------------------------------------------------
+
+    def label(self, task: LabelTask, docs: Sequence[DocInput]) -> list[Outcome]:
+        model = self.fit(task)
+        vecs = self.embed([d.text for d in docs], [d.content_hash for d in docs])
+        scores = model.scores(vecs)
+        return [self._decide(task, model, doc, row) for doc, row in zip(docs, scores,
+                                                                        strict=True)]
+
+    def _decide(self, task: LabelTask, model: Model, doc: DocInput,
+                row: npt.NDArray[np.float64]) -> Outcome:
+        allowed = np.array([n not in doc.exclude for n in model.names])
+        out = Outcome(doc.id, confidence_source="softmax over similarities")
+        if not allowed.any():
+            return out
+        if task.kind == ProjectKind.SINGLE_LABEL:
+            probs = softmax(row, model.temperature)
+            best = int(np.argmax(np.where(allowed, probs, -1)))
+            out.predictions.append(Prediction(model.names[best], round(float(probs[best]), 6)))
+            return out
+        top = float(row[allowed].max())
+        for j in np.argsort(-row):
+            if not allowed[j]:
+                continue
+            thr = model.thresholds[j] if model.thresholds is not None else top - MULTI_MARGIN
+            if row[j] >= thr or (not out.predictions and row[j] == top):
+                conf = 1 / (1 + math.exp(-(row[j] - thr) / model.temperature))
+                out.predictions.append(Prediction(model.names[j], round(conf, 6)))
+        out.confidence_source = "sigmoid of similarity minus class threshold"
+        return out
+
+
+def fit_temperature(scores: npt.NDArray[np.float64], truth: Sequence[int]) -> float:
+    """The softmax temperature with the lowest negative log-likelihood on labeled documents."""
+    best, best_nll = DEFAULT_TEMPERATURE, math.inf
+    rows = np.arange(len(truth))
+    for t in np.geomspace(0.005, 0.5, 40):
+        p = softmax(scores, float(t))[rows, list(truth)]
+        nll = float(-np.log(np.maximum(p, 1e-12)).mean())
+        if nll < best_nll:
+            best, best_nll = float(t), nll
+    return best
+
+
+def fit_thresholds(scores: npt.NDArray[np.float64],
+                   truth: Sequence[Sequence[int]]) -> npt.NDArray[np.float64]:
+    """Per class, the score threshold with the best F1 on labeled documents."""
+    n_classes = scores.shape[1]
+    thresholds = np.full(n_classes, np.inf)
+    for j in range(n_classes):
+        positive = np.array([j in t for t in truth])
+        if not positive.any():
+            thresholds[j] = float(scores[:, j].max()) + 1e-6  # never seen: be strict
+            continue
+        best_f1 = -1.0
+        for thr in np.unique(scores[:, j]):
+            pred = scores[:, j] >= thr
+            tp = float((pred & positive).sum())
+            f1 = 2 * tp / max(float(pred.sum() + positive.sum()), 1.0)
+            if f1 > best_f1:
+                best_f1, thresholds[j] = f1, float(thr)
+    return thresholds
+
+
+__all__ = ["EmbeddingLabeler", "Example", "VectorCache"]
