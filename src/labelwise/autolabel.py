@@ -53,8 +53,36 @@ class SuggestReport:
         return asdict(self)
 
 
-def build_task(session: Session, project: Project, classes: Sequence[str] | None = None
-               ) -> LabelTask:
+def make_labeler(
+    store: Store, name: str, *, llm: str | None = None, options: dict[str, Any] | None = None
+) -> Labeler:
+    """A labeler by registry name; ``openai`` takes its settings from the LLM connection
+    ``llm``. Embeddings go through the store's cache."""
+    from labelwise.labelers import labeler_class
+    from labelwise.labelers.embedding import EmbeddingLabeler
+    from labelwise.labelers.openai import OpenAILabeler, options_from_connection
+    from labelwise.store.embeddings import StoreVectorCache
+    from labelwise.store.llm import get_connection
+
+    cls = labeler_class(name)
+    cache = StoreVectorCache(store)
+    if cls is EmbeddingLabeler:
+        if llm:
+            raise LabelwiseError("--llm is for the openai labeler; the embedded one needs none")
+        return EmbeddingLabeler(cache=cache)
+    if cls is OpenAILabeler:
+        if not llm:
+            raise LabelwiseError("the openai labeler needs --llm NAME (see `labelwise llm list`)")
+        with store.session() as session:
+            conn = get_connection(session, llm)
+            opts = options_from_connection(conn, **(options or {}))
+        return OpenAILabeler(opts, cache=cache)
+    return cls()
+
+
+def build_task(
+    session: Session, project: Project, classes: Sequence[str] | None = None
+) -> LabelTask:
     """The labeling task of ``project``: its classes (or the chosen ones) and user labels."""
     specs = [ClassSpec(c.name, c.description, tuple(c.examples)) for c in project.classes]
     if classes:
@@ -63,14 +91,18 @@ def build_task(session: Session, project: Project, classes: Sequence[str] | None
         if unknown:
             raise LabelwiseError(
                 f"project {project.name!r} has no class {unknown[0]!r}; its classes are: "
-                + ", ".join(sorted(known)))
+                + ", ".join(sorted(known))
+            )
         specs = [s for s in specs if s.name in set(classes)]
     if not specs:
-        raise LabelwiseError(f"project {project.name!r} has no classes; add some with "
-                             "`labelwise class add`")
+        raise LabelwiseError(
+            f"project {project.name!r} has no classes; add some with `labelwise class add`"
+        )
     labeled = session.scalars(
-        select(Document).where(filter_clause(project, DocFilter.LABELED, None))
-        .order_by(Document.id)).all()
+        select(Document)
+        .where(filter_clause(project, DocFilter.LABELED, None))
+        .order_by(Document.id)
+    ).all()
     labels = labels_by_document(session, [d.id for d in labeled])
     per_class: Counter[str] = Counter()
     examples = []
@@ -81,43 +113,68 @@ def build_task(session: Session, project: Project, classes: Sequence[str] | None
             continue
         per_class.update(names)
         examples.append(Example(doc.text, names, doc.content_hash))
-    return LabelTask(kind=ProjectKind(project.kind), classes=tuple(specs),
-                     examples=tuple(examples), language=project.language)
+    return LabelTask(
+        kind=ProjectKind(project.kind),
+        classes=tuple(specs),
+        examples=tuple(examples),
+        language=project.language,
+    )
 
 
-def select_documents(session: Session, project: Project, docs: str | Sequence[str],
-                     labeler: Labeler) -> tuple[list[int], int]:
+def select_documents(
+    session: Session, project: Project, docs: str | Sequence[str], labeler: Labeler
+) -> tuple[list[int], int]:
     """Ids of the documents to label, and how many of the chosen ones were skipped."""
     if isinstance(docs, str):
         if docs not in DOC_CHOICES:
-            raise LabelwiseError(f"--docs {docs!r}: use unlabeled, all, auto-labeled or a file "
-                                 "of document names")
+            raise LabelwiseError(
+                f"--docs {docs!r}: use unlabeled, all, auto-labeled or a file of document names"
+            )
         query = select(Document.id).where(filter_clause(project, DocFilter(docs), None))
     else:
-        query = select(Document.id).where(Document.project_id == project.id,
-                                          Document.name.in_(list(docs)))
+        query = select(Document.id).where(
+            Document.project_id == project.id, Document.name.in_(list(docs))
+        )
     chosen = list(session.scalars(query.order_by(Document.id)))
     if not isinstance(docs, str) and len(chosen) < len(set(docs)):
         found = set(session.scalars(select(Document.name).where(Document.id.in_(chosen))))
         missing = [n for n in docs if n not in found]
-        raise LabelwiseError(f"project {project.name!r} has no document {missing[0]!r} "
-                             f"({len(missing)} of the names are unknown)")
-    skip = select(Document.id).where(Document.project_id == project.id, exists().where(
-        Suggestion.document_id == Document.id, Suggestion.status == "pending",
-        Suggestion.labeler == labeler.name, Suggestion.model == labeler.model_id,
-        Suggestion.prompt_version == labeler.prompt_version))
-    if project.kind == ProjectKind.SINGLE_LABEL:
-        skip = skip.union(select(Label.document_id).join(Document).where(
-            Document.project_id == project.id))
+        raise LabelwiseError(
+            f"project {project.name!r} has no document {missing[0]!r} "
+            f"({len(missing)} of the names are unknown)"
+        )
+    skip = select(Document.id).where(
+        Document.project_id == project.id,
+        exists().where(
+            Suggestion.document_id == Document.id,
+            Suggestion.status == "pending",
+            Suggestion.labeler == labeler.name,
+            Suggestion.model == labeler.model_id,
+            Suggestion.prompt_version == labeler.prompt_version,
+        ),
+    )
     skipped = set(session.scalars(skip))
+    if project.kind == ProjectKind.SINGLE_LABEL:  # a user label always wins
+        skipped |= set(
+            session.scalars(
+                select(Label.document_id).join(Document).where(Document.project_id == project.id)
+            )
+        )
     kept = [i for i in chosen if i not in skipped]
     return kept, len(chosen) - len(kept)
 
 
-def suggest(store: Store, project_name: str, labeler: Labeler, *,
-            docs: str | Sequence[str] = "unlabeled", classes: Sequence[str] | None = None,
-            limit: int | None = None, batch_size: int = 128,
-            on_progress: Progress | None = None) -> SuggestReport:
+def suggest(
+    store: Store,
+    project_name: str,
+    labeler: Labeler,
+    *,
+    docs: str | Sequence[str] = "unlabeled",
+    classes: Sequence[str] | None = None,
+    limit: int | None = None,
+    batch_size: int = 128,
+    on_progress: Progress | None = None,
+) -> SuggestReport:
     """Label the chosen documents and store the suggestions; returns what happened."""
     progress = on_progress or (lambda done, total: None)
     with store.session() as session:
@@ -126,19 +183,23 @@ def suggest(store: Store, project_name: str, labeler: Labeler, *,
         ids, skipped = select_documents(session, project, docs, labeler)
     if limit is not None:
         ids = ids[:limit]
-    report = SuggestReport(labeler=labeler.name, model=labeler.model_id, documents=len(ids),
-                           skipped=skipped)
+    report = SuggestReport(
+        labeler=labeler.name, model=labeler.model_id, documents=len(ids), skipped=skipped
+    )
     failures: dict[str, list[str]] = defaultdict(list)
     progress(0, len(ids))
     for start in range(0, len(ids), batch_size):
         with store.session() as session:
-            rows = session.scalars(select(Document).where(
-                Document.id.in_(ids[start : start + batch_size])).order_by(Document.id)).all()
+            rows = session.scalars(
+                select(Document)
+                .where(Document.id.in_(ids[start : start + batch_size]))
+                .order_by(Document.id)
+            ).all()
             user = labels_by_document(session, [d.id for d in rows])
         inputs = [DocInput(d.id, d.text, d.content_hash, frozenset(user[d.id])) for d in rows]
         names = {d.id: d.name for d in rows}
         outcomes = labeler.label(task, inputs)
-        new = []
+        new: list[rules.NewSuggestion] = []
         for out in outcomes:
             report.prompt_tokens += out.prompt_tokens
             report.completion_tokens += out.completion_tokens
@@ -155,9 +216,21 @@ def suggest(store: Store, project_name: str, labeler: Labeler, *,
             if valid:
                 report.suggested += 1
             tokens = out.prompt_tokens + out.completion_tokens
-            new.extend(rules.NewSuggestion(
-                out.doc_id, p.class_name, p.confidence, labeler.name, labeler.model_id,
-                labeler.prompt_version, p.rationale, None, tokens) for p in valid)
+            new.extend(
+                rules.NewSuggestion(
+                    out.doc_id,
+                    p.class_name,
+                    p.confidence,
+                    labeler.name,
+                    labeler.model_id,
+                    labeler.prompt_version,
+                    p.rationale,
+                    None,
+                    tokens,
+                    confidence_source=out.confidence_source,
+                )
+                for p in valid
+            )
         with store.session() as session:
             rules.add_suggestions(session, get_project(session, project_name), new)
         report.suggestions += len(new)

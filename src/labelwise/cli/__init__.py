@@ -7,12 +7,14 @@ import typer
 from labelwise.cli import documents, labeling, review
 from labelwise.cli.classes import class_app
 from labelwise.cli.common import App, JsonOpt, emit_json, get_store, out, progress_bar
+from labelwise.cli.llm import llm_app
 from labelwise.cli.projects import db_app, project_app
 
 app = App(help="labelwise: custom text classification with LLM autolabeling.")
 app.add_typer(project_app, name="project")
 app.add_typer(class_app, name="class")
 app.add_typer(db_app, name="db")
+app.add_typer(llm_app, name="llm")
 app.command("import")(documents.import_)
 app.command("export")(documents.export)
 app.command("docs")(documents.docs)
@@ -24,6 +26,7 @@ app.command("suggestions")(review.suggestions)
 app.command("accept")(review.accept)
 app.command("reject")(review.reject)
 app.command("suggest")(labeling.suggest)
+app.command("estimate")(labeling.estimate)
 
 
 @app.command("demo")

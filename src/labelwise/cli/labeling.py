@@ -1,13 +1,24 @@
-"""`labelwise suggest`: run a labeler over documents and store its suggestions."""
+"""`labelwise suggest` and `labelwise estimate`: run a labeler, or price it first."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from labelwise.cli.common import JsonOpt, emit_json, get_store, out, progress_bar
 from labelwise.domain import LabelwiseError
+
+LabelerOpt = typer.Option("embedded", help="embedded (offline, the default) or openai.")
+LlmOpt = typer.Option(None, "--llm", help="The LLM connection (labelwise llm list) for openai.")
+DocsOpt = typer.Option(
+    "unlabeled", help="unlabeled, all, auto-labeled, or a file of document names (one a line)."
+)
+ClassesOpt = typer.Option(None, help="Only these classes, comma-separated [default: all].")
+DocsPerRequestOpt = typer.Option(1, min=1, help="openai: documents per request.")
+RationaleOpt = typer.Option(False, help="openai: ask for a one-sentence rationale.")
+FewShotOpt = typer.Option(4, min=0, help="openai: user-labeled examples per request.")
 
 
 def parse_docs(value: str) -> str | list[str]:
@@ -16,8 +27,9 @@ def parse_docs(value: str) -> str | list[str]:
         return value
     path = Path(value)
     if not path.is_file():
-        raise LabelwiseError(f"--docs {value!r} is neither unlabeled, all, auto-labeled nor a "
-                             "file of document names")
+        raise LabelwiseError(
+            f"--docs {value!r} is neither unlabeled, all, auto-labeled nor a file of document names"
+        )
     names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
     return [n for n in names if n]
 
@@ -26,36 +38,117 @@ def parse_classes(value: str | None) -> list[str] | None:
     return [c.strip() for c in value.split(",") if c.strip()] if value else None
 
 
+def llm_options(
+    labeler: str,
+    docs_per_request: int,
+    rationale: bool,
+    few_shot: int,
+    concurrency: int | None = None,
+) -> dict[str, Any]:
+    if labeler != "openai":
+        return {}
+    opts: dict[str, Any] = {
+        "docs_per_request": docs_per_request,
+        "rationale": rationale,
+        "few_shot": few_shot,
+    }
+    if concurrency:
+        opts["concurrency"] = concurrency
+    return opts
+
+
 def suggest(
     project: str,
-    labeler: str = typer.Option("embedded", help="embedded (offline, the default)."),
-    docs: str = typer.Option("unlabeled", help="unlabeled, all, auto-labeled, or a file of "
-                             "document names (one a line)."),
-    classes: str | None = typer.Option(None, help="Only these classes, comma-separated "
-                                       "[default: all]."),
+    labeler: str = LabelerOpt,
+    llm: str | None = LlmOpt,
+    docs: str = DocsOpt,
+    classes: str | None = ClassesOpt,
     limit: int | None = typer.Option(None, min=1, help="At most this many documents."),
+    docs_per_request: int = DocsPerRequestOpt,
+    rationale: bool = RationaleOpt,
+    few_shot: int = FewShotOpt,
+    concurrency: int | None = typer.Option(None, min=1, help="openai: requests at once."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Suggest labels for documents with a labeler and store them for review."""
+    from labelwise.autolabel import make_labeler
     from labelwise.autolabel import suggest as run
-    from labelwise.labelers import labeler_class
-    from labelwise.store.embeddings import StoreVectorCache
 
     store = get_store()
-    cls = labeler_class(labeler)
-    if cls.name == "embedding":
-        instance = cls(cache=StoreVectorCache(store))  # type: ignore[call-arg]
-    else:
-        instance = cls()
-    with progress_bar(f"suggesting with {cls.name}", quiet=as_json) as on_progress:
-        report = run(store, project, instance, docs=parse_docs(docs),
-                     classes=parse_classes(classes), limit=limit, on_progress=on_progress)
+    instance = make_labeler(
+        store,
+        labeler,
+        llm=llm,
+        options=llm_options(labeler, docs_per_request, rationale, few_shot, concurrency),
+    )
+    with progress_bar(f"suggesting with {instance.name}", quiet=as_json) as on_progress:
+        report = run(
+            store,
+            project,
+            instance,
+            docs=parse_docs(docs),
+            classes=parse_classes(classes),
+            limit=limit,
+            on_progress=on_progress,
+        )
     if as_json:
         emit_json(report.to_dict())
         return
-    out.print(f"{report.suggestions} suggestions for {report.suggested} of {report.documents} "
-              f"documents ({report.labeler}, {report.model}); {report.skipped} skipped, "
-              f"{report.failed} failed")
+    out.print(
+        f"{report.suggestions} suggestions for {report.suggested} of {report.documents} "
+        f"documents ({report.labeler}, {report.model}); {report.skipped} skipped, "
+        f"{report.failed} failed"
+    )
+    if report.prompt_tokens or report.completion_tokens:
+        out.print(f"tokens: {report.prompt_tokens} prompt, {report.completion_tokens} completion")
     for reason, examples in report.failures.items():
         out.print(f"  failed ({reason}): {'; '.join(examples)}")
     out.print(f"review them: labelwise docs {project} --filter auto-labeled")
+
+
+def estimate(
+    project: str,
+    llm: str = typer.Option(..., "--llm", help="The LLM connection to price."),
+    docs: str = DocsOpt,
+    classes: str | None = ClassesOpt,
+    limit: int | None = typer.Option(None, min=1, help="At most this many documents."),
+    docs_per_request: int = DocsPerRequestOpt,
+    rationale: bool = RationaleOpt,
+    few_shot: int = FewShotOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Print documents, prompt tokens, expected completion tokens and cost; sends nothing."""
+    from labelwise.autolabel import make_labeler
+    from labelwise.estimate import estimate as run
+    from labelwise.labelers.openai import OpenAILabeler
+
+    store = get_store()
+    instance = make_labeler(
+        store,
+        "openai",
+        llm=llm,
+        options=llm_options("openai", docs_per_request, rationale, few_shot),
+    )
+    assert isinstance(instance, OpenAILabeler)
+    result = run(
+        store,
+        project,
+        instance,
+        docs=parse_docs(docs),
+        classes=parse_classes(classes),
+        limit=limit,
+    )
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    kind = "exact" if result.exact else "estimated"
+    out.print(f"{result.documents} documents in {result.requests} requests to {result.model}")
+    out.print(f"prompt tokens: {result.prompt_tokens:,} ({kind}, {result.encoding})")
+    out.print(f"completion tokens (expected): {result.completion_tokens:,}")
+    if result.cost_usd is None:
+        out.print(f"cost: unknown — no price for {result.price_model!r}; set LABELWISE_PRICES")
+    else:
+        out.print(
+            f"cost: ${result.cost_usd:.4f} at ${result.price_in}/1M input, "
+            f"${result.price_out}/1M output tokens"
+        )

@@ -22,6 +22,7 @@ from labelwise.labelers.base import (
 
 REGISTRY: dict[str, str] = {
     "embedding": "labelwise.labelers.embedding:EmbeddingLabeler",
+    "openai": "labelwise.labelers.openai:OpenAILabeler",
 }
 ALIASES = {"embedded": "embedding"}
 
@@ -41,5 +42,15 @@ def create_labeler(name: str, **kwargs: Any) -> Labeler:
     return labeler_class(name)(**kwargs)
 
 
-__all__ = ["REGISTRY", "ClassSpec", "DocInput", "Example", "LabelTask", "Labeler", "Outcome",
-           "Prediction", "create_labeler", "labeler_class"]
+__all__ = [
+    "REGISTRY",
+    "ClassSpec",
+    "DocInput",
+    "Example",
+    "LabelTask",
+    "Labeler",
+    "Outcome",
+    "Prediction",
+    "create_labeler",
+    "labeler_class",
+]

@@ -11,8 +11,13 @@ from pydantic import BaseModel, ConfigDict
 
 from labelwise.domain import ProjectKind
 
-FAILURE_REASONS = ("invalid_label", "parse_error", "empty_response", "provider_error",
-                   "content_filter")
+FAILURE_REASONS = (
+    "invalid_label",
+    "parse_error",
+    "empty_response",
+    "provider_error",
+    "content_filter",
+)
 
 
 @dataclass(frozen=True)

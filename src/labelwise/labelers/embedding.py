@@ -83,8 +83,13 @@ class EmbeddingLabeler(Labeler):
 
     name = "embedding"
 
-    def __init__(self, options: Labeler.Options | None = None, *, encoder: Encoder | None = None,
-                 cache: VectorCache | None = None) -> None:
+    def __init__(
+        self,
+        options: Labeler.Options | None = None,
+        *,
+        encoder: Encoder | None = None,
+        cache: VectorCache | None = None,
+    ) -> None:
         super().__init__(options)
         self.encoder = encoder or shared_encoder()
         self.cache = cache
@@ -141,10 +146,16 @@ class EmbeddingLabeler(Labeler):
         for k, (cls, _) in enumerate(example_texts):
             members[cls].append(len(labeled) + k)
         shots = [pool[m] if m else np.zeros((0, self.encoder.dim), np.float32) for m in members]
-        centroids = normalize(np.stack([
-            0.5 * text_vecs[j] + (shots[j].mean(axis=0) if len(shots[j]) else 0)
-            if len(shots[j]) else text_vecs[j] for j in range(len(names))
-        ]))
+        centroids = normalize(
+            np.stack(
+                [
+                    0.5 * text_vecs[j] + (shots[j].mean(axis=0) if len(shots[j]) else 0)
+                    if len(shots[j])
+                    else text_vecs[j]
+                    for j in range(len(names))
+                ]
+            )
+        )
         model = Model(names, text_vecs, centroids, shots, DEFAULT_TEMPERATURE, None)
         truth = [[index[lab] for lab in e.labels if lab in index] for e in labeled]
         if len(labeled) >= 4:
@@ -157,18 +168,20 @@ class EmbeddingLabeler(Labeler):
         return model
 
     @staticmethod
-    def _leave_one_out_scores(model: Model, docs: Matrix,
-                              truth: list[list[int]]) -> npt.NDArray[np.float64]:
+    def _leave_one_out_scores(
+        model: Model, docs: Matrix, truth: list[list[int]]
+    ) -> npt.NDArray[np.float64]:
         """Scores of each labeled document with itself taken out of the shots."""
         scores = model.scores(docs)
         for i, classes in enumerate(truth):
             for j in classes:
-                others = model.shots[j][
-                    ~np.all(model.shots[j] == docs[i], axis=1)] if len(model.shots[j]) else []
+                shots = model.shots[j]
+                others = shots[~np.all(shots == docs[i], axis=1)] if len(shots) else shots
                 if len(others):
                     cen = normalize(0.5 * model.text_vecs[j] + others.mean(axis=0))
                     scores[i, j] = 0.5 * float(docs[i] @ cen) + 0.5 * float(
-                        (others @ docs[i]).max())
+                        (others @ docs[i]).max()
+                    )
                 else:
                     scores[i, j] = float(docs[i] @ model.centroids[j])
         return scores
@@ -179,11 +192,11 @@ class EmbeddingLabeler(Labeler):
         model = self.fit(task)
         vecs = self.embed([d.text for d in docs], [d.content_hash for d in docs])
         scores = model.scores(vecs)
-        return [self._decide(task, model, doc, row) for doc, row in zip(docs, scores,
-                                                                        strict=True)]
+        return [self._decide(task, model, doc, row) for doc, row in zip(docs, scores, strict=True)]
 
-    def _decide(self, task: LabelTask, model: Model, doc: DocInput,
-                row: npt.NDArray[np.float64]) -> Outcome:
+    def _decide(
+        self, task: LabelTask, model: Model, doc: DocInput, row: npt.NDArray[np.float64]
+    ) -> Outcome:
         allowed = np.array([n not in doc.exclude for n in model.names])
         out = Outcome(doc.id, confidence_source="softmax over similarities")
         if not allowed.any():
@@ -217,8 +230,9 @@ def fit_temperature(scores: npt.NDArray[np.float64], truth: Sequence[int]) -> fl
     return best
 
 
-def fit_thresholds(scores: npt.NDArray[np.float64],
-                   truth: Sequence[Sequence[int]]) -> npt.NDArray[np.float64]:
+def fit_thresholds(
+    scores: npt.NDArray[np.float64], truth: Sequence[Sequence[int]]
+) -> npt.NDArray[np.float64]:
     """Per class, the score threshold with the best F1 on labeled documents."""
     n_classes = scores.shape[1]
     thresholds = np.full(n_classes, np.inf)

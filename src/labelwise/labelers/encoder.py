@@ -70,8 +70,8 @@ class Encoder:
             ids = np.array([e.ids for e in batch], dtype=np.int64)
             mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
             hidden = self._session.run(
-                None, {"input_ids": ids, "attention_mask": mask,
-                       "token_type_ids": np.zeros_like(ids)}
+                None,
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
             )[0]
             pooled = (hidden * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
             out[idx] = pooled
@@ -85,7 +85,8 @@ class Encoder:
 
 def normalize(m: Matrix) -> Matrix:
     norms = np.linalg.norm(m, axis=-1, keepdims=True)
-    return (m / np.maximum(norms, 1e-12)).astype(np.float32)
+    out: Matrix = (m / np.maximum(norms, 1e-12)).astype(np.float32)
+    return out
 
 
 @cache

@@ -112,6 +112,7 @@ class NewSuggestion:
     rationale: str | None = None
     job_id: int | None = None
     tokens: int = 0
+    confidence_source: str = ""
 
 
 def add_suggestions(
@@ -147,6 +148,7 @@ def add_suggestions(
             prompt_version=item.prompt_version,
             job_id=item.job_id,
             tokens=item.tokens,
+            confidence_source=item.confidence_source,
         )
         session.add(row)
         stored.append(row)

@@ -126,6 +126,7 @@ class Suggestion(Base):
     prompt_version: Mapped[str] = mapped_column(String(50), default="")
     job_id: Mapped[int | None] = mapped_column(Integer, default=None)
     tokens: Mapped[int] = mapped_column(Integer, default=0)
+    confidence_source: Mapped[str] = mapped_column(String(40), default="", server_default="")
     status: Mapped[str] = mapped_column(String(10), default="pending")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -170,6 +171,25 @@ class Embedding(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
 
-    __table_args__ = (
-        UniqueConstraint("model", "content_hash", name="uq_embeddings_model_hash"),
-    )
+    __table_args__ = (UniqueConstraint("model", "content_hash", name="uq_embeddings_model_hash"),)
+
+
+class LlmConnection(Base):
+    """A named LLM endpoint a job can use. Holds no secret: only the name of the environment
+    variable that holds the API key."""
+
+    __tablename__ = "llm_connections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    endpoint: Mapped[str] = mapped_column(String(500))
+    model: Mapped[str] = mapped_column(String(200))
+    api_version: Mapped[str] = mapped_column(String(40), default="")
+    api_key_env: Mapped[str] = mapped_column(String(100), default="")
+    price_model: Mapped[str] = mapped_column(String(200), default="")
+    rpm: Mapped[int | None] = mapped_column(Integer, default=None)
+    tpm: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (CheckConstraint("provider in ('azure', 'openai')", name="provider"),)

@@ -165,7 +165,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_labels_class", ["class_id"], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("labels", schema=None) as batch_op:
         batch_op.drop_index("ix_labels_class")

@@ -1,0 +1,87 @@
+"""`labelwise llm ...`: named LLM connections (settings only; keys stay in the environment)."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from labelwise.cli.common import App, JsonOpt, YesOpt, confirm, emit_json, get_store, out
+from labelwise.store import llm as svc
+
+llm_app = App(help="LLM connections: Azure OpenAI, OpenAI or any OpenAI-compatible server.")
+
+
+@llm_app.command("add")
+def add(
+    name: str,
+    provider: str = typer.Option(..., help="azure or openai (any OpenAI-compatible server)."),
+    endpoint: str = typer.Option(
+        ...,
+        help="Azure: https://NAME.openai.azure.com; others: the "
+        "base URL, e.g. http://127.0.0.1:8080/v1.",
+    ),
+    model: str = typer.Option(..., help="The model; for Azure, the deployment name."),
+    api_version: str = typer.Option("", help="Azure API version, e.g. 2024-10-21."),
+    api_key_env: str = typer.Option(
+        "",
+        help="Environment variable holding the key "
+        "[default: AZURE_OPENAI_API_KEY / OPENAI_API_KEY].",
+    ),
+    price_model: str = typer.Option(
+        "",
+        help="The OpenAI model behind an Azure deployment, "
+        "for exact tokens and prices [default: --model].",
+    ),
+    rpm: int | None = typer.Option(None, help="Requests per minute allowed."),
+    tpm: int | None = typer.Option(None, help="Tokens per minute allowed."),
+) -> None:
+    """Save an LLM connection (no key is stored: only the variable's name)."""
+    with get_store().session() as session:
+        svc.add_connection(
+            session,
+            name,
+            provider,
+            endpoint,
+            model,
+            api_version=api_version,
+            api_key_env=api_key_env,
+            price_model=price_model,
+            rpm=rpm,
+            tpm=tpm,
+        )
+    out.print(f"added LLM connection {name!r}")
+
+
+@llm_app.command("list")
+def list_(as_json: bool = JsonOpt) -> None:
+    """List LLM connections."""
+    with get_store().session() as session:
+        rows = [svc.public(r) for r in svc.list_connections(session)]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("name", "provider", "endpoint", "model", "key from")
+    for r in rows:
+        table.add_row(r["name"], r["provider"], r["endpoint"], r["model"], f"${r['api_key_env']}")
+    out.print(table if rows else "no LLM connections: labelwise llm add NAME ...")
+
+
+@llm_app.command("show")
+def show(name: str, as_json: bool = JsonOpt) -> None:
+    """Show one LLM connection."""
+    with get_store().session() as session:
+        data = svc.public(svc.get_connection(session, name))
+    if as_json:
+        emit_json(data)
+        return
+    for key, value in data.items():
+        out.print(f"{key}: {value if value is not None else '-'}")
+
+
+@llm_app.command("remove")
+def remove(name: str, yes: bool = YesOpt) -> None:
+    """Remove an LLM connection."""
+    confirm(f"remove LLM connection {name!r}?", yes)
+    with get_store().session() as session:
+        svc.remove_connection(session, name)
+    out.print(f"removed LLM connection {name!r}")

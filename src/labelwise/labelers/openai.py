@@ -1,0 +1,339 @@
+"""LLM labeler for OpenAI, Azure OpenAI and any OpenAI-compatible server (vLLM, Ollama,
+llama.cpp server, LM Studio) through the official ``openai`` SDK.
+
+Transport only: prompts are rendered and answers parsed by :mod:`labelwise.prompts.classify`.
+Output is constrained to the class names with a strict JSON schema where the server supports
+it, stepping down to ``json_object`` and then plain text when the server refuses. Confidence is
+the probability of the chosen class's tokens when the server returns logprobs, else
+:data:`FALLBACK_CONFIDENCE` (the suggestion says which).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+import numpy as np
+
+from labelwise.costs import token_counter
+from labelwise.domain import LabelwiseError, ProjectKind
+from labelwise.labelers.base import DocInput, Example, Labeler, LabelTask, Outcome, Prediction
+from labelwise.prompts import classify
+
+FALLBACK_CONFIDENCE = 0.7
+MODES = ("json_schema", "json_object", "text")
+
+
+class OpenAILabeler(Labeler):
+    """Classify documents with a chat-completions model."""
+
+    name = "openai"
+    needs_network = True
+
+    class Options(Labeler.Options):
+        provider: Literal["openai", "azure"] = "openai"
+        endpoint: str
+        model: str
+        api_version: str = ""
+        api_key_env: str = "OPENAI_API_KEY"
+        price_model: str = ""
+        docs_per_request: int = 1
+        rationale: bool = False
+        few_shot: int = 4
+        max_doc_tokens: int = 2000
+        concurrency: int = 4
+        timeout: float = 60.0
+        max_retries: int = 3
+        logprobs: bool = True
+
+    options: Options
+
+    def __init__(self, options: Options, *, encoder: Any = None, cache: Any = None) -> None:
+        super().__init__(options)
+        if options.docs_per_request < 1:
+            raise LabelwiseError("--docs-per-request must be at least 1")
+        self._client: Any = None
+        self._mode = "json_schema"
+        self._logprobs = options.logprobs
+        self._lock = threading.Lock()
+        self._encoder = encoder
+        self._cache = cache
+        self._counter = token_counter(options.price_model or options.model)
+
+    @property
+    def model_id(self) -> str:
+        return self.options.model
+
+    @property
+    def prompt_version(self) -> str:
+        return classify.VERSION
+
+    # -- transport --------------------------------------------------------------------------
+
+    def client(self) -> Any:
+        if self._client is None:
+            import openai
+
+            o = self.options
+            key = os.environ.get(o.api_key_env)
+            host = urlparse(o.endpoint).hostname or ""
+            if not key:
+                if o.provider == "azure" or host.endswith("openai.com"):
+                    raise LabelwiseError(
+                        f"the API key is read from ${o.api_key_env}, which is not set; export it "
+                        "in the environment (keys are never stored by labelwise)"
+                    )
+                key = "unused"  # local servers (vLLM, Ollama, llama.cpp) take any key
+            if o.provider == "azure":
+                self._client = openai.AzureOpenAI(
+                    azure_endpoint=o.endpoint,
+                    api_version=o.api_version,
+                    api_key=key,
+                    azure_deployment=o.model,
+                    timeout=o.timeout,
+                    max_retries=o.max_retries,
+                )
+            else:
+                self._client = openai.OpenAI(
+                    base_url=o.endpoint, api_key=key, timeout=o.timeout, max_retries=o.max_retries
+                )
+        return self._client
+
+    def _create(self, messages: list[dict[str, str]], task: LabelTask, keys: Sequence[str]) -> Any:
+        """One chat completion, stepping down response formats the server refuses."""
+        import openai
+
+        while True:
+            with self._lock:
+                mode, logprobs = self._mode, self._logprobs
+            kwargs: dict[str, Any] = {
+                "model": self.options.model,
+                "messages": messages,
+                "temperature": 0,
+            }
+            if mode == "json_schema":
+                kwargs["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": classify.json_schema(
+                        task.kind, task.class_names, keys, self.options.rationale
+                    ),
+                }
+            elif mode == "json_object":
+                kwargs["response_format"] = {"type": "json_object"}
+            if logprobs:
+                kwargs["logprobs"] = True
+            try:
+                return self.client().chat.completions.create(**kwargs)
+            except openai.BadRequestError as exc:
+                text = str(exc).lower()
+                if "content_filter" in text or "content management policy" in text:
+                    raise
+                with self._lock:
+                    if logprobs and "logprob" in text:
+                        self._logprobs = False
+                    elif mode != "text":
+                        self._mode = MODES[MODES.index(mode) + 1]
+                    else:
+                        raise
+
+    # -- labeling ---------------------------------------------------------------------------
+
+    def label(self, task: LabelTask, docs: Sequence[DocInput]) -> list[Outcome]:
+        k = self.options.docs_per_request
+        chunks = [list(docs[i : i + k]) for i in range(0, len(docs), k)]
+        shots = self._shot_selector(task)
+        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
+            results = list(pool.map(lambda c: self._label_chunk(task, c, shots), chunks))
+        by_id = {o.doc_id: o for chunk in results for o in chunk}
+        return [by_id[d.id] for d in docs]
+
+    def _label_chunk(self, task: LabelTask, docs: list[DocInput], shots: Any) -> list[Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        pending = docs
+        for _attempt in range(2):  # a partial answer retries only the missing documents
+            answered = self._request(task, pending, shots)
+            outcomes.update({o.doc_id: o for o in answered if o.failure != "missing"})
+            pending = [d for d in pending if d.id not in outcomes]
+            if not pending:
+                break
+            for o in answered:
+                if o.failure == "missing":
+                    outcomes.setdefault(o.doc_id, o)
+        for o in outcomes.values():
+            if o.failure == "missing":
+                o.failure, o.detail = "parse_error", "no answer for this document"
+        return [outcomes[d.id] for d in docs]
+
+    def _request(self, task: LabelTask, docs: list[DocInput], shots: Any) -> list[Outcome]:
+        import openai
+
+        keys = [str(d.id) for d in docs]
+        prompt_docs = [self._prompt_doc(d) for d in docs]
+        examples = shots(docs) if shots else []
+        messages = classify.render(
+            task.kind, self._classes_for(task, docs), prompt_docs, examples, self.options.rationale
+        )
+        try:
+            response = self._create(messages, task, keys)
+        except openai.BadRequestError as exc:
+            reason = (
+                "content_filter"
+                if "content" in str(exc).lower() and "filter" in str(exc).lower()
+                else "provider_error"
+            )
+            return [Outcome(d.id, failure=reason, detail=_short(exc)) for d in docs]
+        except openai.OpenAIError as exc:
+            return [Outcome(d.id, failure="provider_error", detail=_short(exc)) for d in docs]
+        usage = getattr(response, "usage", None)
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        outcomes = self._read(task, docs, keys, response)
+        for i, o in enumerate(outcomes):  # share the request's usage among its documents
+            o.prompt_tokens = prompt_tokens // len(docs) + (i < prompt_tokens % len(docs))
+            o.completion_tokens = completion_tokens // len(docs) + (
+                i < completion_tokens % len(docs)
+            )
+        return outcomes
+
+    def _read(
+        self, task: LabelTask, docs: list[DocInput], keys: list[str], response: Any
+    ) -> list[Outcome]:
+        choice = response.choices[0] if getattr(response, "choices", None) else None
+        if choice is None:
+            return [Outcome(d.id, failure="empty_response", detail="no choices") for d in docs]
+        if choice.finish_reason == "content_filter":
+            return [
+                Outcome(d.id, failure="content_filter", detail="the provider filtered the answer")
+                for d in docs
+            ]
+        content = choice.message.content
+        parsed = classify.parse(content, task.kind, task.class_names, keys)
+        tokens = _token_spans(choice)
+        out = []
+        for doc, key in zip(docs, keys, strict=True):
+            if parsed.failure:
+                out.append(Outcome(doc.id, failure=parsed.failure[0], detail=parsed.failure[1]))
+            elif key in parsed.errors:
+                reason, detail = parsed.errors[key]
+                out.append(Outcome(doc.id, failure=reason, detail=detail))
+            elif key not in parsed.labels:
+                out.append(Outcome(doc.id, failure="missing"))
+            else:
+                preds = []
+                source = "logprobs" if tokens else "fixed (server gave no logprobs)"
+                for name, span in parsed.labels[key]:
+                    if name in doc.exclude:
+                        continue
+                    conf = _span_probability(tokens, span) if tokens and span else None
+                    if conf is None:
+                        source = "fixed (server gave no logprobs)"
+                    preds.append(
+                        Prediction(
+                            name,
+                            round(conf if conf is not None else FALLBACK_CONFIDENCE, 6),
+                            parsed.rationales.get(key),
+                        )
+                    )
+                out.append(Outcome(doc.id, preds, confidence_source=source))
+        return out
+
+    # -- prompt parts -----------------------------------------------------------------------
+
+    @staticmethod
+    def _classes_for(task: LabelTask, docs: list[DocInput]) -> Any:
+        return task.classes
+
+    def _prompt_doc(self, doc: DocInput) -> classify.PromptDoc:
+        """The document, cut to the token budget (head, and a little of the tail)."""
+        budget = self.options.max_doc_tokens
+        n = self._counter.count(doc.text)
+        if n <= budget:
+            return classify.PromptDoc(str(doc.id), doc.text)
+        keep = int(len(doc.text) * budget / n)
+        head, tail = int(keep * 0.8), int(keep * 0.2)
+        text = doc.text[:head] + "\n[…]\n" + (doc.text[-tail:] if tail else "")
+        return classify.PromptDoc(str(doc.id), text, shortened=True)
+
+    def _shot_selector(self, task: LabelTask) -> Any:
+        """Pick up to k user-labeled documents most similar to a request's documents, one per
+        class first so that the examples are diverse; None without labels or encoder."""
+        k = self.options.few_shot
+        if k <= 0 or not task.examples:
+            return None
+        if self._encoder is None:
+            from labelwise.labelers.encoder import shared_encoder
+
+            self._encoder = shared_encoder()
+        from labelwise.labelers.embedding import EmbeddingLabeler
+
+        embedder = EmbeddingLabeler(encoder=self._encoder, cache=self._cache)
+        examples = list(task.examples)
+        vecs = embedder.embed([e.text for e in examples], [e.content_hash for e in examples])
+
+        def select(docs: list[DocInput]) -> list[Example]:
+            q = embedder.embed([d.text for d in docs], [d.content_hash for d in docs]).mean(0)
+            order = np.argsort(-(vecs @ q))
+            chosen: list[int] = []
+            seen: set[tuple[str, ...]] = set()
+            for i in order:  # first pass: one per label set
+                if examples[i].labels not in seen:
+                    chosen.append(int(i))
+                    seen.add(examples[i].labels)
+                if len(chosen) == k:
+                    break
+            for i in order:
+                if len(chosen) >= k:
+                    break
+                if int(i) not in chosen:
+                    chosen.append(int(i))
+            return [examples[i] for i in chosen]
+
+        return select
+
+
+def _short(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _token_spans(choice: Any) -> list[tuple[int, int, float]] | None:
+    """(start, end, logprob) of each answer token in the content string, if logprobs came."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    spans = []
+    at = 0
+    for tok in content:
+        text = tok.token if tok.bytes is None else bytes(tok.bytes).decode("utf-8", "replace")
+        spans.append((at, at + len(text), float(tok.logprob)))
+        at += len(text)
+    return spans
+
+
+def _span_probability(tokens: list[tuple[int, int, float]], span: tuple[int, int]) -> float | None:
+    """exp(sum of logprobs) of the tokens that overlap ``span``: the class's probability."""
+    start, end = span
+    lps = [lp for a, b, lp in tokens if a < end and b > start]
+    if not lps:
+        return None
+    return min(1.0, max(0.0, math.exp(sum(lps))))
+
+
+def options_from_connection(conn: Any, **overrides: Any) -> OpenAILabeler.Options:
+    """Labeler options from a stored LLM connection (and per-run overrides)."""
+    return OpenAILabeler.Options(
+        provider=conn.provider,
+        endpoint=conn.endpoint,
+        model=conn.model,
+        api_version=conn.api_version,
+        api_key_env=conn.api_key_env,
+        price_model=conn.price_model,
+        **overrides,
+    )
+
+
+__all__ = ["FALLBACK_CONFIDENCE", "OpenAILabeler", "ProjectKind", "options_from_connection"]

@@ -1,0 +1,1 @@
+"""Versioned prompt templates and the pure functions that render prompts and parse answers."""
