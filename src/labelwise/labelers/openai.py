@@ -26,7 +26,10 @@ from labelwise.labelers.base import DocInput, Example, Labeler, LabelTask, Outco
 from labelwise.prompts import classify
 
 FALLBACK_CONFIDENCE = 0.7
-MODES = ("json_schema", "json_object", "text")
+# json_schema: OpenAI/Azure/vLLM structured outputs; json_object_schema: llama.cpp-style
+# {"type": "json_object", "schema": ...}; then plain JSON mode; then free text.
+MODES = ("json_schema", "json_object_schema", "json_object", "text")
+FORMAT_WORDS = ("response_format", "json_schema", "json_object", "schema", "structured")
 
 
 class OpenAILabeler(Labeler):
@@ -123,20 +126,26 @@ class OpenAILabeler(Labeler):
                         task.kind, task.class_names, keys, self.options.rationale
                     ),
                 }
+            elif mode == "json_object_schema":
+                schema = classify.json_schema(
+                    task.kind, task.class_names, keys, self.options.rationale, exact_count=True
+                )
+                kwargs["response_format"] = {"type": "json_object", "schema": schema["schema"]}
             elif mode == "json_object":
                 kwargs["response_format"] = {"type": "json_object"}
             if logprobs:
                 kwargs["logprobs"] = True
             try:
                 return self.client().chat.completions.create(**kwargs)
-            except openai.BadRequestError as exc:
+            except openai.APIStatusError as exc:
+                # servers refuse what they lack with 400, 422 or (llama.cpp) 500: step down
                 text = str(exc).lower()
-                if "content_filter" in text or "content management policy" in text:
+                if exc.status_code not in (400, 422, 500) or "content_filter" in text:
                     raise
                 with self._lock:
                     if logprobs and "logprob" in text:
                         self._logprobs = False
-                    elif mode != "text":
+                    elif mode != "text" and any(w in text for w in FORMAT_WORDS):
                         self._mode = MODES[MODES.index(mode) + 1]
                     else:
                         raise

@@ -106,9 +106,17 @@ def render(
 
 
 def json_schema(
-    kind: ProjectKind, classes: Sequence[str], keys: Sequence[str], rationale: bool
+    kind: ProjectKind,
+    classes: Sequence[str],
+    keys: Sequence[str],
+    rationale: bool,
+    exact_count: bool = False,
 ) -> dict[str, Any]:
-    """The ``response_format`` json_schema (strict) that allows only the project's classes."""
+    """The ``response_format`` json_schema (strict) that allows only the project's classes.
+
+    ``exact_count`` adds ``minItems``/``maxItems`` (one result per document) for grammar-based
+    servers such as llama.cpp, which otherwise may answer an empty list.
+    """
     label: dict[str, Any] = {"type": "string", "enum": list(classes)}
     props: dict[str, Any] = {"id": {"type": "string", "enum": list(keys)}}
     if rationale:
@@ -123,12 +131,15 @@ def json_schema(
         "required": list(props),
         "additionalProperties": False,
     }
+    results: dict[str, Any] = {"type": "array", "items": item}
+    if exact_count:
+        results.update(minItems=len(keys), maxItems=len(keys))
     return {
         "name": "classification",
         "strict": True,
         "schema": {
             "type": "object",
-            "properties": {"results": {"type": "array", "items": item}},
+            "properties": {"results": results},
             "required": ["results"],
             "additionalProperties": False,
         },

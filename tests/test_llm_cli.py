@@ -1,0 +1,241 @@
+"""LLM connections, the estimate and `suggest --labeler openai` through the CLI, with the
+loopback chat-completions server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from labelwise.cli import app
+from labelwise.cli.common import get_store
+from labelwise.costs import price_for, token_counter
+from labelwise.prompts import classify
+from tests.llm_server import FakeLLM, Server
+
+SECRET = "sk-very-secret-value-123"
+
+
+def run(runner: CliRunner, *args: str, code: int = 0) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == code, (args, result.stdout, result.stderr)
+    return result.stdout if code == 0 else result.stderr
+
+
+@pytest.fixture
+def demo_server(
+    runner: CliRunner, cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Server, FakeLLM]]:
+    import csv
+    from importlib import resources
+
+    run(runner, "demo")
+    sample = resources.files("labelwise") / "data" / "banking77_sample.csv"
+    with sample.open(encoding="utf-8") as fh:
+        gold = {r["text"]: [r["gold"]] for r in csv.DictReader(fh)}
+    fake = FakeLLM(gold=gold)
+    monkeypatch.setenv("DEMO_KEY", SECRET)
+    with Server(fake) as server:
+        yield server, fake
+
+
+def test_llm_connections(runner: CliRunner, cli_env: str) -> None:
+    run(
+        runner,
+        "llm",
+        "add",
+        "az",
+        "--provider",
+        "azure",
+        "--endpoint",
+        "https://x.openai.azure.com",
+        "--model",
+        "gpt4o-deploy",
+        "--api-version",
+        "2024-10-21",
+        "--price-model",
+        "gpt-4o",
+        "--rpm",
+        "60",
+    )
+    err = run(
+        runner,
+        "llm",
+        "add",
+        "bad",
+        "--provider",
+        "openai",
+        "--endpoint",
+        "http://h/v1",
+        "--model",
+        "m",
+        "--api-key-env",
+        SECRET,
+        code=1,
+    )
+    assert "not an environment variable name" in err and SECRET not in err
+    err = run(
+        runner,
+        "llm",
+        "add",
+        "az2",
+        "--provider",
+        "azure",
+        "--endpoint",
+        "https://x",
+        "--model",
+        "m",
+        code=1,
+    )
+    assert "--api-version" in err
+    shown = json.loads(run(runner, "llm", "show", "az", "--json"))
+    assert shown["api_key_env"] == "AZURE_OPENAI_API_KEY" and shown["price_model"] == "gpt-4o"
+    assert [c["name"] for c in json.loads(run(runner, "llm", "list", "--json"))] == ["az"]
+    run(runner, "llm", "remove", "az", "--yes")
+    assert json.loads(run(runner, "llm", "list", "--json")) == []
+    assert "no LLM connection named 'az'" in run(runner, "llm", "show", "az", code=3)
+
+
+def test_suggest_with_an_llm_stores_only_valid_classes(
+    runner: CliRunner, demo_server: tuple[Server, FakeLLM]
+) -> None:
+    server, fake = demo_server
+    run(
+        runner,
+        "llm",
+        "add",
+        "local",
+        "--provider",
+        "openai",
+        "--endpoint",
+        server.url + "/v1",
+        "--model",
+        "gpt-4o-mini",
+        "--api-key-env",
+        "DEMO_KEY",
+    )
+    fake.faults.extend(["invalid", "malformed"])  # two bad answers among the first requests
+    report = json.loads(
+        run(
+            runner,
+            "suggest",
+            "demo-banking77",
+            "--labeler",
+            "openai",
+            "--llm",
+            "local",
+            "--limit",
+            "12",
+            "--docs-per-request",
+            "2",
+            "--concurrency",
+            "1",
+            "--json",
+        )
+    )
+    assert report["documents"] == 12 and report["failed"] == 4
+    assert set(report["failures"]) == {"invalid_label", "parse_error"}
+    assert report["suggested"] == 8 and report["prompt_tokens"] > 0
+    listed = json.loads(run(runner, "suggestions", "demo-banking77", "--limit", "100", "--json"))
+    assert len(listed) == 8
+    assert all(s["labeler"] == "openai" and s["confidence"] == pytest.approx(0.9) for s in listed)
+    store = get_store()
+    with store.engine.connect() as conn:  # the key is never written to the database
+        dump = "\n".join(
+            str(row)
+            for table in ("llm_connections", "suggestions")
+            for row in conn.execute(text(f"select * from {table}"))
+        )
+    assert SECRET not in dump and "DEMO_KEY" in dump
+    # few-shot: the demo has user labels, so requests carry examples
+    assert "<example" in fake.requests[-1]["body"]["messages"][-1]["content"]
+
+
+def test_estimate_counts_exact_tokens_for_gpt_4o_mini(
+    runner: CliRunner, demo_server: tuple[Server, FakeLLM]
+) -> None:
+    server, fake = demo_server
+    run(
+        runner,
+        "llm",
+        "add",
+        "mini",
+        "--provider",
+        "openai",
+        "--endpoint",
+        server.url + "/v1",
+        "--model",
+        "gpt-4o-mini",
+        "--api-key-env",
+        "DEMO_KEY",
+    )
+    est = json.loads(
+        run(
+            runner,
+            "estimate",
+            "demo-banking77",
+            "--llm",
+            "mini",
+            "--limit",
+            "3",
+            "--few-shot",
+            "0",
+            "--json",
+        )
+    )
+    assert fake.requests == []  # nothing sent
+    assert (est["documents"], est["requests"], est["exact"]) == (3, 3, True)
+    assert est["encoding"] == "o200k_base"
+    assert est["price_in"] == 0.15 and est["price_out"] == 0.60
+    assert est["cost_usd"] == pytest.approx(
+        (est["prompt_tokens"] * 0.15 + est["completion_tokens"] * 0.60) / 1e6
+    )
+    # the same prompts, sent for real, are what the estimate counted
+    run(
+        runner,
+        "suggest",
+        "demo-banking77",
+        "--labeler",
+        "openai",
+        "--llm",
+        "mini",
+        "--limit",
+        "3",
+        "--few-shot",
+        "0",
+        "--concurrency",
+        "1",
+    )
+    counter = token_counter("gpt-4o-mini")
+    sent = sum(counter.count_messages(r["body"]["messages"]) for r in fake.requests)
+    assert sent == est["prompt_tokens"]
+    text_out = run(runner, "estimate", "demo-banking77", "--llm", "mini", "--few-shot", "0")
+    assert "exact, o200k_base" in text_out and "cost: $" in text_out
+
+
+def test_known_token_counts_and_prices() -> None:
+    counter = token_counter("gpt-4o-mini")
+    assert counter.exact and counter.count("hello world") == 2
+    assert token_counter("gpt-4").encoding == "cl100k_base"
+    assert not token_counter("llama-3-8b").exact
+    assert price_for("gpt-4o-mini-2024-07-18") == (0.15, 0.60)
+    assert price_for("mystery-model") is None
+    messages = classify.render(
+        __import__("labelwise.domain", fromlist=["ProjectKind"]).ProjectKind.SINGLE_LABEL,
+        [],
+        [classify.PromptDoc("1", "x")],
+    )
+    assert counter.count_messages(messages) > 10
+
+
+def test_price_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LABELWISE_PRICES", '{"my-model": [1, 2]}')
+    assert price_for("my-model") == (1.0, 2.0)
+    monkeypatch.setenv("LABELWISE_PRICES", "not json")
+    from labelwise.domain import LabelwiseError
+
+    with pytest.raises(LabelwiseError, match="LABELWISE_PRICES must be JSON"):
+        price_for("x")
