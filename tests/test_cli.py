@@ -194,7 +194,12 @@ def test_review_commands(runner: CliRunner, cli_env: str) -> None:
     assert "already rejected" in err
     assert json.loads(run(runner, "suggestions", "demo", "--json")) == []
     doc = json.loads(run(runner, "doc", "demo", unlabeled[0]["name"], "--json"))
-    assert doc["labels"] == ["age_limit"]
+    assert doc["labels"] == ["age_limit"] and doc["suggestions"] == []
+    with get_store().session() as s:
+        p = get_project(s, "demo")
+        rules.add_suggestions(s, p, [rules.NewSuggestion(ids[1], "age_limit", 0.3, "test")])
+    doc = json.loads(run(runner, "doc", "demo", unlabeled[1]["name"], "--json"))
+    assert [(x["class"], x["confidence"]) for x in doc["suggestions"]] == [("age_limit", 0.3)]
 
 
 def test_demo(runner: CliRunner, cli_env: str) -> None:

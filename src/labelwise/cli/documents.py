@@ -193,6 +193,7 @@ def doc(project: str, name: str, as_json: bool = JsonOpt) -> None:
     with get_store().session() as session:
         p = get_project(session, project)
         d = docs_svc.get_document(session, p, name)
+        names = {c.id: c.name for c in p.classes}
         data: dict[str, Any] = {
             "id": d.id,
             "name": d.name,
@@ -204,11 +205,13 @@ def doc(project: str, name: str, as_json: bool = JsonOpt) -> None:
             "suggestions": [
                 {
                     "id": s.id,
-                    "class_id": s.class_id,
+                    "class": names[s.class_id],
                     "confidence": s.confidence,
+                    "confidence_source": s.confidence_source,
                     "rationale": s.rationale,
                     "labeler": s.labeler,
                     "model": s.model,
+                    "prompt_version": s.prompt_version,
                 }
                 for s in label_svc.reviewable_suggestions(session, p, d)
             ],
@@ -218,6 +221,10 @@ def doc(project: str, name: str, as_json: bool = JsonOpt) -> None:
         return
     out.print(f"{data['name']} ({data['dataset']}, {data['language']})")
     out.print(f"labels: {', '.join(data['labels']) or '(none)'}")
+    for sug in data["suggestions"]:
+        out.print(
+            f"suggested: {sug['class']} ({sug['confidence']:.2f}, {sug['labeler']}) id {sug['id']}"
+        )
     out.print(str(data["text"]))
 
 
