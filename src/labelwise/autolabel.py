@@ -164,6 +164,23 @@ def select_documents(
     return kept, len(chosen) - len(kept)
 
 
+def plan(
+    store: Store,
+    project_name: str,
+    labeler: Labeler,
+    docs: str | Sequence[str],
+    classes: Sequence[str] | None,
+    limit: int | None,
+) -> tuple[LabelTask, list[int], int]:
+    """The task, the ids of the documents to label (at most ``limit``) and how many of the
+    chosen documents are skipped."""
+    with store.session() as session:
+        project = get_project(session, project_name)
+        task = build_task(session, project, classes)
+        ids, skipped = select_documents(session, project, docs, labeler)
+    return task, ids if limit is None else ids[:limit], skipped
+
+
 def suggest(
     store: Store,
     project_name: str,
@@ -177,12 +194,7 @@ def suggest(
 ) -> SuggestReport:
     """Label the chosen documents and store the suggestions; returns what happened."""
     progress = on_progress or (lambda done, total: None)
-    with store.session() as session:
-        project = get_project(session, project_name)
-        task = build_task(session, project, classes)
-        ids, skipped = select_documents(session, project, docs, labeler)
-    if limit is not None:
-        ids = ids[:limit]
+    task, ids, skipped = plan(store, project_name, labeler, docs, classes, limit)
     report = SuggestReport(
         labeler=labeler.name, model=labeler.model_id, documents=len(ids), skipped=skipped
     )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from labelwise.autolabel import build_task, select_documents
+from labelwise.autolabel import plan
 from labelwise.costs import cost, price_for, token_counter
 from labelwise.domain import ProjectKind
 from labelwise.labelers.base import DocInput, Example
@@ -20,7 +20,6 @@ from labelwise.labelers.openai import OpenAILabeler
 from labelwise.prompts import classify
 from labelwise.store import Store
 from labelwise.store.models import Document
-from labelwise.store.projects import get_project
 
 RATIONALE_TOKENS = 30  # a one-sentence rationale, measured on gpt-4o-mini answers
 
@@ -64,12 +63,7 @@ def estimate(
     opts = labeler.options
     price_model = opts.price_model or opts.model
     counter = token_counter(price_model)
-    with store.session() as session:
-        project = get_project(session, project_name)
-        task = build_task(session, project, classes)
-        ids, _ = select_documents(session, project, docs, labeler)
-    if limit is not None:
-        ids = ids[:limit]
+    task, ids, _ = plan(store, project_name, labeler, docs, classes, limit)
     shots = representative_shots(task.examples, opts.few_shot)
     longest = max(task.class_names, key=lambda n: counter.count(n))
     prompt_tokens = completion_tokens = requests = 0
