@@ -54,10 +54,17 @@ class SuggestReport:
 
 
 def make_labeler(
-    store: Store, name: str, *, llm: str | None = None, options: dict[str, Any] | None = None
+    store: Store,
+    name: str,
+    *,
+    llm: str | None = None,
+    options: dict[str, Any] | None = None,
+    project: str | None = None,
+    model: str | None = None,
 ) -> Labeler:
     """A labeler by registry name; ``openai`` takes its settings from the LLM connection
-    ``llm``. Embeddings go through the store's cache."""
+    ``llm``, ``model`` is the trained model ``model`` of ``project``. Embeddings go through
+    the store's cache."""
     from labelwise.labelers import labeler_class
     from labelwise.labelers.embedding import EmbeddingLabeler
     from labelwise.labelers.openai import OpenAILabeler, options_from_connection
@@ -66,6 +73,14 @@ def make_labeler(
 
     cls = labeler_class(name)
     cache = StoreVectorCache(store)
+    if cls.name == "model":
+        from labelwise.labelers.model import ModelLabeler
+        from labelwise.training.predict import resolve
+
+        if not (project and model):
+            raise LabelwiseError("the model labeler needs --model NAME (see `labelwise models`)")
+        model_name, artifact = resolve(store, project, model=model)
+        return ModelLabeler(artifact, model_name, cache=cache)
     if cls is EmbeddingLabeler:
         if llm:
             raise LabelwiseError("--llm is for the openai labeler; the embedded one needs none")

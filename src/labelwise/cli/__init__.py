@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from labelwise.cli import documents, labeling, review
+from labelwise.cli import documents, labeling, review, training
 from labelwise.cli.classes import class_app
 from labelwise.cli.common import App, JsonOpt, emit_json, get_store, out, progress_bar
 from labelwise.cli.llm import llm_app
@@ -27,6 +27,14 @@ app.command("accept")(review.accept)
 app.command("reject")(review.reject)
 app.command("suggest")(labeling.suggest)
 app.command("estimate")(labeling.estimate)
+app.command("accept-above")(review.accept_above)
+app.command("train")(training.train)
+app.command("evaluate")(training.evaluate)
+app.command("models")(training.models)
+app.add_typer(training.model_app, name="model")
+app.command("deploy")(training.deploy)
+app.command("deployments")(training.deployments)
+app.command("predict")(training.predict)
 
 
 @app.command("demo")

@@ -69,3 +69,14 @@ def reject(project: str, ids: list[int] = typer.Argument(..., metavar="SUGGESTIO
         for i in ids:
             svc.reject(session, p, i)
     out.print(f"rejected {len(ids)}")
+
+
+def accept_above(
+    project: str,
+    threshold: float = typer.Argument(..., min=0.0, max=1.0, help="Confidence, 0 to 1."),
+    class_name: str | None = typer.Option(None, "--class", help="Only this class."),
+) -> None:
+    """Accept every suggestion offered for review at or above a confidence."""
+    with get_store().session() as session:
+        n = svc.accept_above(session, get_project(session, project), threshold, class_name)
+    out.print(f"accepted {n} suggestion{'s' if n != 1 else ''} at confidence >= {threshold}")

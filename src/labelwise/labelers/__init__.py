@@ -23,6 +23,7 @@ from labelwise.labelers.base import (
 REGISTRY: dict[str, str] = {
     "embedding": "labelwise.labelers.embedding:EmbeddingLabeler",
     "openai": "labelwise.labelers.openai:OpenAILabeler",
+    "model": "labelwise.labelers.model:ModelLabeler",
 }
 ALIASES = {"embedded": "embedding"}
 

@@ -294,3 +294,34 @@ def suggestions_by_document(
         for doc_id, name, conf in rows:
             out[doc_id].append((name, conf))
     return out
+
+
+def accept_above(
+    session: Session, project: Project, threshold: float, class_name: str | None = None
+) -> int:
+    """Accept every suggestion offered for review with confidence >= ``threshold`` (one class,
+    or all). Single-label: only a document's most confident suggestion is accepted."""
+    query = (
+        select(Suggestion)
+        .join(Document, Document.id == Suggestion.document_id)
+        .where(
+            Document.project_id == project.id,
+            reviewable_clause(project),
+            Suggestion.confidence >= threshold,
+        )
+        .order_by(Suggestion.document_id, Suggestion.confidence.desc(), Suggestion.id)
+    )
+    if class_name is not None:
+        query = query.join(LabelClass, LabelClass.id == Suggestion.class_id).where(
+            LabelClass.name == class_name
+        )
+    accepted = 0
+    seen: set[int] = set()
+    for s in session.scalars(query).all():
+        if project.kind == ProjectKind.SINGLE_LABEL and s.document_id in seen:
+            continue
+        seen.add(s.document_id)
+        accept(session, project, s.id)
+        accepted += 1
+    session.flush()
+    return accepted

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -193,3 +194,50 @@ class LlmConnection(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (CheckConstraint("provider in ('azure', 'openai')", name="provider"),)
+
+
+class TrainedModel(Base):
+    """A trained classifier of a project. Arrays live in ``arrays`` (an ``.npz``, no pickle),
+    everything else in ``config`` (JSON, including the arrays' SHA-256). Never changed after
+    training finishes."""
+
+    __tablename__ = "trained_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    algorithm: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(10), default="training")
+    config: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    arrays: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    evaluation: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", name="uq_trained_models_project_name"),
+        CheckConstraint("status in ('training', 'ready', 'failed')", name="status"),
+        # one training per project at a time, enforced by the database
+        Index(
+            "uq_trained_models_one_training",
+            "project_id",
+            unique=True,
+            sqlite_where=text("status = 'training'"),
+            postgresql_where=text("status = 'training'"),
+        ),
+    )
+
+
+class Deployment(Base):
+    """A name (``production``) pointing at a trained model; redeploying swaps the model."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    model_id: Mapped[int] = mapped_column(ForeignKey("trained_models.id", ondelete="CASCADE"))
+    deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_deployments_project_name"),)

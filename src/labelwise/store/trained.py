@@ -1,0 +1,144 @@
+"""Trained models and deployments of a project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from labelwise.domain import Conflict, LabelwiseError, NotFound
+from labelwise.store.models import Deployment, Project, TrainedModel, utcnow
+
+
+def start_training(session: Session, project: Project, name: str, algorithm: str) -> TrainedModel:
+    """Record a model in status ``training``; the database allows one per project at a time."""
+    if not name.strip() or len(name) > 100:
+        raise LabelwiseError("a model name has 1 to 100 characters")
+    if (
+        session.scalar(
+            select(TrainedModel.id).where(
+                TrainedModel.project_id == project.id, TrainedModel.name == name
+            )
+        )
+        is not None
+    ):
+        raise Conflict(
+            f"project {project.name!r} already has a model {name!r}; trained models "
+            "never change: pick a new name"
+        )
+    row = TrainedModel(project_id=project.id, name=name, algorithm=algorithm, status="training")
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:  # the caller's transaction rolls back
+        raise Conflict(
+            f"a training of project {project.name!r} is already running; wait for it to finish"
+        ) from None
+    return row
+
+
+def finish_training(
+    session: Session,
+    model_id: int,
+    arrays: bytes,
+    config: dict[str, Any],
+    evaluation: dict[str, Any],
+) -> None:
+    row = session.get(TrainedModel, model_id)
+    assert row is not None and row.status == "training"
+    row.arrays, row.config, row.evaluation = arrays, config, evaluation
+    row.status, row.finished_at = "ready", utcnow()
+
+
+def fail_training(session: Session, model_id: int, error: str) -> None:
+    row = session.get(TrainedModel, model_id)
+    if row is not None and row.status == "training":
+        row.status, row.error, row.finished_at = "failed", error[:2000], utcnow()
+
+
+def get_model(session: Session, project: Project, name: str) -> TrainedModel:
+    row = session.scalar(
+        select(TrainedModel).where(TrainedModel.project_id == project.id, TrainedModel.name == name)
+    )
+    if row is None:
+        known = [m.name for m in list_models(session, project)]
+        hint = f"; its models are: {', '.join(known)}" if known else "; train one first"
+        raise NotFound(f"project {project.name!r} has no model {name!r}{hint}")
+    return row
+
+
+def ready_model(session: Session, project: Project, name: str) -> TrainedModel:
+    row = get_model(session, project, name)
+    if row.status != "ready" or row.arrays is None:
+        raise LabelwiseError(
+            f"model {name!r} is {row.status}"
+            + (f": {row.error}" if row.error else "")
+            + "; it cannot be used"
+        )
+    return row
+
+
+def list_models(session: Session, project: Project) -> list[TrainedModel]:
+    return list(
+        session.scalars(
+            select(TrainedModel)
+            .where(TrainedModel.project_id == project.id)
+            .order_by(TrainedModel.id)
+        )
+    )
+
+
+def delete_model(session: Session, project: Project, name: str) -> None:
+    row = get_model(session, project, name)
+    used = session.scalars(select(Deployment.name).where(Deployment.model_id == row.id)).all()
+    if used:
+        raise Conflict(
+            f"model {name!r} is deployed as {', '.join(used)}; deploy another model "
+            "there (or delete the deployment) first"
+        )
+    session.delete(row)
+    session.flush()
+
+
+def deploy(session: Session, project: Project, model_name: str, name: str) -> Deployment:
+    """Point deployment ``name`` at a ready model (swapping the one it had)."""
+    model = ready_model(session, project, model_name)
+    row = session.scalar(
+        select(Deployment).where(Deployment.project_id == project.id, Deployment.name == name)
+    )
+    if row is None:
+        row = Deployment(project_id=project.id, name=name, model_id=model.id)
+        session.add(row)
+    else:
+        row.model_id, row.deployed_at = model.id, utcnow()
+    session.flush()
+    return row
+
+
+def get_deployment(session: Session, project: Project, name: str) -> Deployment:
+    row = session.scalar(
+        select(Deployment).where(Deployment.project_id == project.id, Deployment.name == name)
+    )
+    if row is None:
+        raise NotFound(
+            f"project {project.name!r} has no deployment {name!r}; create it with "
+            f"`labelwise deploy {project.name} MODEL --name {name}`"
+        )
+    return row
+
+
+def list_deployments(session: Session, project: Project) -> list[tuple[Deployment, str]]:
+    rows = session.execute(
+        select(Deployment, TrainedModel.name)
+        .join(TrainedModel, TrainedModel.id == Deployment.model_id)
+        .where(Deployment.project_id == project.id)
+        .order_by(Deployment.name)
+    )
+    return [(d, n) for d, n in rows]
+
+
+def delete_deployment(session: Session, project: Project, name: str) -> None:
+    session.delete(get_deployment(session, project, name))
+    session.flush()

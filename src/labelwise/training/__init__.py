@@ -1,0 +1,1 @@
+"""Training, evaluation, model artifacts and prediction."""
