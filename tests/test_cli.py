@@ -13,6 +13,8 @@ import typer
 from typer.testing import CliRunner
 
 from labelwise.cli import app
+from labelwise.cli.common import get_store
+from labelwise.demo import create_demo_project
 
 
 def all_commands() -> list[list[str]]:
@@ -161,12 +163,11 @@ def test_single_label_refuses_two_classes(runner: CliRunner, cli_env: str, tmp_p
 
 
 def test_review_commands(runner: CliRunner, cli_env: str) -> None:
-    from labelwise.cli.common import get_store
     from labelwise.store import labels as rules
     from labelwise.store.documents import get_document
     from labelwise.store.projects import get_project
 
-    run(runner, "demo", "--project", "demo")
+    create_demo_project(get_store(), "demo")
     with get_store().session() as s:
         p = get_project(s, "demo")
         unlabeled = json.loads(
@@ -202,12 +203,20 @@ def test_review_commands(runner: CliRunner, cli_env: str) -> None:
     assert [(x["class"], x["confidence"]) for x in doc["suggestions"]] == [("age_limit", 0.3)]
 
 
-def test_demo(runner: CliRunner, cli_env: str) -> None:
+def test_demo_runs_the_whole_loop(runner: CliRunner, cli_env: str) -> None:
     out = run(runner, "demo")
-    assert "400 documents, 10 classes, 180 labeled" in out
+    assert "1. imported 400 documents" in out and "5. deployed it as 'production'" in out
     again = json.loads(run(runner, "demo", "--json"))  # re-running replaces the demo project
     assert again["summary"]["documents"] == 400 and again["import"]["errors"] == []
-    assert again["summary"]["unlabeled"] == 220
+    assert again["suggest"]["suggested"] == 220 and again["suggestion_accuracy"] > 0.9
+    assert again["accepted"] > 150
+    assert again["train"]["evaluation"]["accuracy"] > 0.9  # measured 0.99
+    assert [p["class"][0]["category"] for p in again["predictions"]] == [
+        "lost_or_stolen_card",
+        "age_limit",
+    ]
+    models = json.loads(run(runner, "models", "demo-banking77", "--json"))
+    assert [m["status"] for m in models] == ["ready"]
 
 
 def test_db_commands(runner: CliRunner, cli_env: str) -> None:

@@ -154,7 +154,10 @@ def test_suggest_rejects_unknown_classes_and_names(store: Store, tmp_path: Path)
 
 
 def test_suggest_cli_on_the_demo(runner: CliRunner, cli_env: str) -> None:
-    assert runner.invoke(app, ["demo"]).exit_code == 0
+    from labelwise.cli.common import get_store
+    from labelwise.demo import create_demo_project
+
+    create_demo_project(get_store())
     result = runner.invoke(app, ["suggest", "demo-banking77", "--limit", "40", "--json"])
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)

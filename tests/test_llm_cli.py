@@ -32,7 +32,9 @@ def demo_server(
     import csv
     from importlib import resources
 
-    run(runner, "demo")
+    from labelwise.demo import create_demo_project
+
+    create_demo_project(get_store())
     sample = resources.files("labelwise") / "data" / "banking77_sample.csv"
     with sample.open(encoding="utf-8") as fh:
         gold = {r["text"]: [r["gold"]] for r in csv.DictReader(fh)}

@@ -6,9 +6,10 @@ import typer
 
 from labelwise.cli import documents, labeling, review, training
 from labelwise.cli.classes import class_app
-from labelwise.cli.common import App, JsonOpt, emit_json, get_store, out, progress_bar
+from labelwise.cli.common import App, JsonOpt, emit_json, get_store, out, progress_steps
 from labelwise.cli.llm import llm_app
 from labelwise.cli.projects import db_app, project_app
+from labelwise.cli.training import print_evaluation
 
 app = App(help="labelwise: custom text classification with LLM autolabeling.")
 app.add_typer(project_app, name="project")
@@ -44,24 +45,51 @@ def demo(
     ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Run the demo: a Banking77 sample project, imported and summarized (offline)."""
-    from labelwise.demo import run_demo
+    """Run the whole loop offline on a Banking77 sample: import, autolabel, accept, train,
+    evaluate, deploy, predict."""
+    from labelwise.demo import ACCEPT_ABOVE, run_demo
 
-    with progress_bar("importing the demo sample", quiet=as_json) as on_progress:
-        result = run_demo(get_store(), project, on_progress)
-    s = result.summary
+    with progress_steps(quiet=as_json) as step:
+        r = run_demo(get_store(), project, step)
+    s = r.summary
     if as_json:
         emit_json(
-            {"project": result.project, "import": result.imported.to_dict(), "summary": s.to_dict()}
+            {
+                "project": r.project,
+                "import": r.imported.to_dict(),
+                "suggest": r.suggested.to_dict(),
+                "suggestion_accuracy": r.suggestion_accuracy,
+                "accepted": r.accepted,
+                "train": {k: v for k, v in r.trained.__dict__.items()},
+                "predictions": r.predictions,
+                "summary": s.to_dict(),
+            }
         )
         return
     out.print(
-        f"demo project {s.name!r}: {s.documents} documents, {len(s.classes)} classes, "
-        f"{s.labeled} labeled ({s.train} train / {s.test} test), {s.unlabeled} unlabeled"
+        f"1. imported {r.imported.inserted} documents into {r.project!r}: "
+        f"{len(s.classes)} classes, {r.imported.inserted - r.suggested.documents} labeled "
+        f"by hand, {r.suggested.documents} unlabeled"
     )
-    for name, counts in s.classes.items():
-        out.print(f"  {name:<36} {counts['labels']:>3} labels")
-    out.print(f"next: labelwise docs {s.name} --filter unlabeled | labelwise project show {s.name}")
+    out.print(
+        f"2. the embedded labeler (offline) suggested labels for {r.suggested.suggested} "
+        f"documents; {r.suggestion_accuracy:.1%} match the sample's true labels"
+    )
+    out.print(f"3. accepted {r.accepted} suggestions with confidence >= {ACCEPT_ABOVE}")
+    t = r.trained
+    out.print(
+        f"4. trained {t.model!r} on {t.train_documents} documents in {t.seconds:.1f} s "
+        f"({t.discarded_suggestions} unaccepted suggestions deleted); evaluation on "
+        f"{t.test_documents} test documents:"
+    )
+    print_evaluation(t.evaluation)
+    out.print("5. deployed it as 'production'; predictions:")
+    from labelwise.demo import TRY_TEXTS
+
+    for text, p in zip(TRY_TEXTS, r.predictions, strict=True):
+        best = p["class"][0]
+        out.print(f"   {text!r} -> {best['category']} ({best['confidenceScore']:.2f})")
+    out.print(f'next: labelwise project show {s.name} | labelwise predict {s.name} "TEXT"')
 
 
 def main() -> None:

@@ -112,3 +112,31 @@ def progress_bar(
             bar.update(task, completed=done, total=total)
 
         yield on_progress
+
+
+@contextmanager
+def progress_steps(
+    quiet: bool = False,
+) -> Iterator[Callable[[str], Callable[[int, int | None], None]]]:
+    """One Rich display with a bar per step: ``step(name)`` gives that step's callback."""
+    if quiet:
+        yield lambda name: lambda done, total: None
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err) as bar:
+
+        def step(name: str) -> Callable[[int, int | None], None]:
+            task = bar.add_task(name, total=None)
+
+            def on_progress(done: int, total: int | None) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return on_progress
+
+        yield step

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labelwise.domain import Conflict, LabelwiseError, NotFound
@@ -28,15 +27,19 @@ def start_training(session: Session, project: Project, name: str, algorithm: str
             f"project {project.name!r} already has a model {name!r}; trained models "
             "never change: pick a new name"
         )
+    running = select(TrainedModel.id).where(
+        TrainedModel.project_id == project.id, TrainedModel.status == "training"
+    )
+    if session.scalar(running) is not None:
+        raise training_running(project.name)
     row = TrainedModel(project_id=project.id, name=name, algorithm=algorithm, status="training")
     session.add(row)
-    try:
-        session.flush()
-    except IntegrityError:  # the caller's transaction rolls back
-        raise Conflict(
-            f"a training of project {project.name!r} is already running; wait for it to finish"
-        ) from None
+    session.flush()  # a concurrent start fails here on the unique index (IntegrityError)
     return row
+
+
+def training_running(project: str) -> Conflict:
+    return Conflict(f"a training of project {project!r} is already running; wait for it to finish")
 
 
 def finish_training(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 
 from labelwise.domain import LabelwiseError, ProjectKind
 from labelwise.labelers.base import Progress
@@ -110,10 +111,13 @@ def train_model(
         manual_split(docs) if opts.manual_split else auto_split(docs, opts.split, opts.seed)
     )
     warnings = check_classes(classes, train_docs)
-    with store.session() as session:
-        project = get_project(session, project_name)
-        model_id = trained.start_training(session, project, model_name, opts.algorithm).id
-        discarded = rules.discard_suggestions(session, project)
+    try:
+        with store.session() as session:
+            project = get_project(session, project_name)
+            model_id = trained.start_training(session, project, model_name, opts.algorithm).id
+            discarded = rules.discard_suggestions(session, project)
+    except IntegrityError:  # another process started a training between check and insert
+        raise trained.training_running(project_name) from None
     try:
         progress(0, STEPS)
         art, train_x = _fit(store, kind, classes, train_docs, opts)
