@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +19,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=lambda: Path.home() / ".labelwise")
     database_url: str | None = None
+    api_token: SecretStr | None = None  # required to serve on anything but loopback
 
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL to open: the configured one, else the SQLite file under ``home``."""
