@@ -295,6 +295,9 @@ def test_training_cli(runner: CliRunner, cli_env: str, tmp_path: Path) -> None:
     assert [r["class"][0]["category"] for r in out] == ["cooking", "weather"]
     shown = json.loads(runner.invoke(app, ["model", "show", "p", "m", "--json"]).stdout)
     assert shown["config"]["labels"] == list(TEXTS)
+    result = runner.invoke(app, ["suggest", "p", "--labeler", "model", "--model", "m", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["suggested"] == 2
     bad = runner.invoke(app, ["train", "p", "--model", "m2", "--algorithm", "svm"])
     assert bad.exit_code == 1 and "algorithm 'svm' is unknown" in bad.stderr
     with get_store().session() as s:

@@ -10,7 +10,9 @@ import typer
 from labelwise.cli.common import JsonOpt, emit_json, get_store, out, progress_bar
 from labelwise.domain import LabelwiseError
 
-LabelerOpt = typer.Option("embedded", help="embedded (offline, the default) or openai.")
+LabelerOpt = typer.Option(
+    "embedded", help="embedded (offline, the default), openai (with --llm) or model (with --model)."
+)
 LlmOpt = typer.Option(None, "--llm", help="The LLM connection (labelwise llm list) for openai.")
 DocsOpt = typer.Option(
     "unlabeled", help="unlabeled, all, auto-labeled, or a file of document names (one a line)."
@@ -61,6 +63,7 @@ def suggest(
     project: str,
     labeler: str = LabelerOpt,
     llm: str | None = LlmOpt,
+    model: str | None = typer.Option(None, "--model", help="model: the trained model to use."),
     docs: str = DocsOpt,
     classes: str | None = ClassesOpt,
     limit: int | None = typer.Option(None, min=1, help="At most this many documents."),
@@ -80,6 +83,8 @@ def suggest(
         labeler,
         llm=llm,
         options=llm_options(labeler, docs_per_request, rationale, few_shot, concurrency),
+        project=project,
+        model=model,
     )
     with progress_bar(f"suggesting with {instance.name}", quiet=as_json) as on_progress:
         report = run(
