@@ -241,6 +241,26 @@ def test_one_training_per_project_and_unique_names(store: Store) -> None:
         train_model(store, "p", "second", TrainOptions(manual_split=True))
 
 
+def test_a_training_whose_process_died_does_not_block(store: Store) -> None:
+    import subprocess
+    import sys
+
+    build(store)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    with store.session() as s:
+        row = trained.start_training(s, get_project(s, "p"), "killed", "embedding-logreg")
+        row.config = {**row.config, "pid": int(dead.stdout)}  # that process has exited
+    train_model(store, "p", "next", TrainOptions(manual_split=True))
+    with store.session() as s:
+        killed = trained.get_model(s, get_project(s, "p"), "killed")
+        assert killed.status == "failed" and "died" in killed.error
+
+
 def test_prediction_request_limits() -> None:
     check_request(["a"] * 25)
     with pytest.raises(LabelwiseError, match="26 documents in one request; the limit is 25"):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from datetime import UTC, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -9,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from labelwise.domain import Conflict, LabelwiseError, NotFound
 from labelwise.store.models import Deployment, Project, TrainedModel, utcnow
+
+STALE_AFTER = timedelta(hours=6)
 
 
 def start_training(session: Session, project: Project, name: str, algorithm: str) -> TrainedModel:
@@ -27,15 +32,44 @@ def start_training(session: Session, project: Project, name: str, algorithm: str
             f"project {project.name!r} already has a model {name!r}; trained models "
             "never change: pick a new name"
         )
-    running = select(TrainedModel.id).where(
-        TrainedModel.project_id == project.id, TrainedModel.status == "training"
+    running = session.scalar(
+        select(TrainedModel).where(
+            TrainedModel.project_id == project.id, TrainedModel.status == "training"
+        )
     )
-    if session.scalar(running) is not None:
-        raise training_running(project.name)
-    row = TrainedModel(project_id=project.id, name=name, algorithm=algorithm, status="training")
+    if running is not None:
+        if not _is_dead(running):
+            raise training_running(project.name)
+        running.status, running.finished_at = "failed", utcnow()
+        running.error = "the training process died before it finished"
+        session.flush()
+    row = TrainedModel(
+        project_id=project.id,
+        name=name,
+        algorithm=algorithm,
+        status="training",
+        config={"host": socket.gethostname(), "pid": os.getpid()},
+    )
     session.add(row)
     session.flush()  # a concurrent start fails here on the unique index (IntegrityError)
     return row
+
+
+def _is_dead(row: TrainedModel) -> bool:
+    """A training whose process is gone (same host, pid not alive) or that is older than
+    :data:`STALE_AFTER` is taken to have died (killed, power loss) and may be replaced."""
+    config = row.config or {}
+    pid = config.get("pid")
+    if config.get("host") == socket.gethostname() and isinstance(pid, int):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+    started = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    return utcnow() - started > STALE_AFTER
 
 
 def training_running(project: str) -> Conflict:
