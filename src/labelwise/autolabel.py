@@ -230,15 +230,14 @@ def suggest(
         for out in outcomes:
             report.prompt_tokens += out.prompt_tokens
             report.completion_tokens += out.completion_tokens
+            valid = [p for p in out.predictions if p.class_name in task.class_names]
+            if not out.failure and len(valid) < len(out.predictions):
+                # never store a class outside the project, whatever a backend answers
+                out.failure, out.detail = "invalid_label", "answered a class outside the task"
             if out.failure:
                 report.failed += 1
                 if len(failures[out.failure]) < 5:
                     failures[out.failure].append(f"{names[out.doc_id]}: {out.detail}")
-                continue
-            valid = [p for p in out.predictions if p.class_name in task.class_names]
-            if len(valid) < len(out.predictions):  # never store a class outside the project
-                report.failed += 1
-                failures["invalid_label"].append(f"{names[out.doc_id]}")
                 continue
             if valid:
                 report.suggested += 1

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from labelwise.costs import token_counter
-from labelwise.domain import LabelwiseError, ProjectKind
+from labelwise.domain import LabelwiseError
 from labelwise.labelers.base import DocInput, Example, Labeler, LabelTask, Outcome, Prediction
 from labelwise.prompts import classify
 
@@ -185,7 +185,7 @@ class OpenAILabeler(Labeler):
         prompt_docs = [self._prompt_doc(d) for d in docs]
         examples = shots(docs) if shots else []
         messages = classify.render(
-            task.kind, self._classes_for(task, docs), prompt_docs, examples, self.options.rationale
+            task.kind, task.classes, prompt_docs, examples, self.options.rationale
         )
         try:
             response = self._create(messages, task, keys)
@@ -252,10 +252,6 @@ class OpenAILabeler(Labeler):
         return out
 
     # -- prompt parts -----------------------------------------------------------------------
-
-    @staticmethod
-    def _classes_for(task: LabelTask, docs: list[DocInput]) -> Any:
-        return task.classes
 
     def _prompt_doc(self, doc: DocInput) -> classify.PromptDoc:
         """The document, cut to the token budget (head, and a little of the tail)."""
@@ -345,4 +341,4 @@ def options_from_connection(conn: Any, **overrides: Any) -> OpenAILabeler.Option
     )
 
 
-__all__ = ["FALLBACK_CONFIDENCE", "OpenAILabeler", "ProjectKind", "options_from_connection"]
+__all__ = ["FALLBACK_CONFIDENCE", "OpenAILabeler", "options_from_connection"]
