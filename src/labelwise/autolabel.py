@@ -24,6 +24,7 @@ from labelwise.labelers.base import (
     Example,
     Labeler,
     LabelTask,
+    Outcome,
     Progress,
 )
 from labelwise.store import Store
@@ -196,6 +197,50 @@ def plan(
     return task, ids if limit is None else ids[:limit], skipped
 
 
+def load_inputs(store: Store, ids: Sequence[int]) -> tuple[list[DocInput], dict[int, str]]:
+    """The documents ``ids`` as labeler inputs (with the classes their user already set), and
+    their names."""
+    with store.session() as session:
+        rows = session.scalars(
+            select(Document).where(Document.id.in_(list(ids))).order_by(Document.id)
+        ).all()
+        user = labels_by_document(session, [d.id for d in rows])
+    inputs = [DocInput(d.id, d.text, d.content_hash, frozenset(user[d.id])) for d in rows]
+    return inputs, {d.id: d.name for d in rows}
+
+
+def to_suggestions(
+    task: LabelTask, labeler: Labeler, outcomes: Sequence[Outcome], job_id: int | None = None
+) -> list[rules.NewSuggestion]:
+    """The suggestions to store for ``outcomes``. An outcome naming a class outside the task is
+    turned into an ``invalid_label`` failure here, whatever the backend did."""
+    new: list[rules.NewSuggestion] = []
+    for out in outcomes:
+        valid = [p for p in out.predictions if p.class_name in task.class_names]
+        if not out.failure and len(valid) < len(out.predictions):
+            out.failure, out.detail = "invalid_label", "answered a class outside the task"
+            out.predictions = []
+        if out.failure:
+            continue
+        tokens = out.prompt_tokens + out.completion_tokens
+        new.extend(
+            rules.NewSuggestion(
+                out.doc_id,
+                p.class_name,
+                p.confidence,
+                labeler.name,
+                labeler.model_id,
+                labeler.prompt_version,
+                p.rationale,
+                job_id,
+                tokens,
+                confidence_source=out.confidence_source,
+            )
+            for p in valid
+        )
+    return new
+
+
 def suggest(
     store: Store,
     project_name: str,
@@ -216,47 +261,18 @@ def suggest(
     failures: dict[str, list[str]] = defaultdict(list)
     progress(0, len(ids))
     for start in range(0, len(ids), batch_size):
-        with store.session() as session:
-            rows = session.scalars(
-                select(Document)
-                .where(Document.id.in_(ids[start : start + batch_size]))
-                .order_by(Document.id)
-            ).all()
-            user = labels_by_document(session, [d.id for d in rows])
-        inputs = [DocInput(d.id, d.text, d.content_hash, frozenset(user[d.id])) for d in rows]
-        names = {d.id: d.name for d in rows}
+        inputs, names = load_inputs(store, ids[start : start + batch_size])
         outcomes = labeler.label(task, inputs)
-        new: list[rules.NewSuggestion] = []
+        new = to_suggestions(task, labeler, outcomes)
         for out in outcomes:
             report.prompt_tokens += out.prompt_tokens
             report.completion_tokens += out.completion_tokens
-            valid = [p for p in out.predictions if p.class_name in task.class_names]
-            if not out.failure and len(valid) < len(out.predictions):
-                # never store a class outside the project, whatever a backend answers
-                out.failure, out.detail = "invalid_label", "answered a class outside the task"
             if out.failure:
                 report.failed += 1
                 if len(failures[out.failure]) < 5:
                     failures[out.failure].append(f"{names[out.doc_id]}: {out.detail}")
-                continue
-            if valid:
+            elif out.predictions:
                 report.suggested += 1
-            tokens = out.prompt_tokens + out.completion_tokens
-            new.extend(
-                rules.NewSuggestion(
-                    out.doc_id,
-                    p.class_name,
-                    p.confidence,
-                    labeler.name,
-                    labeler.model_id,
-                    labeler.prompt_version,
-                    p.rationale,
-                    None,
-                    tokens,
-                    confidence_source=out.confidence_source,
-                )
-                for p in valid
-            )
         with store.session() as session:
             rules.add_suggestions(session, get_project(session, project_name), new)
         report.suggestions += len(new)

@@ -12,14 +12,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from labelwise.autolabel import plan
+from labelwise.autolabel import load_inputs, plan
 from labelwise.costs import cost, price_for, token_counter
 from labelwise.domain import ProjectKind
-from labelwise.labelers.base import DocInput, Example
+from labelwise.labelers.base import DocInput, Example, LabelTask
 from labelwise.labelers.openai import OpenAILabeler
 from labelwise.prompts import classify
 from labelwise.store import Store
-from labelwise.store.models import Document
 
 RATIONALE_TOKENS = 30  # a one-sentence rationale, measured on gpt-4o-mini answers
 
@@ -65,26 +64,14 @@ def estimate(
     counter = token_counter(price_model)
     task, ids, _ = plan(store, project_name, labeler, docs, classes, limit)
     shots = representative_shots(task.examples, opts.few_shot)
-    longest = max(task.class_names, key=lambda n: counter.count(n))
     prompt_tokens = completion_tokens = requests = 0
-    k = opts.docs_per_request
-    for start in range(0, len(ids), 500):
-        with store.session() as session:
-            rows = (
-                session.query(Document)
-                .filter(Document.id.in_(ids[start : start + 500]))
-                .order_by(Document.id)
-                .all()
-            )
-            inputs = [DocInput(d.id, d.text, d.content_hash) for d in rows]
-        for i in range(0, len(inputs), k):
-            chunk = inputs[i : i + k]
-            prompt_docs = [labeler._prompt_doc(d) for d in chunk]
-            messages = classify.render(task.kind, task.classes, prompt_docs, shots, opts.rationale)
-            prompt_tokens += counter.count_messages(messages)
-            completion_tokens += counter.count(_answer(task.kind, chunk, longest))
-            completion_tokens += RATIONALE_TOKENS * len(chunk) if opts.rationale else 0
-            requests += 1
+    step = max(1, 512 // opts.docs_per_request) * opts.docs_per_request  # whole requests
+    for start in range(0, len(ids), step):
+        inputs, _ = load_inputs(store, ids[start : start + step])
+        prompt, completion, _ = estimate_inputs(labeler, task, inputs, shots)
+        prompt_tokens += prompt
+        completion_tokens += completion
+        requests += -(-len(inputs) // opts.docs_per_request)
     price = price_for(price_model)
     return Estimate(
         model=opts.model,
@@ -99,6 +86,33 @@ def estimate(
         price_out=price[1] if price else None,
         cost_usd=cost(price_model, prompt_tokens, completion_tokens),
     )
+
+
+def estimate_inputs(
+    labeler: Any,
+    task: LabelTask,
+    inputs: Sequence[DocInput],
+    shots: Sequence[Example] | None = None,
+) -> tuple[int, int, str]:
+    """Prompt tokens (exact for OpenAI models) and expected completion tokens of labeling
+    ``inputs``, and the model they are priced as."""
+    opts = labeler.options
+    price_model = opts.price_model or opts.model
+    counter = token_counter(price_model)
+    if shots is None:
+        shots = representative_shots(task.examples, opts.few_shot)
+    longest = max(task.class_names, key=lambda n: counter.count(n))
+    prompt = completion = 0
+    k = opts.docs_per_request
+    for i in range(0, len(inputs), k):
+        chunk = inputs[i : i + k]
+        messages = classify.render(
+            task.kind, task.classes, [labeler._prompt_doc(d) for d in chunk], shots, opts.rationale
+        )
+        prompt += counter.count_messages(messages)
+        completion += counter.count(_answer(task.kind, chunk, longest))
+        completion += RATIONALE_TOKENS * len(chunk) if opts.rationale else 0
+    return prompt, completion, price_model
 
 
 def _answer(kind: ProjectKind, docs: Sequence[DocInput], label: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from labelwise.cli import documents, labeling, review, serve, training
+from labelwise.cli import documents, jobs, labeling, review, serve, training
 from labelwise.cli.classes import class_app
 from labelwise.cli.common import App, JsonOpt, emit_json, get_store, out, progress_steps
 from labelwise.cli.llm import llm_app
@@ -37,6 +37,9 @@ app.command("deploy")(training.deploy)
 app.command("deployments")(training.deployments)
 app.command("predict")(training.predict)
 app.command("serve")(serve.serve)
+app.command("autolabel")(jobs.autolabel)
+app.command("jobs")(jobs.jobs)
+app.add_typer(jobs.job_app, name="job")
 
 
 @app.command("demo")

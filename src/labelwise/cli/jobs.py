@@ -1,0 +1,202 @@
+"""`labelwise autolabel`, `labelwise jobs`, `labelwise job show|cancel|resume`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from labelwise.cli.common import App, JsonOpt, YesOpt, confirm, emit_json, err, get_store, out
+from labelwise.cli.labeling import (
+    ClassesOpt,
+    DocsOpt,
+    DocsPerRequestOpt,
+    FewShotOpt,
+    LabelerOpt,
+    LlmOpt,
+    RationaleOpt,
+    llm_options,
+    parse_classes,
+    parse_docs,
+)
+from labelwise.jobs import runner
+from labelwise.jobs.runner import JobProgress
+from labelwise.store import jobs as svc
+from labelwise.store.projects import get_project
+
+job_app = App(help="Show, cancel and resume autolabel jobs.")
+
+
+@contextmanager
+def job_bar(quiet: bool) -> Iterator[Callable[[JobProgress], None]]:
+    """The CLI's listener on the runner's ``on_progress``: done, failed, docs/s, tokens, cost."""
+    if quiet:
+        yield lambda p: None
+        return
+    columns = (
+        TextColumn("job {task.fields[job]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[figures]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err) as bar:
+        task = bar.add_task("", total=None, job="", figures="")
+
+        def listen(p: JobProgress) -> None:
+            bar.update(
+                task,
+                total=p.total,
+                completed=p.done + p.failed,
+                job=p.job_id,
+                figures=f"{p.failed} failed, {p.docs_per_second:.1f} docs/s, "
+                f"{p.prompt_tokens + p.completion_tokens} tokens, ${p.cost_usd:.4f}",
+            )
+
+        yield listen
+
+
+def _show_end(job_id: int, as_json: bool) -> None:
+    with get_store().session() as session:
+        data = runner.public(session, svc.get_job(session, job_id))
+    if as_json:
+        emit_json(data)
+        return
+    out.print(
+        f"job {data['id']} {data['status']}: {data['done']} done, {data['failed']} failed, "
+        f"{data['pending']} pending of {data['total']}; {data['suggestions']} suggestions; "
+        f"{data['prompt_tokens'] + data['completion_tokens']} tokens, "
+        f"${data['cost_usd']:.4f}" + (f" ({data['reason']})" if data["reason"] else "")
+    )
+    for reason, info in data["failures"].items():
+        out.print(f"  failed ({reason}) x{info['count']}: {'; '.join(info['examples'])}")
+
+
+def autolabel(
+    project: str,
+    labeler: str = LabelerOpt,
+    llm: str | None = LlmOpt,
+    model: str | None = typer.Option(None, "--model", help="model: the trained model to use."),
+    docs: str = DocsOpt,
+    classes: str | None = ClassesOpt,
+    budget: float | None = typer.Option(None, help="Stop before spending more than this (USD)."),
+    limit: int | None = typer.Option(None, min=1, help="At most this many documents."),
+    docs_per_request: int = DocsPerRequestOpt,
+    rationale: bool = RationaleOpt,
+    few_shot: int = FewShotOpt,
+    concurrency: int | None = typer.Option(None, min=1, help="openai: requests at once."),
+    yes: bool = YesOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Start an autolabel job: shows the estimate, asks, then runs it with progress."""
+    store = get_store()
+    options = llm_options(labeler, docs_per_request, rationale, few_shot, concurrency)
+    class_list = parse_classes(classes)
+    doc_choice = parse_docs(docs)
+    if labeler == "openai":
+        from labelwise.autolabel import make_labeler
+        from labelwise.estimate import estimate
+        from labelwise.labelers.openai import OpenAILabeler
+
+        instance = make_labeler(store, "openai", llm=llm, options=options)
+        assert isinstance(instance, OpenAILabeler)
+        est = estimate(store, project, instance, docs=doc_choice, classes=class_list, limit=limit)
+        cost = "unknown (no price)" if est.cost_usd is None else f"${est.cost_usd:.4f}"
+        err.print(
+            f"estimate: {est.documents} documents, {est.prompt_tokens:,} prompt tokens "
+            f"({'exact' if est.exact else 'estimated'}), ~{est.completion_tokens:,} "
+            f"completion tokens, {cost}; charged per token by the provider"
+        )
+        if budget is not None:
+            err.print(f"budget: ${budget:.4f} (the job stops before passing it)")
+        confirm("start the job?", yes)
+    job_id = runner.create(
+        store,
+        project,
+        labeler,
+        llm=llm or "",
+        model=model or "",
+        docs=doc_choice,
+        classes=class_list,
+        options=options,
+        budget_usd=budget,
+        limit=limit,
+    )
+    err.print(f"job {job_id} created; if it is interrupted: labelwise job resume {job_id}")
+    with job_bar(as_json) as listen:
+        runner.run(store, job_id, listen)
+    _show_end(job_id, as_json)
+
+
+def jobs(project: str, as_json: bool = JsonOpt) -> None:
+    """List a project's jobs, newest first."""
+    with get_store().session() as session:
+        rows = [
+            runner.public(session, j) for j in svc.list_jobs(session, get_project(session, project))
+        ]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table(
+        "job",
+        "status",
+        "labeler",
+        "done",
+        "failed",
+        "total",
+        "tokens",
+        "cost",
+        "accepted",
+        "rejected",
+    )
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["status"],
+            r["labeler"] + (f" {r['llm']}" if r["llm"] else ""),
+            str(r["done"]),
+            str(r["failed"]),
+            str(r["total"]),
+            str(r["prompt_tokens"] + r["completion_tokens"]),
+            f"${r['cost_usd']:.4f}",
+            str(r["review"]["accepted"]),
+            str(r["review"]["rejected"]),
+        )
+    out.print(table if rows else f"{project!r} has no jobs: labelwise autolabel {project}")
+
+
+@job_app.command("show")
+def show(job_id: int, as_json: bool = JsonOpt) -> None:
+    """A job's status, counts, tokens, cost, times and failures by reason."""
+    _show_end(job_id, as_json)
+
+
+@job_app.command("cancel")
+def cancel(job_id: int) -> None:
+    """Ask a job to stop after the requests in flight."""
+    with get_store().session() as session:
+        job = svc.request_cancel(session, job_id)
+        status = job.status
+    out.print(
+        f"job {job_id}: cancel requested" if status != "cancelled" else f"job {job_id} cancelled"
+    )
+
+
+@job_app.command("resume")
+def resume(job_id: int, as_json: bool = JsonOpt) -> None:
+    """Go on with a job that was interrupted (killed, cancelled, stopped by its budget):
+    documents already done are not sent again."""
+    with job_bar(as_json) as listen:
+        runner.run(get_store(), job_id, listen)
+    _show_end(job_id, as_json)

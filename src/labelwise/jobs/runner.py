@@ -1,0 +1,259 @@
+"""Run autolabel jobs: persisted before work starts, answers committed as they arrive, so a
+job whose process dies is resumed without sending a finished document again.
+
+Between waves of requests the runner checks for a cancel request and for the budget: it stops
+before a wave whose estimated cost (its prompts counted exactly, the answers estimated) would
+pass the budget, and the job ends ``partially_succeeded`` with the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from labelwise.autolabel import (
+    build_task,
+    load_inputs,
+    make_labeler,
+    select_documents,
+    to_suggestions,
+)
+from labelwise.costs import cost
+from labelwise.domain import Conflict, LabelwiseError
+from labelwise.labelers.base import Labeler, LabelTask
+from labelwise.store import Store
+from labelwise.store import jobs as svc
+from labelwise.store import labels as rules
+from labelwise.store.models import Job, Project, utcnow
+from labelwise.store.projects import get_project
+
+LABELER_OPTIONS = ("docs_per_request", "rationale", "few_shot", "concurrency")
+
+
+@dataclass
+class JobProgress:
+    """What ``on_progress`` listeners (the CLI bar, the web page) get after every wave."""
+
+    job_id: int
+    total: int
+    done: int
+    failed: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    docs_per_second: float
+
+
+Listener = Callable[[JobProgress], None]
+
+
+def labeler_for(store: Store, job: Job, project: Project) -> Labeler:
+    options = {k: v for k, v in (job.options or {}).items() if k in LABELER_OPTIONS}
+    return make_labeler(
+        store,
+        job.labeler,
+        llm=job.llm or None,
+        options=options or None,
+        project=project.name,
+        model=job.model or None,
+    )
+
+
+def create(
+    store: Store,
+    project_name: str,
+    labeler_name: str,
+    *,
+    llm: str = "",
+    model: str = "",
+    docs: str | Sequence[str] = "unlabeled",
+    classes: list[str] | None = None,
+    options: dict[str, Any] | None = None,
+    budget_usd: float | None = None,
+    limit: int | None = None,
+) -> int:
+    """Persist a job over the chosen documents (skipping those a user label settles)."""
+    if budget_usd is not None and budget_usd <= 0:
+        raise LabelwiseError("--budget must be a positive amount of USD")
+    labeler = make_labeler(
+        store,
+        labeler_name,
+        llm=llm or None,
+        options=options or None,
+        project=project_name,
+        model=model or None,
+    )
+    with store.session() as session:
+        project = get_project(session, project_name)
+        build_task(session, project, classes)  # validates the classes
+        ids, _ = select_documents(session, project, docs, labeler)
+        ids = ids[:limit] if limit is not None else ids
+        job = svc.create_job(
+            session,
+            project,
+            ids,
+            labeler=labeler.name,
+            llm=llm,
+            model=model,
+            classes=classes,
+            options=options,
+            budget_usd=budget_usd,
+        )
+        return job.id
+
+
+def _wave_size(labeler: Labeler) -> int:
+    opts = getattr(labeler, "options", None)
+    per_request = int(getattr(opts, "docs_per_request", 1) or 1)
+    concurrency = int(getattr(opts, "concurrency", 1) or 1)
+    return per_request * concurrency if labeler.needs_network else 128
+
+
+def _wave_cost(labeler: Labeler, task: LabelTask, inputs: Sequence[Any]) -> float:
+    """What a wave will cost, estimated like `labelwise estimate` does."""
+    if not labeler.needs_network:
+        return 0.0
+    from labelwise.estimate import estimate_inputs
+
+    prompt, completion, model = estimate_inputs(labeler, task, inputs)
+    return cost(model, prompt, completion) or 0.0
+
+
+def run(store: Store, job_id: int, on_progress: Listener | None = None) -> Job:
+    """Work through a job's pending documents; returns the job as it ended."""
+    with store.session() as session:
+        job = svc.get_job(session, job_id)
+        if job.status in ("succeeded",):
+            raise Conflict(f"job {job_id} already succeeded; nothing to do")
+        project = get_project(session, _project_name(session, job))
+        labeler = labeler_for(store, job, project)
+        task = build_task(session, project, job.classes)
+        job.status, job.reason, job.cancel_requested = "running", "", False
+        job.started_at = job.started_at or utcnow()
+        job.heartbeat_at = utcnow()
+        price_model = ""
+        if labeler.needs_network:
+            opts = getattr(labeler, "options", None)
+            price_model = getattr(opts, "price_model", "") or labeler.model_id
+        budget, project_name = job.budget_usd, project.name
+    wave = _wave_size(labeler)
+    started, processed = time.perf_counter(), 0
+    reason = ""
+    while True:
+        with store.session() as session:
+            job = svc.get_job(session, job_id)
+            if job.cancel_requested:
+                reason = "cancelled"
+                break
+            ids = svc.pending_items(session, job_id, wave)
+            spent = job.cost_usd
+        if not ids:
+            break
+        inputs, _ = load_inputs(store, ids)
+        if budget is not None and spent + _wave_cost(labeler, task, inputs) > budget:
+            reason = f"budget: ${spent:.4f} spent of ${budget:.4f}; the next requests would pass it"
+            break
+        outcomes = labeler.label(task, inputs)
+        new = to_suggestions(task, labeler, outcomes, job_id)
+        results = [
+            {
+                "document_id": o.doc_id,
+                "status": "failed" if o.failure else "done",
+                "reason": o.failure or "",
+                "detail": o.detail,
+                "prompt_tokens": o.prompt_tokens,
+                "completion_tokens": o.completion_tokens,
+            }
+            for o in outcomes
+        ]
+        missing = set(ids) - {o.doc_id for o in outcomes}  # documents deleted meanwhile
+        results += [
+            {
+                "document_id": d,
+                "status": "failed",
+                "reason": "document_deleted",
+                "prompt_tokens": 0,
+                "completion_tokens": 0,
+            }
+            for d in missing
+        ]
+        spent_now = (
+            cost(
+                price_model,
+                sum(o.prompt_tokens for o in outcomes),
+                sum(o.completion_tokens for o in outcomes),
+            )
+            if price_model
+            else 0.0
+        )
+        with store.session() as session:
+            rules.add_suggestions(session, get_project(session, project_name), new)
+            svc.record(session, job_id, results, len(new), spent_now or 0.0)
+            job = svc.get_job(session, job_id)
+            figures = JobProgress(
+                job_id,
+                job.total,
+                job.done,
+                job.failed,
+                job.prompt_tokens,
+                job.completion_tokens,
+                job.cost_usd,
+                0.0,
+            )
+        processed += len(ids)
+        figures.docs_per_second = processed / max(time.perf_counter() - started, 1e-9)
+        if on_progress:
+            on_progress(figures)
+    with store.session() as session:
+        job = svc.get_job(session, job_id)
+        if reason == "cancelled":
+            job.status, job.reason = "cancelled", "cancelled on request"
+        elif reason:
+            job.status, job.reason = "partially_succeeded", reason
+        elif job.failed and not job.done:
+            job.status, job.reason = "failed", "every document failed"
+        elif job.failed:
+            job.status, job.reason = "partially_succeeded", f"{job.failed} documents failed"
+        else:
+            job.status = "succeeded"
+        job.finished_at = utcnow()
+        return job
+
+
+def _project_name(session: Any, job: Job) -> str:
+    project = session.get(Project, job.project_id)
+    assert project is not None
+    return str(project.name)
+
+
+def public(session: Any, job: Job) -> dict[str, Any]:
+    """A job as the CLI and API show it."""
+    return {
+        "id": job.id,
+        "project": _project_name(session, job),
+        "status": job.status,
+        "labeler": job.labeler,
+        "llm": job.llm,
+        "model": job.model,
+        "classes": job.classes,
+        "options": job.options,
+        "total": job.total,
+        "done": job.done,
+        "failed": job.failed,
+        "pending": job.total - job.done - job.failed,
+        "suggestions": job.suggestions,
+        "prompt_tokens": job.prompt_tokens,
+        "completion_tokens": job.completion_tokens,
+        "cost_usd": round(job.cost_usd, 6),
+        "budget_usd": job.budget_usd,
+        "reason": job.reason,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "failures": svc.failures(session, job.id),
+        "review": rules.outcomes(session, session.get(Project, job.project_id)).get(
+            f"job:{job.id}", {"accepted": 0, "rejected": 0, "discarded": 0}
+        ),
+    }
