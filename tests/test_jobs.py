@@ -1,0 +1,193 @@
+"""Autolabel jobs against the loopback chat-completions server: budget, cancel, failures, and
+resuming a job whose process was killed with SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from labelwise.cli import app
+from labelwise.jobs import runner
+from labelwise.store import Store
+from labelwise.store import jobs as svc
+from labelwise.store.llm import add_connection
+from labelwise.store.models import Job, Suggestion
+from tests.helpers import make_project
+from tests.llm_server import FakeLLM, Server
+
+DOCS = {f"d{i:02d}": f"message number {i} about {'abc'[i % 3]}" for i in range(24)}
+GOLD = {text: ["abc"[i % 3]] for i, text in enumerate(DOCS.values())}
+
+
+@pytest.fixture
+def fake() -> FakeLLM:
+    return FakeLLM(gold={t: [c[0].replace("a", "a")] for t, c in GOLD.items()})
+
+
+@pytest.fixture
+def server(fake: FakeLLM) -> Iterator[Server]:
+    with Server(fake) as s:
+        yield s
+
+
+@pytest.fixture
+def project(store: Store, server: Server) -> Store:
+    make_project(store, classes=("a", "b", "c"), docs=DOCS)
+    with store.session() as s:
+        add_connection(
+            s,
+            "local",
+            "openai",
+            server.url + "/v1",
+            "gpt-4o-mini",
+            api_key_env="LABELWISE_TEST_NO_KEY",
+        )
+    return store
+
+
+def start(store: Store, **kw: object) -> int:
+    options = {"docs_per_request": 1, "concurrency": 2, "few_shot": 0}
+    options.update(kw.pop("options", {}))  # type: ignore[arg-type]
+    return runner.create(store, "p", "openai", llm="local", options=options, **kw)  # type: ignore[arg-type]
+
+
+def test_job_runs_and_records_figures(project: Store, fake: FakeLLM) -> None:
+    fake.faults.extend(["invalid"])
+    seen = []
+    job_id = start(project)
+    job = runner.run(project, job_id, seen.append)
+    assert (job.status, job.total, job.done, job.failed) == ("partially_succeeded", 24, 23, 1)
+    assert job.prompt_tokens > 0 and job.cost_usd > 0
+    assert seen[-1].done + seen[-1].failed == 24 and seen[-1].docs_per_second > 0
+    with project.session() as s:
+        data = runner.public(s, svc.get_job(s, job_id))
+        assert data["failures"]["invalid_label"]["count"] == 1
+        assert (
+            s.scalar(
+                select(func.count()).select_from(Suggestion).where(Suggestion.job_id == job_id)
+            )
+            == 23
+        )
+
+
+def test_budget_stops_before_passing_it(project: Store, fake: FakeLLM) -> None:
+    job_id = start(project, budget_usd=0.0002)
+    job = runner.run(project, job_id)
+    assert job.status == "partially_succeeded" and job.reason.startswith("budget")
+    assert 0 < job.done < 24 and job.cost_usd <= 0.0002
+    assert len(fake.requests) == job.done
+
+
+def test_cancel_between_waves(project: Store, fake: FakeLLM) -> None:
+    fake.latency = 0.05
+    job_id = start(project, options={"concurrency": 1})
+
+    def cancel_soon() -> None:
+        time.sleep(0.3)
+        with project.session() as s:
+            svc.request_cancel(s, job_id)
+
+    threading.Thread(target=cancel_soon).start()
+    job = runner.run(project, job_id)
+    assert job.status == "cancelled" and 0 < job.done < 24
+    resumed = runner.run(project, job_id)  # a cancelled job can be resumed
+    assert resumed.status == "succeeded" and resumed.done == 24
+    texts = Counter(r["body"]["messages"][-1]["content"] for r in fake.requests)
+    assert max(texts.values()) == 1  # nothing sent twice
+
+
+def test_job_cli(project: Store, runner_cli: CliRunner) -> None:
+    result = runner_cli.invoke(
+        app,
+        [
+            "autolabel",
+            "p",
+            "--labeler",
+            "openai",
+            "--llm",
+            "local",
+            "--few-shot",
+            "0",
+            "--limit",
+            "5",
+            "--yes",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["status"], data["done"], data["total"]) == ("succeeded", 5, 5)
+    assert "estimate: 5 documents" in result.stderr and "exact" in result.stderr
+    listed = json.loads(runner_cli.invoke(app, ["jobs", "p", "--json"]).stdout)
+    assert [j["id"] for j in listed] == [data["id"]]
+    shown = runner_cli.invoke(app, ["job", "show", str(data["id"])])
+    assert "succeeded: 5 done" in shown.stdout
+    again = runner_cli.invoke(app, ["job", "resume", str(data["id"])])
+    assert again.exit_code == 1 and "already succeeded" in again.stderr
+    refused = runner_cli.invoke(app, ["autolabel", "p", "--labeler", "openai", "--llm", "local"])
+    assert refused.exit_code == 1 and "--yes" in refused.stderr  # asks; no terminal here
+
+
+@pytest.fixture
+def runner_cli(cli_env: str) -> CliRunner:
+    return CliRunner()
+
+
+def test_resume_after_sigkill(project: Store, fake: FakeLLM, db_url: str, tmp_path: Path) -> None:
+    """kill -9 mid-run, then resume: every document done exactly once, none paid twice
+    (at most the one request in flight at the kill is sent again)."""
+    fake.latency = 0.1
+    env = {**os.environ, "LABELWISE_DATABASE_URL": db_url, "LABELWISE_HOME": str(tmp_path)}
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("labelwise")),
+            "autolabel",
+            "p",
+            "--labeler",
+            "openai",
+            "--llm",
+            "local",
+            "--few-shot",
+            "0",
+            "--concurrency",
+            "1",
+            "--yes",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    job_id = None
+    while time.monotonic() < deadline:
+        with project.session() as s:
+            job = s.scalars(select(Job)).first()
+            if job is not None and job.done >= 5:
+                job_id = job.id
+                break
+        time.sleep(0.05)
+    assert job_id is not None, "the job did not start"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    with project.session() as s:
+        job = svc.get_job(s, job_id)
+        assert job.status == "running" and job.done < 24  # died mid-run
+    job = runner.run(project, job_id)
+    assert (job.status, job.done, job.failed) == ("succeeded", 24, 0)
+    with project.session() as s:
+        per_doc = Counter(s.scalars(select(Suggestion.document_id)))
+    assert len(per_doc) == 24 and set(per_doc.values()) == {1}
+    sent = Counter(r["body"]["messages"][-1]["content"] for r in fake.requests)
+    assert len(sent) == 24 and sum(sent.values()) <= 25
