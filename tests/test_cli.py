@@ -208,7 +208,7 @@ def test_demo_runs_the_whole_loop(runner: CliRunner, cli_env: str) -> None:
     assert "1. imported 400 documents" in out and "5. deployed it as 'production'" in out
     again = json.loads(run(runner, "demo", "--json"))  # re-running replaces the demo project
     assert again["summary"]["documents"] == 400 and again["import"]["errors"] == []
-    assert again["suggest"]["suggested"] == 220 and again["suggestion_accuracy"] > 0.9
+    assert again["job"]["done"] == 220 and again["suggestion_accuracy"] > 0.9
     assert again["accepted"] > 150
     assert again["train"]["evaluation"]["accuracy"] > 0.9  # measured 0.99
     assert [p["class"][0]["category"] for p in again["predictions"]] == [

@@ -191,3 +191,31 @@ def test_resume_after_sigkill(project: Store, fake: FakeLLM, db_url: str, tmp_pa
     assert len(per_doc) == 24 and set(per_doc.values()) == {1}
     sent = Counter(r["body"]["messages"][-1]["content"] for r in fake.requests)
     assert len(sent) == 24 and sum(sent.values()) <= 25
+
+
+def test_dry_run_on_labeled_documents(project: Store, fake: FakeLLM) -> None:
+    from labelwise.autolabel import dry_run, make_labeler
+    from labelwise.store import labels as rules
+    from labelwise.store.documents import get_document
+    from labelwise.store.projects import get_project
+
+    with project.session() as s:
+        p = get_project(s, "p")
+        by = {c.name: c for c in p.classes}
+        for i, name in enumerate(list(DOCS)[:9]):
+            rules.set_labels(s, p, get_document(s, p, name), [by["abc"[i % 3]]])
+    fake.faults.extend(["invalid"])
+    labeler = make_labeler(
+        project, "openai", llm="local", options={"few_shot": 3, "concurrency": 1}
+    )
+    check = dry_run(project, "p", labeler, 6)
+    assert check.documents == 6 and check.failed == 1
+    assert check.agreement == pytest.approx(5 / 6)
+    assert check.prompt_tokens > 0
+    for request in fake.requests:  # a checked document is never its own example
+        user = request["body"]["messages"][-1]["content"]
+        doc_part = user.split("Classify this document:")[1]
+        examples_part = user.split("Classify this document:")[0]
+        assert doc_part.strip().splitlines()[1] not in examples_part
+    with project.session() as s:
+        assert s.scalar(select(func.count()).select_from(Suggestion)) == 0

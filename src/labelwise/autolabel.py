@@ -279,3 +279,69 @@ def suggest(
         progress(min(start + batch_size, len(ids)), len(ids))
     report.failures = dict(failures)
     return report
+
+
+@dataclass
+class DryRun:
+    """How a labeler does on documents whose labels the user already set."""
+
+    documents: int
+    agreement: float  # share of documents whose suggested classes equal the user's
+    evaluation: dict[str, Any]
+    prompt_tokens: int
+    completion_tokens: int
+    failed: int
+
+
+def dry_run(
+    store: Store,
+    project_name: str,
+    labeler: Labeler,
+    n: int,
+    classes: Sequence[str] | None = None,
+    seed: int = 0,
+) -> DryRun:
+    """Run ``labeler`` on up to ``n`` user-labeled documents without storing anything. The
+    documents are left out of the labeler's examples, so it cannot copy the answer."""
+    import random
+
+    from labelwise.training.metrics import evaluate
+
+    with store.session() as session:
+        project = get_project(session, project_name)
+        task = build_task(session, project, classes)
+        labeled = list(
+            session.scalars(
+                select(Document.id)
+                .where(filter_clause(project, DocFilter.LABELED, None))
+                .order_by(Document.id)
+            )
+        )
+    chosen = sorted(random.Random(seed).sample(labeled, min(n, len(labeled))))
+    if not chosen:
+        raise LabelwiseError(
+            f"project {project_name!r} has no user-labeled documents to check the labeler on"
+        )
+    inputs, names = load_inputs(store, chosen)
+    held = {d.content_hash for d in inputs}
+    task = LabelTask(
+        task.kind,
+        task.classes,
+        tuple(e for e in task.examples if e.content_hash not in held),
+        task.language,
+    )
+    truth = [[c for c in d.exclude if c in task.class_names] for d in inputs]
+    blind = [DocInput(d.id, d.text, d.content_hash) for d in inputs]  # as if unlabeled
+    outcomes = labeler.label(task, blind)
+    to_suggestions(task, labeler, outcomes)  # marks answers outside the task as failures
+    predicted = [[p.class_name for p in o.predictions] for o in outcomes]
+    ev = evaluate(task.kind, task.class_names, truth, predicted, [names[d.id] for d in inputs])
+    agree = sum(set(t) == set(p) for t, p in zip(truth, predicted, strict=True))
+    return DryRun(
+        len(inputs),
+        agree / len(inputs),
+        ev,
+        sum(o.prompt_tokens for o in outcomes),
+        sum(o.completion_tokens for o in outcomes),
+        sum(o.failure is not None for o in outcomes),
+    )

@@ -11,11 +11,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labelwise.autolabel import SuggestReport, make_labeler, suggest
 from labelwise.domain import NotFound, ProjectKind
 from labelwise.ingest.importer import ImportReport, Progress, run_import
 from labelwise.ingest.records import Options
-from labelwise.store import Store
+from labelwise.store import Store, jobs
 from labelwise.store.classes import add_class
 from labelwise.store.labels import accept_above, reviewable_suggestions
 from labelwise.store.models import Document
@@ -59,7 +58,7 @@ class DemoResult:
     project: str
     imported: ImportReport
     summary: ProjectSummary
-    suggested: SuggestReport
+    job: dict[str, Any]  # the autolabel job, as `labelwise job show` prints it
     suggestion_accuracy: float  # against the sample's gold column
     accepted: int
     trained: TrainResult
@@ -104,8 +103,13 @@ def run_demo(store: Store, project: str = DEMO_PROJECT, on_step: Step | None = N
     accept the confident suggestions, train, evaluate, deploy and predict."""
     step = on_step or (lambda name: lambda done, total: None)
     report = create_demo_project(store, project, step("importing the sample"))
-    labeler = make_labeler(store, "embedding")
-    suggested = suggest(store, project, labeler, on_progress=step("suggesting labels"))
+    from labelwise.jobs import runner
+
+    job_id = runner.create(store, project, "embedding")
+    bar = step("autolabel job")
+    runner.run(store, job_id, lambda p: bar(p.done + p.failed, p.total))
+    with store.session() as session:
+        job = runner.public(session, jobs.get_job(session, job_id))
     accuracy = _suggestion_accuracy(store, project)
     with store.session() as session:
         accepted = accept_above(session, get_project(session, project), ACCEPT_ABOVE)
@@ -116,7 +120,7 @@ def run_demo(store: Store, project: str = DEMO_PROJECT, on_step: Step | None = N
         deploy(session, get_project(session, project), "demo-model", "production")
         summary = summarize(session, get_project(session, project))
     predictions = predict(store, project, list(TRY_TEXTS), deployment="production")
-    return DemoResult(project, report, summary, suggested, accuracy, accepted, result, predictions)
+    return DemoResult(project, report, summary, job, accuracy, accepted, result, predictions)
 
 
 def _suggestion_accuracy(store: Store, project: str) -> float:

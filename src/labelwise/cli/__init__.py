@@ -61,7 +61,7 @@ def demo(
             {
                 "project": r.project,
                 "import": r.imported.to_dict(),
-                "suggest": r.suggested.to_dict(),
+                "job": r.job,
                 "suggestion_accuracy": r.suggestion_accuracy,
                 "accepted": r.accepted,
                 "train": {k: v for k, v in r.trained.__dict__.items()},
@@ -72,12 +72,13 @@ def demo(
         return
     out.print(
         f"1. imported {r.imported.inserted} documents into {r.project!r}: "
-        f"{len(s.classes)} classes, {r.imported.inserted - r.suggested.documents} labeled "
-        f"by hand, {r.suggested.documents} unlabeled"
+        f"{len(s.classes)} classes, {r.imported.inserted - r.job['total']} labeled "
+        f"by hand, {r.job['total']} unlabeled"
     )
     out.print(
-        f"2. the embedded labeler (offline) suggested labels for {r.suggested.suggested} "
-        f"documents; {r.suggestion_accuracy:.1%} match the sample's true labels"
+        f"2. autolabel job {r.job['id']} with the embedded labeler (offline) suggested labels "
+        f"for {r.job['done']} documents; {r.suggestion_accuracy:.1%} match the sample's true "
+        "labels"
     )
     out.print(f"3. accepted {r.accepted} suggestions with confidence >= {ACCEPT_ABOVE}")
     t = r.trained

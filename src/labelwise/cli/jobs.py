@@ -96,6 +96,12 @@ def autolabel(
     rationale: bool = RationaleOpt,
     few_shot: int = FewShotOpt,
     concurrency: int | None = typer.Option(None, min=1, help="openai: requests at once."),
+    dry_run_on_labeled: int | None = typer.Option(
+        None,
+        min=1,
+        help="First check the labeler on N user-labeled documents (nothing stored) "
+        "and ask before going on.",
+    ),
     yes: bool = YesOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -104,6 +110,28 @@ def autolabel(
     options = llm_options(labeler, docs_per_request, rationale, few_shot, concurrency)
     class_list = parse_classes(classes)
     doc_choice = parse_docs(docs)
+    if dry_run_on_labeled:
+        from labelwise.autolabel import dry_run, make_labeler
+        from labelwise.costs import cost as price_of
+
+        checker = make_labeler(
+            store, labeler, llm=llm, options=options or None, project=project, model=model
+        )
+        check = dry_run(store, project, checker, dry_run_on_labeled, class_list)
+        price = getattr(getattr(checker, "options", None), "price_model", "") or checker.model_id
+        spent = price_of(price, check.prompt_tokens, check.completion_tokens) or 0.0
+        err.print(
+            f"dry run on {check.documents} labeled documents: {check.agreement:.1%} agree "
+            f"with the user labels, {check.failed} failed, "
+            f"{check.prompt_tokens + check.completion_tokens} tokens, ${spent:.4f}"
+        )
+        for cls, m in check.evaluation["per_class"].items():
+            if m["support"] or m["fp"]:
+                err.print(
+                    f"  {cls}: precision {m['precision']:.2f}, recall {m['recall']:.2f} "
+                    f"({m['support']} labeled)"
+                )
+        confirm("go on with the job?", yes)
     if labeler == "openai":
         from labelwise.autolabel import make_labeler
         from labelwise.estimate import estimate
