@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -91,17 +90,15 @@ def test_budget_stops_before_passing_it(project: Store, fake: FakeLLM) -> None:
 
 
 def test_cancel_between_waves(project: Store, fake: FakeLLM) -> None:
-    fake.latency = 0.05
     job_id = start(project, options={"concurrency": 1})
 
-    def cancel_soon() -> None:
-        time.sleep(0.3)
-        with project.session() as s:
-            svc.request_cancel(s, job_id)
+    def cancel_after_three(progress: runner.JobProgress) -> None:
+        if progress.done == 3:  # as `labelwise job cancel` would, from another connection
+            with project.session() as s:
+                svc.request_cancel(s, job_id)
 
-    threading.Thread(target=cancel_soon).start()
-    job = runner.run(project, job_id)
-    assert job.status == "cancelled" and 0 < job.done < 24
+    job = runner.run(project, job_id, cancel_after_three)
+    assert (job.status, job.done) == ("cancelled", 3)
     resumed = runner.run(project, job_id)  # a cancelled job can be resumed
     assert resumed.status == "succeeded" and resumed.done == 24
     texts = Counter(r["body"]["messages"][-1]["content"] for r in fake.requests)
@@ -219,3 +216,24 @@ def test_dry_run_on_labeled_documents(project: Store, fake: FakeLLM) -> None:
         assert doc_part.strip().splitlines()[1] not in examples_part
     with project.session() as s:
         assert s.scalar(select(func.count()).select_from(Suggestion)) == 0
+
+
+def test_answers_are_cached_so_a_rerun_costs_nothing(project: Store, fake: FakeLLM) -> None:
+    from labelwise.autolabel import build_task, load_inputs, make_labeler
+    from labelwise.store.projects import get_project
+
+    labeler = make_labeler(project, "openai", llm="local", options={"few_shot": 0})
+    with project.session() as s:
+        task = build_task(s, get_project(s, "p"))
+    inputs, _ = load_inputs(project, [1, 2, 3])
+    first = labeler.label(task, inputs)
+    assert len(fake.requests) == 3 and all(o.prompt_tokens > 0 for o in first)
+    again = make_labeler(project, "openai", llm="local", options={"few_shot": 0})
+    second = again.label(task, inputs)
+    assert len(fake.requests) == 3  # nothing sent
+    assert [o.predictions for o in second] == [o.predictions for o in first]
+    assert all(o.prompt_tokens == 0 and o.completion_tokens == 0 for o in second)
+    fake.faults.extend(["invalid"])  # failed answers are not cached: a rerun asks again
+    other, _ = load_inputs(project, [4])
+    assert again.label(task, other)[0].failure == "invalid_label"
+    assert again.label(task, other)[0].failure is None and len(fake.requests) == 5

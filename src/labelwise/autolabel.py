@@ -92,7 +92,9 @@ def make_labeler(
         with store.session() as session:
             conn = get_connection(session, llm)
             opts = options_from_connection(conn, **(options or {}))
-        return OpenAILabeler(opts, cache=cache)
+        from labelwise.store.embeddings import StoreAnswerCache
+
+        return OpenAILabeler(opts, cache=cache, answers=StoreAnswerCache(store))
     return cls()
 
 

@@ -10,12 +10,14 @@ the probability of the chosen class's tokens when the server returns logprobs, e
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urlparse
 
 import numpy as np
@@ -26,6 +28,16 @@ from labelwise.labelers.base import DocInput, Example, Labeler, LabelTask, Outco
 from labelwise.prompts import classify
 
 FALLBACK_CONFIDENCE = 0.7
+
+
+class AnswerCache(Protocol):
+    """Model answers by a hash of (connection, model, prompt version, prompt)."""
+
+    def get_answer(self, key: str) -> dict[str, Any] | None: ...
+
+    def put_answer(self, key: str, answer: dict[str, Any]) -> None: ...
+
+
 # json_schema: OpenAI/Azure/vLLM structured outputs; json_object_schema: llama.cpp-style
 # {"type": "json_object", "schema": ...}; then plain JSON mode; then free text.
 MODES = ("json_schema", "json_object_schema", "json_object", "text")
@@ -56,7 +68,14 @@ class OpenAILabeler(Labeler):
 
     options: Options
 
-    def __init__(self, options: Options, *, encoder: Any = None, cache: Any = None) -> None:
+    def __init__(
+        self,
+        options: Options,
+        *,
+        encoder: Any = None,
+        cache: Any = None,
+        answers: AnswerCache | None = None,
+    ) -> None:
         super().__init__(options)
         if options.docs_per_request < 1:
             raise LabelwiseError("--docs-per-request must be at least 1")
@@ -66,6 +85,7 @@ class OpenAILabeler(Labeler):
         self._lock = threading.Lock()
         self._encoder = encoder
         self._cache = cache
+        self._answers = answers
         self._counter = token_counter(options.price_model or options.model)
 
     @property
@@ -187,6 +207,10 @@ class OpenAILabeler(Labeler):
         messages = classify.render(
             task.kind, task.classes, prompt_docs, examples, self.options.rationale
         )
+        key = self._cache_key(messages, task, keys)
+        cached = self._answers.get_answer(key) if self._answers is not None else None
+        if cached is not None:  # the same prompt to the same model: answered before, free now
+            return self._read(task, docs, keys, cached)
         try:
             response = self._create(messages, task, keys)
         except openai.BadRequestError as exc:
@@ -201,7 +225,15 @@ class OpenAILabeler(Labeler):
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        outcomes = self._read(task, docs, keys, response)
+        choice = response.choices[0] if getattr(response, "choices", None) else None
+        answer = {
+            "content": choice.message.content if choice else None,
+            "finish_reason": choice.finish_reason if choice else "no_choices",
+            "tokens": _token_spans(choice) if choice else None,
+        }
+        outcomes = self._read(task, docs, keys, answer)
+        if self._answers is not None and not any(o.failure for o in outcomes):
+            self._answers.put_answer(key, answer)
         for i, o in enumerate(outcomes):  # share the request's usage among its documents
             o.prompt_tokens = prompt_tokens // len(docs) + (i < prompt_tokens % len(docs))
             o.completion_tokens = completion_tokens // len(docs) + (
@@ -209,20 +241,40 @@ class OpenAILabeler(Labeler):
             )
         return outcomes
 
+    def _cache_key(
+        self, messages: list[dict[str, str]], task: LabelTask, keys: Sequence[str]
+    ) -> str:
+        """(connection, model, prompt version, prompt, output constraint) as one hash."""
+        o = self.options
+        material = json.dumps(
+            [
+                o.provider,
+                o.endpoint,
+                o.model,
+                classify.VERSION,
+                messages,
+                task.kind.value,
+                list(task.class_names),
+                list(keys),
+                o.rationale,
+            ],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(material.encode()).hexdigest()
+
     def _read(
-        self, task: LabelTask, docs: list[DocInput], keys: list[str], response: Any
+        self, task: LabelTask, docs: list[DocInput], keys: list[str], answer: dict[str, Any]
     ) -> list[Outcome]:
-        choice = response.choices[0] if getattr(response, "choices", None) else None
-        if choice is None:
+        if answer["finish_reason"] == "no_choices":
             return [Outcome(d.id, failure="empty_response", detail="no choices") for d in docs]
-        if choice.finish_reason == "content_filter":
+        if answer["finish_reason"] == "content_filter":
             return [
                 Outcome(d.id, failure="content_filter", detail="the provider filtered the answer")
                 for d in docs
             ]
-        content = choice.message.content
+        content = answer["content"]
         parsed = classify.parse(content, task.kind, task.class_names, keys)
-        tokens = _token_spans(choice)
+        tokens = [tuple(t) for t in answer["tokens"]] if answer["tokens"] else None
         out = []
         for doc, key in zip(docs, keys, strict=True):
             if parsed.failure:

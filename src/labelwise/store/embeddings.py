@@ -1,4 +1,4 @@
-"""The embedding cache: vectors by (model, content hash), shared by every job and worker."""
+"""Caches in the store: document embeddings by (model, content hash), and LLM answers."""
 
 from __future__ import annotations
 
@@ -55,3 +55,31 @@ class StoreVectorCache:
         with self.store.session() as session:
             for i in range(0, len(rows), CHUNK):
                 session.execute(stmt, rows[i : i + CHUNK])
+
+
+class StoreAnswerCache:
+    """:class:`labelwise.labelers.openai.AnswerCache` on the project store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get_answer(self, key: str) -> dict[str, Any] | None:
+        from labelwise.store.models import LlmAnswer
+
+        with self.store.session() as session:
+            answer = session.scalar(select(LlmAnswer.answer).where(LlmAnswer.key == key))
+        return dict(answer) if answer is not None else None
+
+    def put_answer(self, key: str, answer: dict[str, Any]) -> None:
+        from labelwise.store.models import LlmAnswer
+
+        if self.store.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt: Any = pg_insert(LlmAnswer).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(LlmAnswer).on_conflict_do_nothing()
+        with self.store.session() as session:
+            session.execute(stmt, [{"key": key, "answer": answer}])

@@ -302,3 +302,15 @@ class JobItem(Base):
         Index("ix_job_items_job_status", "job_id", "status"),
         CheckConstraint("status in ('pending', 'done', 'failed')", name="status"),
     )
+
+
+class LlmAnswer(Base):
+    """A cached model answer, keyed by a hash of connection, model, prompt version and prompt,
+    so that running the same requests again costs nothing."""
+
+    __tablename__ = "llm_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    answer: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
