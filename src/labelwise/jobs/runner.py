@@ -9,7 +9,9 @@ pass the budget, and the job ends ``partially_succeeded`` with the reason.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +24,7 @@ from labelwise.autolabel import (
 )
 from labelwise.costs import cost
 from labelwise.domain import Conflict, LabelwiseError
-from labelwise.labelers.base import Labeler, LabelTask
+from labelwise.labelers.base import DocInput, Labeler, LabelTask, Outcome
 from labelwise.store import Store
 from labelwise.store import jobs as svc
 from labelwise.store import labels as rules
@@ -104,15 +106,20 @@ def create(
         return job.id
 
 
-def _wave_size(labeler: Labeler) -> int:
+def _pipeline(labeler: Labeler) -> tuple[int, int]:
+    """(documents per chunk, chunks in flight): one request's documents and the connection's
+    concurrency for LLMs; local labelers take large chunks one at a time."""
+    if not labeler.needs_network:
+        return 128, 1
     opts = getattr(labeler, "options", None)
-    per_request = int(getattr(opts, "docs_per_request", 1) or 1)
-    concurrency = int(getattr(opts, "concurrency", 1) or 1)
-    return per_request * concurrency if labeler.needs_network else 128
+    return (
+        int(getattr(opts, "docs_per_request", 1) or 1),
+        int(getattr(opts, "concurrency", 1) or 1),
+    )
 
 
-def _wave_cost(labeler: Labeler, task: LabelTask, inputs: Sequence[Any]) -> float:
-    """What a wave will cost, estimated like `labelwise estimate` does."""
+def _chunk_cost(labeler: Labeler, task: LabelTask, inputs: Sequence[Any]) -> float:
+    """What a chunk will cost, estimated like `labelwise estimate` does."""
     if not labeler.needs_network:
         return 0.0
     from labelwise.estimate import estimate_inputs
@@ -121,11 +128,38 @@ def _wave_cost(labeler: Labeler, task: LabelTask, inputs: Sequence[Any]) -> floa
     return cost(model, prompt, completion) or 0.0
 
 
+def _results(outcomes: Sequence[Outcome], ids: Sequence[int]) -> list[dict[str, Any]]:
+    results = [
+        {
+            "document_id": o.doc_id,
+            "status": "failed" if o.failure else "done",
+            "reason": o.failure or "",
+            "detail": o.detail,
+            "prompt_tokens": o.prompt_tokens,
+            "completion_tokens": o.completion_tokens,
+        }
+        for o in outcomes
+    ]
+    missing = set(ids) - {o.doc_id for o in outcomes}  # documents deleted meanwhile
+    results += [
+        {
+            "document_id": d,
+            "status": "failed",
+            "reason": "document_deleted",
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+        }
+        for d in missing
+    ]
+    return results
+
+
 def run(store: Store, job_id: int, on_progress: Listener | None = None) -> Job:
-    """Work through a job's pending documents; returns the job as it ended."""
+    """Work through a job's pending documents, keeping the connection's concurrency in flight
+    and committing each request's answers as they arrive; returns the job as it ended."""
     with store.session() as session:
         job = svc.get_job(session, job_id)
-        if job.status in ("succeeded",):
+        if job.status == "succeeded":
             raise Conflict(f"job {job_id} already succeeded; nothing to do")
         project = get_project(session, _project_name(session, job))
         labeler = labeler_for(store, job, project)
@@ -133,79 +167,90 @@ def run(store: Store, job_id: int, on_progress: Listener | None = None) -> Job:
         job.status, job.reason, job.cancel_requested = "running", "", False
         job.started_at = job.started_at or utcnow()
         job.heartbeat_at = utcnow()
-        price_model = ""
-        if labeler.needs_network:
-            opts = getattr(labeler, "options", None)
-            price_model = getattr(opts, "price_model", "") or labeler.model_id
-        budget, project_name = job.budget_usd, project.name
-    wave = _wave_size(labeler)
-    started, processed = time.perf_counter(), 0
-    reason = ""
-    while True:
-        with store.session() as session:
-            job = svc.get_job(session, job_id)
-            if job.cancel_requested:
-                reason = "cancelled"
-                break
-            ids = svc.pending_items(session, job_id, wave)
-            spent = job.cost_usd
-        if not ids:
-            break
-        inputs, _ = load_inputs(store, ids)
-        if budget is not None and spent + _wave_cost(labeler, task, inputs) > budget:
-            reason = f"budget: ${spent:.4f} spent of ${budget:.4f}; the next requests would pass it"
-            break
-        outcomes = labeler.label(task, inputs)
-        new = to_suggestions(task, labeler, outcomes, job_id)
-        results = [
-            {
-                "document_id": o.doc_id,
-                "status": "failed" if o.failure else "done",
-                "reason": o.failure or "",
-                "detail": o.detail,
-                "prompt_tokens": o.prompt_tokens,
-                "completion_tokens": o.completion_tokens,
-            }
-            for o in outcomes
-        ]
-        missing = set(ids) - {o.doc_id for o in outcomes}  # documents deleted meanwhile
-        results += [
-            {
-                "document_id": d,
-                "status": "failed",
-                "reason": "document_deleted",
-                "prompt_tokens": 0,
-                "completion_tokens": 0,
-            }
-            for d in missing
-        ]
-        spent_now = (
-            cost(
-                price_model,
-                sum(o.prompt_tokens for o in outcomes),
-                sum(o.completion_tokens for o in outcomes),
-            )
-            if price_model
-            else 0.0
+        opts = getattr(labeler, "options", None)
+        price_model = (
+            getattr(opts, "price_model", "") or labeler.model_id if labeler.needs_network else ""
         )
+        budget, project_name, spent = job.budget_usd, project.name, job.cost_usd
+    chunk, in_flight = _pipeline(labeler)
+    started, processed, after = time.perf_counter(), 0, 0
+    reason = ""
+    inflight: dict[Future[list[Outcome]], tuple[list[int], float]] = {}
+
+    queue: deque[tuple[int, DocInput]] = deque()  # (item id, document), read a page at a time
+
+    def submit(pool: ThreadPoolExecutor) -> bool:
+        """Send the next chunk unless cancelled, finished or over budget."""
+        nonlocal after, reason
         with store.session() as session:
-            rules.add_suggestions(session, get_project(session, project_name), new)
-            svc.record(session, job_id, results, len(new), spent_now or 0.0)
-            job = svc.get_job(session, job_id)
-            figures = JobProgress(
-                job_id,
-                job.total,
-                job.done,
-                job.failed,
-                job.prompt_tokens,
-                job.completion_tokens,
-                job.cost_usd,
-                0.0,
-            )
-        processed += len(ids)
-        figures.docs_per_second = processed / max(time.perf_counter() - started, 1e-9)
-        if on_progress:
-            on_progress(figures)
+            if svc.get_job(session, job_id).cancel_requested:
+                reason = "cancelled"
+                return False
+            if len(queue) < chunk:
+                last = queue[-1][0] if queue else after
+                page = svc.pending_items(session, job_id, chunk * in_flight * 4, after_item=last)
+        if len(queue) < chunk and page:
+            inputs_page, _ = load_inputs(store, [doc for _, doc in page])
+            by_id = {d.id: d for d in inputs_page}
+            queue.extend((item, by_id[doc]) for item, doc in page if doc in by_id)
+            gone = [doc for _, doc in page if doc not in by_id]  # deleted since the job began
+            if gone:
+                with store.session() as session:
+                    svc.record(session, job_id, _results([], gone), 0, 0.0)
+        if not queue:
+            return False
+        taken = [queue.popleft() for _ in range(min(chunk, len(queue)))]
+        ids = [d.id for _, d in taken]
+        inputs = [d for _, d in taken]
+        estimate = _chunk_cost(labeler, task, inputs) if budget is not None else 0.0
+        reserved = sum(r for _, r in inflight.values())
+        if budget is not None and spent + reserved + estimate > budget:
+            reason = f"budget: ${spent:.4f} spent of ${budget:.4f}; the next request would pass it"
+            return False
+        after = taken[-1][0]
+        inflight[pool.submit(labeler.label, task, inputs)] = (ids, estimate)
+        return True
+
+    with ThreadPoolExecutor(max_workers=in_flight) as pool:
+        while len(inflight) < in_flight and submit(pool):
+            pass
+        while inflight:
+            finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                ids, _ = inflight.pop(future)
+                outcomes = future.result()
+                new = to_suggestions(task, labeler, outcomes, job_id)
+                paid = (
+                    cost(
+                        price_model,
+                        sum(o.prompt_tokens for o in outcomes),
+                        sum(o.completion_tokens for o in outcomes),
+                    )
+                    or 0.0
+                    if price_model
+                    else 0.0
+                )
+                with store.session() as session:  # answers are committed as they arrive
+                    rules.add_suggestions(session, get_project(session, project_name), new)
+                    svc.record(session, job_id, _results(outcomes, ids), len(new), paid)
+                    job = svc.get_job(session, job_id)
+                    figures = JobProgress(
+                        job_id,
+                        job.total,
+                        job.done,
+                        job.failed,
+                        job.prompt_tokens,
+                        job.completion_tokens,
+                        job.cost_usd,
+                        0.0,
+                    )
+                spent += paid
+                processed += len(ids)
+                figures.docs_per_second = processed / max(time.perf_counter() - started, 1e-9)
+                if on_progress:
+                    on_progress(figures)
+            while not reason and len(inflight) < in_flight and submit(pool):
+                pass
     with store.session() as session:
         job = svc.get_job(session, job_id)
         if reason == "cancelled":

@@ -61,7 +61,7 @@ class OpenAILabeler(Labeler):
         rationale: bool = False
         few_shot: int = 4
         max_doc_tokens: int = 2000
-        concurrency: int = 4
+        concurrency: int = 16
         timeout: float = 60.0
         max_retries: int = 3
         logprobs: bool = True

@@ -61,16 +61,17 @@ def list_jobs(session: Session, project: Project) -> list[Job]:
     )
 
 
-def pending_items(session: Session, job_id: int, limit: int) -> list[int]:
-    """Document ids of the next pending items of a job."""
-    return list(
-        session.scalars(
-            select(JobItem.document_id)
-            .where(JobItem.job_id == job_id, JobItem.status == "pending")
-            .order_by(JobItem.id)
-            .limit(limit)
-        )
+def pending_items(
+    session: Session, job_id: int, limit: int, after_item: int = 0
+) -> list[tuple[int, int]]:
+    """(item id, document id) of the next pending items of a job after ``after_item``."""
+    rows = session.execute(
+        select(JobItem.id, JobItem.document_id)
+        .where(JobItem.job_id == job_id, JobItem.status == "pending", JobItem.id > after_item)
+        .order_by(JobItem.id)
+        .limit(limit)
     )
+    return [(item, doc) for item, doc in rows]
 
 
 def record(

@@ -1,0 +1,143 @@
+"""An autolabel job against a slow chat-completions endpoint, beside a naive sequential loop.
+
+    python bench/autolabel_bench.py [--docs 300] [--latency 0.3]
+
+Starts the loopback server of the test suite (every answer after `--latency` seconds), runs a
+job over the documents through `labelwise autolabel`'s runner, and, in the same run, a plain
+sequential `openai` SDK loop over the same documents. Prints docs/s for both and their ratio,
+requests per document and prompt tokens per document; then the job again with 10 % of requests
+answered 500, and with `--docs-per-request 8`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the loopback server lives in the test suite
+
+from tests.llm_server import FakeLLM, Server  # noqa: E402
+
+from labelwise.domain import DocumentRecord, ProjectKind  # noqa: E402
+from labelwise.jobs import runner  # noqa: E402
+from labelwise.store import open_store  # noqa: E402
+from labelwise.store.classes import add_class  # noqa: E402
+from labelwise.store.documents import write_batch  # noqa: E402
+from labelwise.store.llm import add_connection  # noqa: E402
+from labelwise.store.projects import create_project, get_project  # noqa: E402
+
+CLASSES = ("billing", "delivery", "account", "technical")
+WORDS = (
+    "my order the invoice was charged twice and the parcel has not arrived yet while my "
+    "password reset link fails on the app after the update please help"
+).split()
+
+
+def documents(n: int) -> dict[str, str]:
+    import random
+
+    rng = random.Random(1)
+    return {f"doc-{i:04d}": " ".join(rng.choices(WORDS, k=24)) + f" ({i})" for i in range(n)}
+
+
+def sequential(url: str, texts: list[str]) -> float:
+    """The naive baseline: one SDK call after the other."""
+    import openai
+
+    client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=3)
+    start = time.perf_counter()
+    for text in texts:
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[
+                {"role": "system", "content": "Classify into: " + ", ".join(CLASSES)},
+                {"role": "user", "content": f'<document id="1">\n{text}\n</document>'},
+            ],
+        )
+    return len(texts) / (time.perf_counter() - start)
+
+
+def job(url: str, docs: dict[str, str], fake: FakeLLM, **options: object) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(f"sqlite:///{Path(tmp) / 'b.db'}")
+        with store.session() as s:
+            p = create_project(s, "bench", ProjectKind.SINGLE_LABEL)
+            for c in CLASSES:
+                add_class(s, p, c)
+            add_connection(
+                s, "local", "openai", url + "/v1", "gpt-4o-mini", api_key_env="BENCH_NO_KEY"
+            )
+        with store.session() as s:
+            p = get_project(s, "bench")
+            write_batch(
+                s,
+                p,
+                [DocumentRecord(n, t, where=n) for n, t in docs.items()],
+                {c.name: c.id for c in p.classes},
+            )
+        before = len(fake.requests)
+        job_id = runner.create(
+            store, "bench", "openai", llm="local", options={"few_shot": 0, **options}
+        )
+        start = time.perf_counter()
+        done = runner.run(store, job_id)
+        elapsed = time.perf_counter() - start
+        result = {
+            "docs_s": done.done / elapsed,
+            "requests": len(fake.requests) - before,
+            "done": done.done,
+            "failed": done.failed,
+            "prompt_per_doc": done.prompt_tokens / max(done.done, 1),
+        }
+        store.dispose()
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--docs", type=int, default=300)
+    parser.add_argument("--latency", type=float, default=0.3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    docs = documents(args.docs)
+    fake = FakeLLM(gold={t: ["billing"] for t in docs.values()}, latency=args.latency)
+    rows = []
+    with Server(fake) as server:
+        base = sequential(server.url, list(docs.values())[: max(20, args.docs // 10)])
+        plain = job(server.url, docs, fake, concurrency=args.concurrency)
+        rows.append(("job, 1 doc/request", plain))
+        fake.faults.extend(["500" if i % 10 == 0 else None for i in range(args.docs * 2)])
+        rows.append(
+            ("job, 10% answered 500", job(server.url, docs, fake, concurrency=args.concurrency))
+        )
+        fake.faults.clear()
+        rows.append(
+            (
+                "job, 8 docs/request",
+                job(server.url, docs, fake, concurrency=args.concurrency, docs_per_request=8),
+            )
+        )
+    capacity = args.concurrency / args.latency
+    print(
+        f"{args.docs} documents, {len(CLASSES)} classes, endpoint latency {args.latency}s, "
+        f"{args.concurrency} in flight (capacity {capacity:.0f} docs/s at 1 doc/request)"
+    )
+    print(f"sequential openai SDK loop: {base:.1f} docs/s")
+    print(
+        f"{'run':<24} {'docs/s':>7} {'x seq':>6} {'done':>5} {'failed':>6} {'req/doc':>7} "
+        f"{'prompt tok/doc':>14}"
+    )
+    for name, r in rows:
+        print(
+            f"{name:<24} {r['docs_s']:>7.1f} {r['docs_s'] / base:>6.1f} {r['done']:>5.0f} "
+            f"{r['failed']:>6.0f} {r['requests'] / args.docs:>7.2f} "
+            f"{r['prompt_per_doc']:>14.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
