@@ -237,3 +237,29 @@ def test_answers_are_cached_so_a_rerun_costs_nothing(project: Store, fake: FakeL
     other, _ = load_inputs(project, [4])
     assert again.label(task, other)[0].failure == "invalid_label"
     assert again.label(task, other)[0].failure is None and len(fake.requests) == 5
+
+
+def test_connection_limits_reach_the_labeler(project: Store, server: Server) -> None:
+    from labelwise.autolabel import build_task, load_inputs, make_labeler
+    from labelwise.store.projects import get_project
+
+    with project.session() as s:
+        add_connection(
+            s,
+            "limited",
+            "openai",
+            server.url + "/v1",
+            "gpt-4o-mini",
+            api_key_env="LABELWISE_TEST_NO_KEY",
+            rpm=600,
+            tpm=100_000,
+        )
+    labeler = make_labeler(project, "openai", llm="limited", options={"few_shot": 0})
+    limiter = labeler._limiter  # type: ignore[attr-defined]
+    assert (limiter.rpm, limiter.tpm) == (600, 100_000)
+    with project.session() as s:
+        task = build_task(s, get_project(s, "p"))
+    inputs, _ = load_inputs(project, [1, 2])
+    labeler.label(task, inputs)
+    assert limiter._requests == pytest.approx(598, abs=0.5)  # two requests taken
+    assert limiter._tokens < 100_000 - 100

@@ -25,6 +25,7 @@ import numpy as np
 from labelwise.costs import token_counter
 from labelwise.domain import LabelwiseError
 from labelwise.labelers.base import DocInput, Example, Labeler, LabelTask, Outcome, Prediction
+from labelwise.labelers.ratelimit import RateLimiter
 from labelwise.prompts import classify
 
 FALLBACK_CONFIDENCE = 0.7
@@ -65,6 +66,8 @@ class OpenAILabeler(Labeler):
         timeout: float = 60.0
         max_retries: int = 3
         logprobs: bool = True
+        rpm: int | None = None  # requests per minute allowed on the connection
+        tpm: int | None = None  # tokens per minute allowed on the connection
 
     options: Options
 
@@ -87,6 +90,9 @@ class OpenAILabeler(Labeler):
         self._cache = cache
         self._answers = answers
         self._counter = token_counter(options.price_model or options.model)
+        self._limiter = (
+            RateLimiter(options.rpm, options.tpm) if (options.rpm or options.tpm) else None
+        )
 
     @property
     def model_id(self) -> str:
@@ -155,6 +161,8 @@ class OpenAILabeler(Labeler):
                 kwargs["response_format"] = {"type": "json_object"}
             if logprobs:
                 kwargs["logprobs"] = True
+            if self._limiter is not None:  # prompt tokens counted, the answer's estimated
+                self._limiter.acquire(self._counter.count_messages(messages) + 20 * len(keys))
             try:
                 return self.client().chat.completions.create(**kwargs)
             except openai.APIStatusError as exc:
@@ -389,6 +397,8 @@ def options_from_connection(conn: Any, **overrides: Any) -> OpenAILabeler.Option
         api_version=conn.api_version,
         api_key_env=conn.api_key_env,
         price_model=conn.price_model,
+        rpm=conn.rpm,
+        tpm=conn.tpm,
         **overrides,
     )
 
