@@ -2,7 +2,8 @@
 
     python bench/autolabel_bench.py [--docs 300] [--latency 0.3]
 
-Starts the loopback server of the test suite (every answer after `--latency` seconds), runs a
+Starts the loopback server of the test suite in its own process (every answer after
+`--latency` seconds), runs a
 job over the documents through `labelwise autolabel`'s runner, and, in the same run, a plain
 sequential `openai` SDK loop over the same documents. Prints docs/s for both and their ratio,
 requests per document and prompt tokens per document; then the job again with 10 % of requests
@@ -12,24 +13,25 @@ answered 500, and with `--docs-per-request 8`.
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the loopback server lives in the test suite
+from labelwise.domain import DocumentRecord, ProjectKind
+from labelwise.jobs import runner
+from labelwise.store import open_store
+from labelwise.store.classes import add_class
+from labelwise.store.documents import write_batch
+from labelwise.store.llm import add_connection
+from labelwise.store.projects import create_project, get_project
 
-from tests.llm_server import FakeLLM, Server  # noqa: E402
-
-from labelwise.domain import DocumentRecord, ProjectKind  # noqa: E402
-from labelwise.jobs import runner  # noqa: E402
-from labelwise.store import open_store  # noqa: E402
-from labelwise.store.classes import add_class  # noqa: E402
-from labelwise.store.documents import write_batch  # noqa: E402
-from labelwise.store.llm import add_connection  # noqa: E402
-from labelwise.store.projects import create_project, get_project  # noqa: E402
-
+ROOT = Path(__file__).resolve().parents[1]  # the loopback server lives in tests/
 CLASSES = ("billing", "delivery", "account", "technical")
 WORDS = (
     "my order the invoice was charged twice and the parcel has not arrived yet while my "
@@ -61,7 +63,7 @@ def sequential(url: str, texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - start)
 
 
-def job(url: str, docs: dict[str, str], fake: FakeLLM, **options: object) -> dict[str, float]:
+def job(url: str, docs: dict[str, str], **options: object) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(f"sqlite:///{Path(tmp) / 'b.db'}")
         with store.session() as s:
@@ -79,7 +81,7 @@ def job(url: str, docs: dict[str, str], fake: FakeLLM, **options: object) -> dic
                 [DocumentRecord(n, t, where=n) for n, t in docs.items()],
                 {c.name: c.id for c in p.classes},
             )
-        before = len(fake.requests)
+        before = requests_seen(url)
         job_id = runner.create(
             store, "bench", "openai", llm="local", options={"few_shot": 0, **options}
         )
@@ -88,13 +90,39 @@ def job(url: str, docs: dict[str, str], fake: FakeLLM, **options: object) -> dic
         elapsed = time.perf_counter() - start
         result = {
             "docs_s": done.done / elapsed,
-            "requests": len(fake.requests) - before,
+            "requests": requests_seen(url) - before,
             "done": done.done,
             "failed": done.failed,
             "prompt_per_doc": done.prompt_tokens / max(done.done, 1),
         }
         store.dispose()
         return result
+
+
+@contextmanager
+def endpoint(
+    tmp: Path, gold: dict[str, list[str]], latency: float, fail_every: int = 0
+) -> Iterator[str]:
+    """The loopback server in a process of its own, so it does not compete for our GIL."""
+    config = tmp / f"server-{fail_every}.json"
+    config.write_text(json.dumps({"gold": gold, "latency": latency, "fail_every": fail_every}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.llm_server", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def requests_seen(url: str) -> int:
+    with urllib.request.urlopen(url + "/stats") as resp:
+        return int(json.loads(resp.read())["requests"])
 
 
 def main() -> None:
@@ -104,38 +132,36 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     docs = documents(args.docs)
-    fake = FakeLLM(gold={t: ["billing"] for t in docs.values()}, latency=args.latency)
+    gold = {t: ["billing"] for t in docs.values()}
     rows = []
-    with Server(fake) as server:
-        base = sequential(server.url, list(docs.values())[: max(20, args.docs // 10)])
-        plain = job(server.url, docs, fake, concurrency=args.concurrency)
-        rows.append(("job, 1 doc/request", plain))
-        fake.faults.extend(["500" if i % 10 == 0 else None for i in range(args.docs * 2)])
-        rows.append(
-            ("job, 10% answered 500", job(server.url, docs, fake, concurrency=args.concurrency))
-        )
-        fake.faults.clear()
-        rows.append(
-            (
-                "job, 8 docs/request",
-                job(server.url, docs, fake, concurrency=args.concurrency, docs_per_request=8),
+    with tempfile.TemporaryDirectory() as tmp:
+        with endpoint(Path(tmp), gold, args.latency) as url:
+            base = sequential(url, list(docs.values())[: max(20, args.docs // 10)])
+            rows.append(("job, 1 doc/request", job(url, docs, concurrency=args.concurrency)))
+            rows.append(
+                (
+                    "job, 8 docs/request",
+                    job(url, docs, concurrency=args.concurrency, docs_per_request=8),
+                )
             )
-        )
+        with endpoint(Path(tmp), gold, args.latency, fail_every=10) as url:
+            rows.append(("job, 10% answered 500", job(url, docs, concurrency=args.concurrency)))
     capacity = args.concurrency / args.latency
     print(
-        f"{args.docs} documents, {len(CLASSES)} classes, endpoint latency {args.latency}s, "
-        f"{args.concurrency} in flight (capacity {capacity:.0f} docs/s at 1 doc/request)"
+        f"{args.docs} documents, {len(CLASSES)} classes, endpoint latency {args.latency}s in "
+        f"its own process, {args.concurrency} in flight (capacity {capacity:.0f} docs/s at 1 "
+        "doc/request)"
     )
     print(f"sequential openai SDK loop: {base:.1f} docs/s")
     print(
-        f"{'run':<24} {'docs/s':>7} {'x seq':>6} {'done':>5} {'failed':>6} {'req/doc':>7} "
-        f"{'prompt tok/doc':>14}"
+        f"{'run':<24} {'docs/s':>7} {'x seq':>6} {'% cap':>6} {'done':>5} {'failed':>6} "
+        f"{'req/doc':>7} {'prompt tok/doc':>14}"
     )
     for name, r in rows:
         print(
-            f"{name:<24} {r['docs_s']:>7.1f} {r['docs_s'] / base:>6.1f} {r['done']:>5.0f} "
-            f"{r['failed']:>6.0f} {r['requests'] / args.docs:>7.2f} "
-            f"{r['prompt_per_doc']:>14.1f}"
+            f"{name:<24} {r['docs_s']:>7.1f} {r['docs_s'] / base:>6.1f} "
+            f"{100 * r['docs_s'] / capacity:>6.0f} {r['done']:>5.0f} {r['failed']:>6.0f} "
+            f"{r['requests'] / args.docs:>7.2f} {r['prompt_per_doc']:>14.1f}"
         )
 
 

@@ -30,6 +30,7 @@ class FakeLLM:
     supports_schema: bool = True
     supports_logprobs: bool = True
     faults: deque[str] = field(default_factory=deque)  # consumed one per request
+    fail_every: int = 0  # every n-th request answers 500 (for benchmarks in another process)
     latency: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -149,6 +150,12 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
+    def do_GET(self) -> None:
+        if self.path == "/stats":  # how many requests came, for a benchmark in another process
+            self._send(200, {"requests": len(self.server.fake.requests)}, {})
+        else:
+            self._send(404, {"error": {"message": "no route"}}, {})
+
     def do_POST(self) -> None:
         fake = self.server.fake
         url = urlparse(self.path)
@@ -166,6 +173,8 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with fake.lock:
             fault = fake.faults.popleft() if fake.faults else None
+            if fake.fail_every and (len(fake.requests) + 1) % fake.fail_every == 0:
+                fault = "500"
             fake.requests.append(
                 {
                     "path": url.path,
@@ -209,3 +218,24 @@ class Server(ThreadingHTTPServer):
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
         self.server_close()
+
+
+def main() -> None:
+    """Serve from a JSON config (gold, latency, fail_every) in a process of its own; prints the
+    URL, then serves until killed."""
+    import sys
+    from pathlib import Path
+
+    config = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    fake = FakeLLM(
+        gold=config["gold"],
+        latency=config.get("latency", 0.0),
+        fail_every=config.get("fail_every", 0),
+    )
+    server = Server(fake)
+    print(server.url, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
