@@ -81,6 +81,18 @@ def test_job_runs_and_records_figures(project: Store, fake: FakeLLM) -> None:
         )
 
 
+def test_resume_can_retry_failed_documents(
+    project: Store, fake: FakeLLM, runner_cli: CliRunner
+) -> None:
+    fake.faults.extend(["invalid"])
+    job_id = start(project, limit=6)
+    assert runner.run(project, job_id).failed == 1
+    result = runner_cli.invoke(app, ["job", "resume", str(job_id), "--retry-failed", "--json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["status"], data["done"], data["failed"]) == ("succeeded", 6, 0)
+
+
 def test_budget_stops_before_passing_it(project: Store, fake: FakeLLM) -> None:
     job_id = start(project, budget_usd=0.0002)
     job = runner.run(project, job_id)

@@ -222,9 +222,17 @@ def cancel(job_id: int) -> None:
 
 
 @job_app.command("resume")
-def resume(job_id: int, as_json: bool = JsonOpt) -> None:
+def resume(
+    job_id: int,
+    retry_failed: bool = typer.Option(False, help="Also send the failed documents again."),
+    as_json: bool = JsonOpt,
+) -> None:
     """Go on with a job that was interrupted (killed, cancelled, stopped by its budget):
     documents already done are not sent again."""
+    if retry_failed:
+        with get_store().session() as session:
+            n = svc.reset_failed(session, job_id)
+        err.print(f"job {job_id}: {n} failed documents will be sent again")
     with job_bar(as_json) as listen:
         runner.run(get_store(), job_id, listen)
     _show_end(job_id, as_json)

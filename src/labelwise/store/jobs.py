@@ -147,3 +147,15 @@ def request_cancel(session: Session, job_id: int) -> Job:
     if job.status == "queued":
         job.status, job.finished_at, job.reason = "cancelled", utcnow(), "cancelled"
     return job
+
+
+def reset_failed(session: Session, job_id: int) -> int:
+    """Put a job's failed documents back to pending (for a resume that retries them)."""
+    job = get_job(session, job_id)
+    n: int = session.execute(
+        update(JobItem)
+        .where(JobItem.job_id == job_id, JobItem.status == "failed")
+        .values(status="pending", reason="", detail="", finished_at=None)
+    ).rowcount  # type: ignore[attr-defined]
+    job.failed -= n
+    return n
