@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from labelwise.costs import token_counter
+
 DOC = re.compile(r'<document id="([^"]+)"[^>]*>\n(.*?)\n</document>', re.DOTALL)
 
 
@@ -107,10 +109,13 @@ class FakeLLM:
         }
         if body.get("logprobs"):
             choice["logprobs"] = {"content": self._logprobs(content)}
+        counter = token_counter(str(body.get("model", "gpt-4o-mini")))  # as a real server
+        prompt_tokens = counter.count_messages(body["messages"])
+        completion_tokens = counter.count(content) if content else 0
         usage = {
-            "prompt_tokens": len(user) // 4 + 50,
-            "completion_tokens": len(content) // 4,
-            "total_tokens": len(user) // 4 + 50 + len(content) // 4,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
         }
         return (
             200,

@@ -17,7 +17,6 @@ from labelwise.costs import cost, price_for, token_counter
 from labelwise.domain import ProjectKind
 from labelwise.labelers.base import DocInput, Example, LabelTask
 from labelwise.labelers.openai import OpenAILabeler
-from labelwise.prompts import classify
 from labelwise.store import Store
 
 RATIONALE_TOKENS = 30  # a one-sentence rationale, measured on gpt-4o-mini answers
@@ -106,9 +105,7 @@ def estimate_inputs(
     k = opts.docs_per_request
     for i in range(0, len(inputs), k):
         chunk = inputs[i : i + k]
-        messages = classify.render(
-            task.kind, task.classes, [labeler._prompt_doc(d) for d in chunk], shots, opts.rationale
-        )
+        messages = labeler.messages(task, chunk, shots)
         prompt += counter.count_messages(messages)
         completion += counter.count(_answer(task.kind, chunk, longest))
         completion += RATIONALE_TOKENS * len(chunk) if opts.rationale else 0

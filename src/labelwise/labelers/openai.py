@@ -133,13 +133,33 @@ class OpenAILabeler(Labeler):
                 )
         return self._client
 
-    def _create(self, messages: list[dict[str, str]], task: LabelTask, keys: Sequence[str]) -> Any:
+    def messages(
+        self,
+        task: LabelTask,
+        docs: Sequence[DocInput],
+        shots: Sequence[Example] = (),
+        mode: str | None = None,
+    ) -> list[dict[str, str]]:
+        """The chat messages for ``docs`` in the given (default: current) output mode; with a
+        schema the server enforces, the answer format is not spelled out."""
+        mode = mode or self._mode
+        return classify.render(
+            task.kind,
+            task.classes,
+            [self._prompt_doc(d) for d in docs],
+            shots,
+            self.options.rationale,
+            constrained=mode in ("json_schema", "json_object_schema"),
+        )
+
+    def _create(self, render: Any, task: LabelTask, keys: Sequence[str]) -> Any:
         """One chat completion, stepping down response formats the server refuses."""
         import openai
 
         while True:
             with self._lock:
                 mode, logprobs = self._mode, self._logprobs
+            messages = render(mode)
             kwargs: dict[str, Any] = {
                 "model": self.options.model,
                 "messages": messages,
@@ -210,17 +230,17 @@ class OpenAILabeler(Labeler):
         import openai
 
         keys = [str(d.id) for d in docs]
-        prompt_docs = [self._prompt_doc(d) for d in docs]
         examples = shots(docs) if shots else []
-        messages = classify.render(
-            task.kind, task.classes, prompt_docs, examples, self.options.rationale
-        )
-        key = self._cache_key(messages, task, keys)
+
+        def render(mode: str) -> list[dict[str, str]]:
+            return self.messages(task, docs, examples, mode)
+
+        key = self._cache_key(render(self._mode), task, keys)
         cached = self._answers.get_answer(key) if self._answers is not None else None
         if cached is not None:  # the same prompt to the same model: answered before, free now
             return self._read(task, docs, keys, cached)
         try:
-            response = self._create(messages, task, keys)
+            response = self._create(render, task, keys)
         except openai.BadRequestError as exc:
             reason = (
                 "content_filter"
