@@ -94,24 +94,8 @@ def progress_bar(
     description: str, quiet: bool = False
 ) -> Iterator[Callable[[int, int | None], None]]:
     """A Rich bar on stderr driven by an ``on_progress(done, total)`` callback."""
-    if quiet:
-        yield lambda done, total: None
-        return
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task(description, total=None)
-
-        def on_progress(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield on_progress
+    with progress_steps(quiet) as step:
+        yield step(description)
 
 
 @contextmanager
@@ -128,6 +112,7 @@ def progress_steps(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=err) as bar:
 

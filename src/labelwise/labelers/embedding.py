@@ -46,6 +46,28 @@ class VectorCache(Protocol):
     def put_vectors(self, model: str, vectors: dict[str, Matrix]) -> None: ...
 
 
+def embed_cached(
+    encoder: Encoder, texts: Sequence[str], hashes: Sequence[str] | None, cache: VectorCache | None
+) -> Matrix:
+    """Embeddings of ``texts``: cached ones (by content hash and model) are read, the others
+    computed and written to the cache."""
+    if cache is None or hashes is None:
+        return encoder.encode(texts)
+    have = cache.get_vectors(encoder.model_id, [h for h in hashes if h])
+    missing = [i for i, h in enumerate(hashes) if not h or h not in have]
+    fresh = encoder.encode([texts[i] for i in missing])
+    new = {hashes[i]: fresh[k] for k, i in enumerate(missing) if hashes[i]}
+    if new:
+        cache.put_vectors(encoder.model_id, new)
+    out = np.empty((len(texts), encoder.dim), dtype=np.float32)
+    for k, i in enumerate(missing):
+        out[i] = fresh[k]
+    for i, h in enumerate(hashes):
+        if h in have:
+            out[i] = have[h]
+    return out
+
+
 def class_text(spec: ClassSpec) -> str:
     """A prompt-like text for a class: its name made readable, and its description."""
     readable = spec.name.replace("_", " ").replace("-", " ").strip()
@@ -115,21 +137,7 @@ class EmbeddingLabeler(Labeler):
 
     def embed(self, texts: Sequence[str], hashes: Sequence[str] | None = None) -> Matrix:
         """Embeddings of ``texts``, from the cache where their hashes are known."""
-        if self.cache is None or hashes is None:
-            return self.encoder.encode(texts)
-        have = self.cache.get_vectors(self.model_id, [h for h in hashes if h])
-        missing = [i for i, h in enumerate(hashes) if not h or h not in have]
-        fresh = self.encoder.encode([texts[i] for i in missing])
-        new = {hashes[i]: fresh[k] for k, i in enumerate(missing) if hashes[i]}
-        if new:
-            self.cache.put_vectors(self.model_id, new)
-        out = np.empty((len(texts), self.encoder.dim), dtype=np.float32)
-        for k, i in enumerate(missing):
-            out[i] = fresh[k]
-        for i, h in enumerate(hashes):
-            if h in have:
-                out[i] = have[h]
-        return out
+        return embed_cached(self.encoder, texts, hashes, self.cache)
 
     # -- fitting ----------------------------------------------------------------------------
 

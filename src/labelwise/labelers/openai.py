@@ -213,14 +213,10 @@ class OpenAILabeler(Labeler):
         outcomes: dict[int, Outcome] = {}
         pending = docs
         for _attempt in range(2):  # a partial answer retries only the missing documents
-            answered = self._request(task, pending, shots)
-            outcomes.update({o.doc_id: o for o in answered if o.failure != "missing"})
-            pending = [d for d in pending if d.id not in outcomes]
+            outcomes.update((o.doc_id, o) for o in self._request(task, pending, shots))
+            pending = [d for d in pending if outcomes[d.id].failure == "missing"]
             if not pending:
                 break
-            for o in answered:
-                if o.failure == "missing":
-                    outcomes.setdefault(o.doc_id, o)
         for o in outcomes.values():
             if o.failure == "missing":
                 o.failure, o.detail = "parse_error", "no answer for this document"
@@ -354,14 +350,18 @@ class OpenAILabeler(Labeler):
             from labelwise.labelers.encoder import shared_encoder
 
             self._encoder = shared_encoder()
-        from labelwise.labelers.embedding import EmbeddingLabeler
+        from labelwise.labelers.embedding import embed_cached
 
-        embedder = EmbeddingLabeler(encoder=self._encoder, cache=self._cache)
+        encoder, cache = self._encoder, self._cache
         examples = list(task.examples)
-        vecs = embedder.embed([e.text for e in examples], [e.content_hash for e in examples])
+        vecs = embed_cached(
+            encoder, [e.text for e in examples], [e.content_hash for e in examples], cache
+        )
 
         def select(docs: list[DocInput]) -> list[Example]:
-            q = embedder.embed([d.text for d in docs], [d.content_hash for d in docs]).mean(0)
+            q = embed_cached(
+                encoder, [d.text for d in docs], [d.content_hash for d in docs], cache
+            ).mean(0)
             order = np.argsort(-(vecs @ q))
             chosen: list[int] = []
             seen: set[tuple[str, ...]] = set()

@@ -15,6 +15,18 @@ from labelwise.store.models import Embedding
 CHUNK = 500
 
 
+def insert_ignoring_duplicates(store: Store, model: type[Any]) -> Any:
+    """An INSERT that skips rows whose unique key is already stored (a cache's first write
+    wins; concurrent writers do not fail)."""
+    if store.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model).on_conflict_do_nothing()
+
+
 class StoreVectorCache:
     """:class:`labelwise.labelers.embedding.VectorCache` on the project store."""
 
@@ -43,15 +55,7 @@ class StoreVectorCache:
         ]
         if not rows:
             return
-        dialect = self.store.engine.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            stmt: Any = pg_insert(Embedding).on_conflict_do_nothing()
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            stmt = sqlite_insert(Embedding).on_conflict_do_nothing()
+        stmt = insert_ignoring_duplicates(self.store, Embedding)
         with self.store.session() as session:
             for i in range(0, len(rows), CHUNK):
                 session.execute(stmt, rows[i : i + CHUNK])
@@ -73,13 +77,6 @@ class StoreAnswerCache:
     def put_answer(self, key: str, answer: dict[str, Any]) -> None:
         from labelwise.store.models import LlmAnswer
 
-        if self.store.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            stmt: Any = pg_insert(LlmAnswer).on_conflict_do_nothing()
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            stmt = sqlite_insert(LlmAnswer).on_conflict_do_nothing()
+        stmt = insert_ignoring_duplicates(self.store, LlmAnswer)
         with self.store.session() as session:
             session.execute(stmt, [{"key": key, "answer": answer}])

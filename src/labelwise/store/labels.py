@@ -124,6 +124,17 @@ def add_suggestions(
             select(LabelClass.name, LabelClass.id).where(LabelClass.project_id == project.id)
         ).all()
     )
+    items = list(items)
+    doc_ids = list({item.document_id for item in items})
+    in_project: set[int] = set()
+    for i in range(0, len(doc_ids), 500):  # one query per 500 documents, not one per item
+        in_project.update(
+            session.scalars(
+                select(Document.id).where(
+                    Document.id.in_(doc_ids[i : i + 500]), Document.project_id == project.id
+                )
+            )
+        )
     stored = []
     for item in items:
         if item.class_name not in class_ids:
@@ -133,10 +144,7 @@ def add_suggestions(
             )
         if not 0.0 <= item.confidence <= 1.0:
             raise LabelwiseError(f"confidence {item.confidence} is outside [0, 1]")
-        doc_project = session.scalar(
-            select(Document.project_id).where(Document.id == item.document_id)
-        )
-        if doc_project != project.id:
+        if item.document_id not in in_project:
             raise NotFound(f"document {item.document_id} is not in project {project.name!r}")
         row = Suggestion(
             document_id=item.document_id,
@@ -190,8 +198,9 @@ def _is_reviewable(session: Session, project: Project, suggestion: Suggestion) -
     )
 
 
-def _source(s: Suggestion) -> str:
-    return f"job:{s.job_id}" if s.job_id is not None else f"labeler:{s.labeler}"
+def _source(job_id: int | None, labeler: str) -> str:
+    """The key of :class:`SuggestionOutcome` counts for suggestions of a job or labeler."""
+    return f"job:{job_id}" if job_id is not None else f"labeler:{labeler}"
 
 
 def _count(session: Session, project_id: int, source: str, **deltas: int) -> None:
@@ -226,7 +235,7 @@ def accept(session: Session, project: Project, suggestion_id: int) -> Label:
     s.decided_at = utcnow()
     label = Label(document_id=s.document_id, class_id=s.class_id, suggestion_id=s.id)
     session.add(label)
-    _count(session, project.id, _source(s), accepted=1)
+    _count(session, project.id, _source(s.job_id, s.labeler), accepted=1)
     return label
 
 
@@ -237,7 +246,7 @@ def reject(session: Session, project: Project, suggestion_id: int) -> Suggestion
         raise Conflict(f"suggestion {s.id} was already {s.status}")
     s.status = SuggestionStatus.REJECTED.value
     s.decided_at = utcnow()
-    _count(session, project.id, _source(s), rejected=1)
+    _count(session, project.id, _source(s.job_id, s.labeler), rejected=1)
     return s
 
 
@@ -258,8 +267,7 @@ def discard_suggestions(
         .group_by(Suggestion.job_id, Suggestion.labeler)
     ).all()
     for job_id, labeler, n in pending:
-        source = f"job:{job_id}" if job_id is not None else f"labeler:{labeler}"
-        _count(session, project.id, source, discarded=n)
+        _count(session, project.id, _source(job_id, labeler), discarded=n)
     deleted: int = session.execute(
         delete(Suggestion).where(unaccepted).execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]

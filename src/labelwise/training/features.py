@@ -20,11 +20,10 @@ TFIDF_PARAMS = {
 
 def embed(texts: Sequence[str], hashes: Sequence[str], cache: Any = None) -> Array:
     """Sentence embeddings of ``texts``, through the embedding cache when one is given."""
-    from labelwise.labelers.embedding import EmbeddingLabeler
+    from labelwise.labelers.embedding import embed_cached
     from labelwise.labelers.encoder import shared_encoder
 
-    labeler = EmbeddingLabeler(encoder=shared_encoder(), cache=cache)
-    return np.asarray(labeler.embed(list(texts), list(hashes)), dtype=np.float64)
+    return np.asarray(embed_cached(shared_encoder(), texts, hashes, cache), dtype=np.float64)
 
 
 def fit_tfidf(texts: Sequence[str]) -> tuple[list[str], Array]:

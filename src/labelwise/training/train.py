@@ -120,7 +120,7 @@ def train_model(
         raise trained.training_running(project_name) from None
     try:
         progress(0, STEPS)
-        art, train_x = _fit(store, kind, classes, train_docs, opts)
+        art = _fit(store, kind, classes, train_docs, opts)
         progress(2, STEPS)
         test_x = (
             features.features_for(
@@ -163,7 +163,6 @@ def train_model(
         with store.session() as session:
             trained.fail_training(session, model_id, f"{type(exc).__name__}: {exc}")
         raise
-    del train_x
     return TrainResult(
         model_name,
         opts.algorithm,
@@ -185,7 +184,7 @@ def _data_hash(docs: list[LabeledDoc]) -> str:
 
 def _fit(
     store: Store, kind: ProjectKind, classes: list[str], docs: list[LabeledDoc], opts: TrainOptions
-) -> tuple[Artifact, Any]:
+) -> Artifact:
     from sklearn.linear_model import LogisticRegression
 
     texts = [d.text for d in docs]
@@ -212,7 +211,7 @@ def _fit(
         art = Artifact(
             kind, opts.algorithm, labels, coef, intercept, None, vocabulary, idf, embedding_model
         )
-        return art, x
+        return art
     rows_coef, rows_int = [], []
     ys = np.array([[c in d.labels for c in classes] for d in docs], dtype=bool)
     for j in range(len(classes)):
@@ -235,7 +234,7 @@ def _fit(
         embedding_model,
     )
     art.thresholds = _tune_thresholds(art, x, ys)
-    return art, x
+    return art
 
 
 def _tune_thresholds(art: Artifact, x: Any, ys: np.ndarray) -> np.ndarray:
