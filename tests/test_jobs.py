@@ -193,7 +193,7 @@ def test_resume_after_sigkill(project: Store, fake: FakeLLM, db_url: str, tmp_pa
     with project.session() as s:
         job = svc.get_job(s, job_id)
         assert job.status == "running" and job.done < 24  # died mid-run
-    job = runner.run(project, job_id)
+    job = runner.run(project, job_id, takeover=True)  # as `labelwise job resume` does
     assert (job.status, job.done, job.failed) == ("succeeded", 24, 0)
     with project.session() as s:
         per_doc = Counter(s.scalars(select(Suggestion.document_id)))

@@ -40,6 +40,7 @@ app.command("serve")(serve.serve)
 app.command("autolabel")(jobs.autolabel)
 app.command("jobs")(jobs.jobs)
 app.add_typer(jobs.job_app, name="job")
+app.command("worker")(jobs.worker)
 
 
 @app.command("demo")

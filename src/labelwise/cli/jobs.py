@@ -102,6 +102,9 @@ def autolabel(
         help="First check the labeler on N user-labeled documents (nothing stored) "
         "and ask before going on.",
     ),
+    queue: bool = typer.Option(
+        False, "--queue", help="Only create the job and leave it to `labelwise worker` processes."
+    ),
     yes: bool = YesOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -161,6 +164,10 @@ def autolabel(
         budget_usd=budget,
         limit=limit,
     )
+    if queue:
+        err.print(f"job {job_id} queued; `labelwise worker` processes will run it")
+        _show_end(job_id, as_json)
+        return
     err.print(f"job {job_id} created; if it is interrupted: labelwise job resume {job_id}")
     with job_bar(as_json) as listen:
         runner.run(store, job_id, listen)
@@ -228,11 +235,44 @@ def resume(
     as_json: bool = JsonOpt,
 ) -> None:
     """Go on with a job that was interrupted (killed, cancelled, stopped by its budget):
-    documents already done are not sent again."""
+    documents already done are not sent again. Takes over the documents other processes had
+    claimed, so do not resume a job that workers are still running."""
     if retry_failed:
         with get_store().session() as session:
             n = svc.reset_failed(session, job_id)
         err.print(f"job {job_id}: {n} failed documents will be sent again")
     with job_bar(as_json) as listen:
-        runner.run(get_store(), job_id, listen)
+        runner.run(get_store(), job_id, listen, takeover=True)
     _show_end(job_id, as_json)
+
+
+def worker(
+    poll: float = typer.Option(2.0, min=0.1, help="Seconds between looks for work when idle."),
+    claim_timeout: float = typer.Option(
+        runner.CLAIM_TIMEOUT,
+        min=1.0,
+        help="Seconds after which the claims of a worker that stopped renewing them are taken.",
+    ),
+    exit_when_idle: bool = typer.Option(
+        False, help="Stop when no job has work left instead of waiting for more."
+    ),
+) -> None:
+    """Run queued and running autolabel jobs together with other workers sharing the database
+    (PostgreSQL for workers on several machines); stop with Ctrl-C."""
+    from labelwise.jobs.worker import work
+
+    name = runner.worker_name()
+    err.print(f"worker {name} started; waiting for jobs (Ctrl-C stops)")
+    try:
+        runs = work(
+            get_store(),
+            worker=name,
+            poll=poll,
+            claim_timeout=claim_timeout,
+            exit_when_idle=exit_when_idle,
+            on_job=lambda job_id, status: err.print(f"job {job_id}: {status}"),
+        )
+    except KeyboardInterrupt:
+        err.print("worker stopped; its unfinished claims are taken over by others")
+        raise typer.Exit(130) from None
+    err.print(f"worker {name} idle after {runs} job runs; exiting")

@@ -8,7 +8,10 @@ pass the budget, and the job ends ``partially_succeeded`` with the reason.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -32,6 +35,7 @@ from labelwise.store.models import Job, Project, utcnow
 from labelwise.store.projects import get_project
 
 LABELER_OPTIONS = ("docs_per_request", "rationale", "few_shot", "concurrency")
+CLAIM_TIMEOUT = 60.0  # seconds without a heartbeat after which a claim is taken over
 
 
 @dataclass
@@ -154,17 +158,40 @@ def _results(outcomes: Sequence[Outcome], ids: Sequence[int]) -> list[dict[str, 
     return results
 
 
-def run(store: Store, job_id: int, on_progress: Listener | None = None) -> Job:
+def worker_name() -> str:
+    """This process, as named in the claims it makes."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def run(
+    store: Store,
+    job_id: int,
+    on_progress: Listener | None = None,
+    *,
+    worker: str | None = None,
+    takeover: bool = False,
+    claim_timeout: float = CLAIM_TIMEOUT,
+) -> Job:
     """Work through a job's pending documents, keeping the connection's concurrency in flight
-    and committing each request's answers as they arrive; returns the job as it ended."""
+    and committing each request's answers as they arrive; returns the job as it ended.
+
+    Documents are claimed a page at a time under ``worker``'s name and the claims renewed while
+    the work goes on, so several processes can share a job (``labelwise worker``). With
+    ``takeover`` the claims of other processes are released first (``job resume`` after a
+    crash). A process that runs out of documents while others still hold claims leaves the job
+    running; the last one ends it."""
+    worker = worker or worker_name()
     with store.session() as session:
         job = svc.get_job(session, job_id)
         if job.status == "succeeded":
             raise Conflict(f"job {job_id} already succeeded; nothing to do")
+        if takeover:
+            svc.release(session, job_id)
         project = get_project(session, _project_name(session, job))
         labeler = labeler_for(store, job, project)
         task = build_task(session, project, job.classes)
-        job.status, job.reason, job.cancel_requested = "running", "", False
+        if takeover or job.status != "running":  # joining a running job keeps its cancel
+            job.status, job.reason, job.cancel_requested = "running", "", False
         job.started_at = job.started_at or utcnow()
         job.heartbeat_at = utcnow()
         opts = getattr(labeler, "options", None)
@@ -173,7 +200,8 @@ def run(store: Store, job_id: int, on_progress: Listener | None = None) -> Job:
         )
         budget, project_name, spent = job.budget_usd, project.name, job.cost_usd
     chunk, in_flight = _pipeline(labeler)
-    started, processed, after = time.perf_counter(), 0, 0
+    started, processed = time.perf_counter(), 0
+    beat = time.monotonic()
     reason = ""
     inflight: dict[Future[list[Outcome]], tuple[list[int], float]] = {}
 
@@ -181,14 +209,21 @@ def run(store: Store, job_id: int, on_progress: Listener | None = None) -> Job:
 
     def submit(pool: ThreadPoolExecutor) -> bool:
         """Send the next chunk unless cancelled, finished or over budget."""
-        nonlocal after, reason
+        nonlocal reason, spent
         with store.session() as session:
-            if svc.get_job(session, job_id).cancel_requested:
+            current = svc.get_job(session, job_id)
+            if current.cancel_requested:
                 reason = "cancelled"
                 return False
+            if current.status in svc.FINAL:  # another worker ended it (budget, cancel)
+                reason = "ended"
+                return False
+            spent = current.cost_usd
+            page = []
             if len(queue) < chunk:
-                last = queue[-1][0] if queue else after
-                page = svc.pending_items(session, job_id, chunk * in_flight * 4, after_item=last)
+                page = svc.claim_items(
+                    session, job_id, worker, chunk * in_flight * 2, stale_after=claim_timeout
+                )
         if len(queue) < chunk and page:
             inputs_page, _ = load_inputs(store, [doc for _, doc in page])
             by_id = {d.id: d for d in inputs_page}
@@ -207,15 +242,20 @@ def run(store: Store, job_id: int, on_progress: Listener | None = None) -> Job:
         if budget is not None and spent + reserved + estimate > budget:
             reason = f"budget: ${spent:.4f} spent of ${budget:.4f}; the next request would pass it"
             return False
-        after = taken[-1][0]
         inflight[pool.submit(labeler.label, task, inputs)] = (ids, estimate)
         return True
 
-    with ThreadPoolExecutor(max_workers=in_flight) as pool:
+    def _drive(pool: ThreadPoolExecutor) -> None:
+        """Keep ``in_flight`` chunks sent, store each answer as it comes, renew the claims."""
+        nonlocal beat, processed
         while len(inflight) < in_flight and submit(pool):
             pass
         while inflight:
-            finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+            finished, _ = wait(inflight, timeout=claim_timeout / 4, return_when=FIRST_COMPLETED)
+            if time.monotonic() - beat > claim_timeout / 4:  # still alive: renew the claims
+                with store.session() as session:
+                    svc.heartbeat(session, job_id, worker)
+                beat = time.monotonic()
             for future in finished:
                 ids, _ = inflight.pop(future)
                 outcomes = future.result()
@@ -244,15 +284,26 @@ def run(store: Store, job_id: int, on_progress: Listener | None = None) -> Job:
                         job.cost_usd,
                         0.0,
                     )
-                spent += paid
                 processed += len(ids)
                 figures.docs_per_second = processed / max(time.perf_counter() - started, 1e-9)
                 if on_progress:
                     on_progress(figures)
             while not reason and len(inflight) < in_flight and submit(pool):
                 pass
+
+    try:
+        with ThreadPoolExecutor(max_workers=in_flight) as pool:
+            _drive(pool)
+    except BaseException:  # Ctrl-C, a store error: let others take what this process held
+        with store.session() as session:
+            svc.release(session, job_id, worker)
+        raise
+
     with store.session() as session:
+        svc.release(session, job_id, worker)  # what this process claimed but did not send
         job = svc.get_job(session, job_id)
+        if reason == "ended" or (not reason and svc.pending_count(session, job_id)):
+            return job  # ended by another process, or others still hold claims
         if reason == "cancelled":
             job.status, job.reason = "cancelled", "cancelled on request"
         elif reason:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -203,22 +203,66 @@ def list_documents(
     *,
     class_name: str | None = None,
     dataset: Dataset | None = None,
+    search: str | None = None,
+    min_confidence: float | None = None,
+    max_confidence: float | None = None,
     limit: int | None = 50,
     after_id: int = 0,
+    before_id: int | None = None,
 ) -> list[Document]:
-    """Documents matching the filter, in id order, from the one after ``after_id`` (keyset)."""
+    """Documents matching the filters, in id order, from the one after ``after_id`` (keyset
+    paging, so page 2,000 costs what page 1 does); with ``before_id``, the ones just before it
+    (still in id order). ``search`` finds text (case as given on PostgreSQL, ASCII case-blind on
+    SQLite); the confidence range keeps documents with a suggestion for review inside it."""
+    clause = match_clause(
+        session, project, which, class_name, dataset, search, min_confidence, max_confidence
+    )
+    query = select(Document).where(clause)
+    if before_id is not None:
+        query = query.where(Document.id < before_id).order_by(Document.id.desc())
+    else:
+        query = query.where(Document.id > after_id).order_by(Document.id)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = list(session.scalars(query))
+    return rows[::-1] if before_id is not None else rows
+
+
+def match_clause(
+    session: Session,
+    project: Project,
+    which: DocFilter = DocFilter.ALL,
+    class_name: str | None = None,
+    dataset: Dataset | None = None,
+    search: str | None = None,
+    min_confidence: float | None = None,
+    max_confidence: float | None = None,
+) -> ColumnElement[bool]:
+    """The WHERE clause of every filter of the Data labeling page together."""
     class_id = None
-    if class_name is not None:
+    if class_name:
         from labelwise.store.classes import get_class
 
         class_id = get_class(session, project, class_name).id
-    query = select(Document).where(filter_clause(project, which, class_id), Document.id > after_id)
+    clauses = [filter_clause(project, which, class_id)]
     if dataset is not None:
-        query = query.where(Document.dataset == dataset.value)
-    query = query.order_by(Document.id)
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.scalars(query))
+        clauses.append(Document.dataset == dataset.value)
+    if search:
+        clauses.append(Document.text.contains(search, autoescape=True))
+    if min_confidence is not None or max_confidence is not None:
+        in_range = [Suggestion.document_id == Document.id, label_rules.reviewable_clause(project)]
+        if class_id is not None:
+            in_range.append(Suggestion.class_id == class_id)
+        if min_confidence is not None:
+            in_range.append(Suggestion.confidence >= min_confidence)
+        if max_confidence is not None:
+            in_range.append(Suggestion.confidence <= max_confidence)
+        clauses.append(exists().where(*in_range))
+    return and_(*clauses)
+
+
+def count_documents(session: Session, clause: ColumnElement[bool]) -> int:
+    return int(session.scalar(select(func.count()).select_from(Document).where(clause)) or 0)
 
 
 def labels_by_document(session: Session, doc_ids: Sequence[int]) -> dict[int, list[str]]:

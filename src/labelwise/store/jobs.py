@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from labelwise.domain import Conflict, NotFound
@@ -61,17 +62,84 @@ def list_jobs(session: Session, project: Project) -> list[Job]:
     )
 
 
-def pending_items(
-    session: Session, job_id: int, limit: int, after_item: int = 0
+def claim_items(
+    session: Session, job_id: int, worker: str, limit: int, stale_after: float
 ) -> list[tuple[int, int]]:
-    """(item id, document id) of the next pending items of a job after ``after_item``."""
-    rows = session.execute(
-        select(JobItem.id, JobItem.document_id)
-        .where(JobItem.job_id == job_id, JobItem.status == "pending", JobItem.id > after_item)
+    """Claim up to ``limit`` pending items of a job for ``worker`` and return (item id,
+    document id). Items claimed by another worker are skipped unless their claim is older than
+    ``stale_after`` seconds (that worker died). On PostgreSQL the rows are locked with
+    ``FOR UPDATE SKIP LOCKED``, so workers claiming at once never get the same item; SQLite
+    serialises writers and ignores the clause."""
+    now = utcnow()
+    stale = now - timedelta(seconds=stale_after)
+    free = (
+        select(JobItem.id)
+        .where(
+            JobItem.job_id == job_id,
+            JobItem.status == "pending",
+            or_(JobItem.claimed_by == "", JobItem.claimed_at.is_(None), JobItem.claimed_at < stale),
+        )
         .order_by(JobItem.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    return [(item, doc) for item, doc in rows]
+    rows = session.execute(  # one statement, so SQLite takes its write lock before reading
+        update(JobItem)
+        .where(JobItem.id.in_(free.scalar_subquery()))
+        .values(claimed_by=worker, claimed_at=now)
+        .returning(JobItem.id, JobItem.document_id)
+    ).all()
+    return sorted((item, doc) for item, doc in rows)
+
+
+def heartbeat(session: Session, job_id: int, worker: str) -> None:
+    """Renew ``worker``'s claims on a job's pending items (and the job's heartbeat)."""
+    now = utcnow()
+    session.execute(
+        update(JobItem)
+        .where(JobItem.job_id == job_id, JobItem.status == "pending", JobItem.claimed_by == worker)
+        .values(claimed_at=now)
+    )
+    session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=now))
+
+
+def release(session: Session, job_id: int, worker: str | None = None) -> int:
+    """Give back the claims on a job's pending items: ``worker``'s, or everyone's. (A finished
+    item keeps ``claimed_by``: the process that did it.)"""
+    query = update(JobItem).where(JobItem.job_id == job_id, JobItem.status == "pending")
+    if worker is not None:
+        query = query.where(JobItem.claimed_by == worker)
+    return int(session.execute(query.values(claimed_by="", claimed_at=None)).rowcount)  # type: ignore[attr-defined]
+
+
+def pending_count(session: Session, job_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(JobItem.job_id == job_id, JobItem.status == "pending")
+        )
+        or 0
+    )
+
+
+def jobs_with_work(session: Session, stale_after: float) -> list[int]:
+    """Queued or running jobs, oldest first, that a worker can help with: not being cancelled,
+    and with a pending item nobody (alive) holds, or with none left pending (to be ended)."""
+    stale = utcnow() - timedelta(seconds=stale_after)
+    pending = select(JobItem.id).where(JobItem.job_id == Job.id, JobItem.status == "pending")
+    claimable = pending.where(
+        or_(JobItem.claimed_by == "", JobItem.claimed_at.is_(None), JobItem.claimed_at < stale)
+    )
+    return list(
+        session.scalars(
+            select(Job.id)
+            .where(
+                Job.status.in_(("queued", "running")),
+                Job.cancel_requested.is_(False),
+                or_(claimable.exists(), ~pending.exists()),
+            )
+            .order_by(Job.id)
+        )
+    )
 
 
 def record(
@@ -155,7 +223,7 @@ def reset_failed(session: Session, job_id: int) -> int:
     n: int = session.execute(
         update(JobItem)
         .where(JobItem.job_id == job_id, JobItem.status == "failed")
-        .values(status="pending", reason="", detail="", finished_at=None)
+        .values(status="pending", reason="", detail="", finished_at=None, claimed_by="")
     ).rowcount  # type: ignore[attr-defined]
     job.failed -= n
     return n

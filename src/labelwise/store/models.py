@@ -296,6 +296,10 @@ class JobItem(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # the process working on a pending item and when it last said so; a claim older than the
+    # claim timeout belongs to a process that died and may be taken by another
+    claimed_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     __table_args__ = (
         UniqueConstraint("job_id", "document_id", name="uq_job_items_job_document"),

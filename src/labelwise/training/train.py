@@ -85,6 +85,23 @@ def check_classes(classes: list[str], train: list[LabeledDoc]) -> list[str]:
     ]
 
 
+@dataclass
+class Training:
+    """A training that has been checked and recorded (status ``training``), not yet fitted."""
+
+    project: str
+    model: str
+    model_id: int
+    options: TrainOptions
+    kind: ProjectKind
+    classes: list[str]
+    train_docs: list[LabeledDoc]
+    test_docs: list[LabeledDoc]
+    discarded: int
+    warnings: list[str]
+    started: float
+
+
 def train_model(
     store: Store,
     project_name: str,
@@ -93,8 +110,17 @@ def train_model(
     on_progress: Progress | None = None,
 ) -> TrainResult:
     """Train, evaluate and store ``model_name``; returns its evaluation."""
+    return complete_training(
+        store, begin_training(store, project_name, model_name, options), on_progress
+    )
+
+
+def begin_training(
+    store: Store, project_name: str, model_name: str, options: TrainOptions | None = None
+) -> Training:
+    """Check the data and the split, record the training (one per project) and delete the
+    suggestions that were not accepted; quick, so the API can answer 202 after it."""
     opts = options or TrainOptions()
-    progress = on_progress or (lambda done, total: None)
     if opts.algorithm not in ALGORITHMS:
         raise LabelwiseError(
             f"algorithm {opts.algorithm!r} is unknown; use " + " or ".join(ALGORITHMS)
@@ -118,6 +144,28 @@ def train_model(
             discarded = rules.discard_suggestions(session, project)
     except IntegrityError:  # another process started a training between check and insert
         raise trained.training_running(project_name) from None
+    return Training(
+        project_name,
+        model_name,
+        model_id,
+        opts,
+        kind,
+        classes,
+        train_docs,
+        test_docs,
+        discarded,
+        warnings,
+        start,
+    )
+
+
+def complete_training(
+    store: Store, t: Training, on_progress: Progress | None = None
+) -> TrainResult:
+    """Fit, evaluate and store a training begun by :func:`begin_training`."""
+    progress = on_progress or (lambda done, total: None)
+    project_name, model_name, model_id, opts = t.project, t.model, t.model_id, t.options
+    kind, classes, train_docs, test_docs = t.kind, t.classes, t.train_docs, t.test_docs
     try:
         progress(0, STEPS)
         art = _fit(store, kind, classes, train_docs, opts)
@@ -168,10 +216,10 @@ def train_model(
         opts.algorithm,
         len(train_docs),
         len(test_docs),
-        discarded,
-        time.perf_counter() - start,
+        t.discarded,
+        time.perf_counter() - t.started,
         evaluation,
-        warnings,
+        t.warnings,
     )
 
 

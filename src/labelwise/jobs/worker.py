@@ -1,0 +1,82 @@
+"""`labelwise worker`: a process that helps run every queued or running job of the store.
+
+Any number of workers, on any machines sharing a PostgreSQL database, claim pending documents
+with ``SELECT … FOR UPDATE SKIP LOCKED`` (see ``store.jobs.claim_items``) and renew their claims
+while they work; the claims of a worker that dies are taken over after the claim timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from labelwise.jobs import runner
+from labelwise.store import Store
+from labelwise.store import jobs as svc
+from labelwise.store.models import JobItem
+
+
+def work(
+    store: Store,
+    *,
+    worker: str | None = None,
+    poll: float = 2.0,
+    claim_timeout: float = runner.CLAIM_TIMEOUT,
+    exit_when_idle: bool = False,
+    stop: threading.Event | None = None,
+    on_job: Callable[[int, str], None] | None = None,
+) -> int:
+    """Run jobs until ``stop`` is set (or, with ``exit_when_idle``, until no job has work a
+    worker can take); returns how many job runs this worker took part in."""
+    worker = worker or runner.worker_name()
+    stop = stop or threading.Event()
+    release_dead_local(store)
+    runs = 0
+    while not stop.is_set():
+        with store.session() as session:
+            ids = svc.jobs_with_work(session, claim_timeout)
+        for job_id in ids:
+            if stop.is_set():
+                break
+            job = runner.run(store, job_id, worker=worker, claim_timeout=claim_timeout)
+            runs += 1
+            if on_job:
+                on_job(job_id, job.status)
+        if not ids:
+            if exit_when_idle:
+                break
+            stop.wait(poll)
+    return runs
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, someone else's
+        return True
+    return True
+
+
+def release_dead_local(store: Store) -> int:
+    """Release at once the claims of processes of this machine that no longer exist (the
+    claims of other machines' processes expire after the claim timeout)."""
+    host = socket.gethostname()
+    released = 0
+    with store.session() as session:
+        holders = session.execute(
+            select(JobItem.job_id, JobItem.claimed_by)
+            .where(JobItem.status == "pending", JobItem.claimed_by != "")
+            .distinct()
+        ).all()
+        for job_id, holder in holders:
+            name, _, rest = holder.partition(":")
+            pid = rest.partition(":")[0]
+            if name == host and pid.isdigit() and not _alive(int(pid)):
+                released += svc.release(session, job_id, holder)
+    return released
