@@ -119,11 +119,11 @@ def test_errors_are_json_with_the_right_status(api: str) -> None:
     assert code == 404 and "no deployment 'staging'" in body["error"]["message"]
     code, body = call(f"{api}/api/projects/p/deployments/production/predict", {"docs": []})
     assert code == 422
-    code, _ = call(f"{api}/api/health", token=None)
+    code, body = call(f"{api}/api/projects", token=None)
+    assert code == 401 and "access token" in body["error"]["message"]
+    code, _ = call(f"{api}/api/projects/p/documents", token="wrong")
     assert code == 401
-    code, _ = call(f"{api}/api/health", token="wrong")
-    assert code == 401
-    code, body = call(f"{api}/api/health")
+    code, body = call(f"{api}/api/health", token=None)  # liveness needs no token
     assert code == 200 and body["status"] == "ok"
 
 

@@ -1,4 +1,4 @@
-"""`labelwise serve`: the REST API (OpenAPI at /docs)."""
+"""`labelwise serve`: the pages and the REST API (OpenAPI at /docs)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def serve(
     ),
     port: int = typer.Option(8000, help="Port."),
 ) -> None:
-    """Serve the REST API."""
+    """Serve the review pages and the REST API; runs queued and interrupted jobs too."""
     import uvicorn
 
     from labelwise.settings import Settings
@@ -22,5 +22,5 @@ def serve(
     settings = Settings()
     token = settings.api_token.get_secret_value() if settings.api_token else None
     check_binding(host, token)
-    out.print(f"labelwise API on http://{host}:{port} (OpenAPI: /docs)")
+    out.print(f"labelwise on http://{host}:{port} (pages at /, OpenAPI at /docs)")
     uvicorn.run(create_app(get_store(), token), host=host, port=port, log_level="warning")

@@ -124,7 +124,7 @@ def evaluate(
 def models(project: str, as_json: bool = JsonOpt) -> None:
     """List a project's trained models."""
     with get_store().session() as session:
-        rows = [_public(m) for m in svc.list_models(session, get_project(session, project))]
+        rows = [svc.public(m) for m in svc.list_models(session, get_project(session, project))]
     if as_json:
         emit_json(rows)
         return
@@ -143,23 +143,11 @@ def models(project: str, as_json: bool = JsonOpt) -> None:
     out.print(table if rows else f"{project!r} has no models: labelwise train {project} --model M")
 
 
-def _public(m: Any) -> dict[str, Any]:
-    return {
-        "name": m.name,
-        "algorithm": m.algorithm,
-        "status": m.status,
-        "error": m.error,
-        "created_at": m.created_at,
-        "finished_at": m.finished_at,
-        "config": {k: v for k, v in (m.config or {}).items() if k != "vocabulary"},
-    }
-
-
 @model_app.command("show")
 def model_show(project: str, model: str, as_json: bool = JsonOpt) -> None:
     """Show a model's configuration (labels, algorithm, training data hash, metrics)."""
     with get_store().session() as session:
-        data = _public(svc.get_model(session, get_project(session, project), model))
+        data = svc.public(svc.get_model(session, get_project(session, project), model))
     if as_json:
         emit_json(data)
         return

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from labelwise.autolabel import (
@@ -318,6 +319,20 @@ def run(
         return job
 
 
+def _rate(job: Job) -> float:
+    """Documents per second over the job's life so far (or until it ended)."""
+    if job.started_at is None:
+        return 0.0
+    end = job.finished_at or utcnow()
+    start = job.started_at
+    if start.tzinfo is None:  # SQLite gives naive datetimes back
+        start = start.replace(tzinfo=UTC)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    seconds = (end - start).total_seconds()
+    return round((job.done + job.failed) / seconds, 2) if seconds > 0 else 0.0
+
+
 def _project_name(session: Any, job: Job) -> str:
     project = session.get(Project, job.project_id)
     assert project is not None
@@ -343,6 +358,7 @@ def public(session: Any, job: Job) -> dict[str, Any]:
         "prompt_tokens": job.prompt_tokens,
         "completion_tokens": job.completion_tokens,
         "cost_usd": round(job.cost_usd, 6),
+        "docs_per_second": _rate(job),
         "budget_usd": job.budget_usd,
         "reason": job.reason,
         "created_at": job.created_at,

@@ -117,6 +117,19 @@ def ready_model(session: Session, project: Project, name: str) -> TrainedModel:
     return row
 
 
+def public(m: TrainedModel) -> dict[str, Any]:
+    """A model as the CLI and API show it (without its vocabulary)."""
+    return {
+        "name": m.name,
+        "algorithm": m.algorithm,
+        "status": m.status,
+        "error": m.error,
+        "created_at": m.created_at,
+        "finished_at": m.finished_at,
+        "config": {k: v for k, v in (m.config or {}).items() if k != "vocabulary"},
+    }
+
+
 def list_models(session: Session, project: Project) -> list[TrainedModel]:
     return list(
         session.scalars(

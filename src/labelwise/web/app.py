@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from labelwise import __version__
 from labelwise.domain import Conflict, LabelwiseError, NotFound
 from labelwise.store import Store
-from labelwise.web.deps import require_token
-from labelwise.web.routers import predict
+from labelwise.web import pages
+from labelwise.web.background import Background
+from labelwise.web.deps import require_access
+from labelwise.web.routers import documents, jobs, predict, projects, suggestions, training
+
+STATIC = Path(__file__).parent / "static"
 
 
 def is_loopback(host: str) -> bool:
@@ -32,21 +42,63 @@ def check_binding(host: str, token: str | None) -> None:
         )
 
 
-def create_app(store: Store, token: str | None = None) -> FastAPI:
-    app = FastAPI(title="labelwise", version=__version__, dependencies=[Depends(require_token)])
+def create_app(store: Store, token: str | None = None, *, run_jobs: bool = True) -> FastAPI:
+    """The API and the pages over ``store``. With ``run_jobs`` the server runs queued and
+    interrupted jobs in the background (it is a worker of its own)."""
+    background = Background(store)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if run_jobs:
+            background.start()
+        try:
+            yield
+        finally:
+            background.shutdown()
+
+    app = FastAPI(
+        title="labelwise",
+        version=__version__,
+        description="Custom text classification with LLM autolabeling.",
+        dependencies=[Depends(require_access)],
+        lifespan=lifespan,
+    )
     app.state.store = store
     app.state.token = token or None
+    app.state.background = background
+
+    def error(request: Request, status: int, code: str, message: str) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+        return pages.error_page(request, status, message)
 
     @app.exception_handler(LabelwiseError)
-    def labelwise_error(_request: Request, exc: LabelwiseError) -> JSONResponse:
+    def labelwise_error(request: Request, exc: LabelwiseError) -> Response:
         status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
-        return JSONResponse(
-            {"error": {"code": type(exc).__name__, "message": str(exc)}}, status_code=status
+        return error(request, status, type(exc).__name__, str(exc))
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 303:  # sign in first
+            return Response(status_code=303, headers=exc.headers)
+        code = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}.get(
+            exc.status_code, "HTTPError"
         )
+        return error(request, exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        return error(request, 422, "ValidationError", problems)
 
     @app.get("/api/health", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    app.include_router(predict.router)
+    for module in (projects, documents, suggestions, jobs, training, predict):
+        app.include_router(module.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -1,0 +1,62 @@
+"""Long work of the server: autolabel jobs and trainings, run off the request threads.
+
+The server is a worker like ``labelwise worker``: a thread runs every queued or running job of
+the store (claims and heartbeats, see ``store.jobs``). So a job started from a page, and a job
+whose process died (once its claims expire, or at once when that process was on this machine),
+are run without anyone asking — the automatic resume on start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from labelwise.jobs import runner
+from labelwise.jobs.worker import release_dead_local, work
+from labelwise.store import Store
+from labelwise.training.train import Training, complete_training
+
+log = logging.getLogger("labelwise.web")
+
+
+class Background:
+    def __init__(self, store: Store, poll: float = 1.0) -> None:
+        self.store = store
+        self.poll = poll
+        self.worker = runner.worker_name()
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self.trainings = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelwise-train")
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        released = release_dead_local(self.store)
+        if released:
+            log.warning("took back %d documents claimed by processes that died", released)
+        self.thread = threading.Thread(target=self._loop, name="labelwise-jobs", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                work(self.store, worker=self.worker, exit_when_idle=True, stop=self.stop)
+            except Exception:  # a job's failure must not stop the server's worker
+                log.exception("background job failed")
+            self.wake.wait(self.poll)
+            self.wake.clear()
+
+    def nudge(self) -> None:
+        """A job was queued: look for work now instead of at the next poll."""
+        self.wake.set()
+
+    def train(self, training: Training) -> None:
+        """Fit a training begun by the request; its row records the outcome (ready/failed)."""
+        self.trainings.submit(complete_training, self.store, training)
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        self.wake.set()
+        if self.thread:
+            self.thread.join(30)
+        self.trainings.shutdown(wait=True, cancel_futures=False)

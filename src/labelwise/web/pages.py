@@ -1,0 +1,258 @@
+"""Server-rendered pages (Jinja2, escaped by default). Pages read through the store services;
+every change a page makes goes through the JSON API with the page's CSRF token."""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from labelwise.domain import DocFilter
+from labelwise.jobs import runner
+from labelwise.store import jobs as job_svc
+from labelwise.store import labels as rules
+from labelwise.store import llm as llm_svc
+from labelwise.store import trained
+from labelwise.store.projects import get_project, list_projects, summarize
+from labelwise.web.deps import (
+    CSRF_COOKIE,
+    TOKEN_COOKIE,
+    StoreDep,
+    csrf_token,
+)
+from labelwise.web.routers.documents import DocFilters, Filters, document_view
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(include_in_schema=False)
+PAGE = 50
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page with the CSRF token in a meta tag and in an HttpOnly, SameSite=Strict cookie."""
+    token = csrf_token(request)
+    response = templates.TemplateResponse(
+        request, name, {"csrf": token, **context}, status_code=status
+    )
+    if request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
+    return response
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", status=status, status_code=status, message=message)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", next=next if next.startswith("/") else "/")
+
+
+@router.post("/login")
+def login(
+    request: Request, token: str = Form(...), next: str = Form("/"), csrf_token: str = Form("")
+) -> Response:
+    expected: str | None = request.app.state.token
+    csrf = request.cookies.get(CSRF_COOKIE, "")
+    if not csrf or not hmac.compare_digest(csrf.encode(), csrf_token.encode()):
+        return error_page(request, 403, "the sign-in form expired; reload it and try again")
+    if expected is None or not hmac.compare_digest(token.encode(), expected.encode()):
+        return render(request, "login.html", status=401, next=next, wrong=True)
+    response = RedirectResponse(next if next.startswith("/") else "/", status_code=303)
+    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/")
+def projects_page(request: Request, store: StoreDep) -> HTMLResponse:
+    with store.session() as session:
+        rows = [summarize(session, p) for p in list_projects(session)]
+    return render(request, "projects.html", projects=rows)
+
+
+@router.get("/projects/{project}")
+def overview(request: Request, project: str, store: StoreDep) -> HTMLResponse:
+    with store.session() as session:
+        summary = summarize(session, get_project(session, project))
+    top = max([1] + [c["labels"] + c["pending_suggestions"] for c in summary.classes.values()])
+    return render(
+        request, "overview.html", p=summary, top=top, project=summary.name, tab="overview"
+    )
+
+
+@router.get("/projects/{project}/documents")
+def documents_page(
+    request: Request,
+    project: str,
+    store: StoreDep,
+    filters: Filters,
+    after: int = 0,
+    before: int | None = None,
+) -> HTMLResponse:
+    with store.session() as session:
+        p = get_project(session, project)
+        rows = filters.listing(session, p, limit=PAGE, after_id=after, before_id=before)
+        ids = [d.id for d in rows]
+        from labelwise.store.documents import labels_by_document
+
+        labels = labels_by_document(session, ids)
+        suggested = rules.suggestions_by_document(session, p, ids)
+        classes = [c.name for c in p.classes]
+        kind = p.kind
+    docs = [
+        {
+            "name": d.name,
+            "excerpt": d.text[:200],
+            "dataset": d.dataset,
+            "labels": labels[d.id],
+            "suggestions": suggested[d.id],
+        }
+        for d in rows
+    ]
+    query = _filter_query(filters)
+    return render(
+        request,
+        "documents.html",
+        project=project,
+        kind=kind,
+        docs=docs,
+        classes=classes,
+        f=filters,
+        filters=[x.value for x in DocFilter],
+        query=query,
+        next_after=ids[-1] if len(ids) == PAGE else None,
+        prev_before=ids[0] if ids and (after or before) else None,
+        tab="documents",
+    )
+
+
+def _filter_query(filters: DocFilters) -> str:
+    values = filters.model_dump(by_alias=True, exclude_none=True, mode="json")
+    if values.get("filter") == "all":
+        values.pop("filter")
+    return urlencode(values)
+
+
+@router.get("/projects/{project}/documents/{name:path}")
+def document_page(
+    request: Request, project: str, name: str, store: StoreDep, filters: Filters
+) -> HTMLResponse:
+    from labelwise.store.documents import get_document
+
+    with store.session() as session:
+        p = get_project(session, project)
+        doc = get_document(session, p, name)
+        view = document_view(session, p, doc)
+        nxt = filters.listing(session, p, limit=1, after_id=doc.id)
+        prev = filters.listing(session, p, limit=1, before_id=doc.id)
+        classes = [c.name for c in p.classes]
+        kind = p.kind
+    return render(
+        request,
+        "document.html",
+        project=project,
+        kind=kind,
+        doc=view,
+        classes=classes,
+        query=_filter_query(filters),
+        next=nxt[0].name if nxt else None,
+        previous=prev[0].name if prev else None,
+        tab="documents",
+    )
+
+
+@router.get("/projects/{project}/review")
+def bulk_review(
+    request: Request,
+    project: str,
+    store: StoreDep,
+    class_name: str | None = None,
+    min_confidence: float = 0.0,
+    sort: Literal["confidence_desc", "confidence_asc", "document"] = "confidence_desc",
+    job: int | None = None,
+) -> HTMLResponse:
+    from labelwise.web.routers.suggestions import suggestions
+
+    rows = suggestions(
+        project,
+        store,
+        class_name=class_name or None,
+        job=job,
+        min_confidence=min_confidence,
+        max_confidence=1.0,
+        sort=sort
+        if sort in ("confidence_desc", "confidence_asc", "document")
+        else "confidence_desc",
+        limit=200,
+        offset=0,
+    )
+    with store.session() as session:
+        classes = [c.name for c in get_project(session, project).classes]
+    return render(
+        request,
+        "review.html",
+        project=project,
+        rows=rows,
+        classes=classes,
+        class_name=class_name or "",
+        min_confidence=min_confidence,
+        sort=sort,
+        tab="review",
+    )
+
+
+@router.get("/projects/{project}/autolabel")
+def autolabel_page(request: Request, project: str, store: StoreDep) -> HTMLResponse:
+    with store.session() as session:
+        p = get_project(session, project)
+        summary = summarize(session, p)
+        connections = [llm_svc.public(c) for c in llm_svc.list_connections(session)]
+        models = [m.name for m in trained.list_models(session, p) if m.status == "ready"]
+    return render(
+        request,
+        "autolabel.html",
+        project=project,
+        p=summary,
+        connections=connections,
+        models=models,
+        tab="autolabel",
+    )
+
+
+@router.get("/projects/{project}/jobs")
+def jobs_page(request: Request, project: str, store: StoreDep) -> HTMLResponse:
+    with store.session() as session:
+        p = get_project(session, project)
+        rows = [runner.public(session, j) for j in job_svc.list_jobs(session, p)]
+    return render(request, "jobs.html", project=project, jobs=rows, tab="jobs")
+
+
+@router.get("/projects/{project}/models")
+def models_page(request: Request, project: str, store: StoreDep) -> HTMLResponse:
+    with store.session() as session:
+        p = get_project(session, project)
+        models = [trained.public(m) for m in trained.list_models(session, p)]
+        deployments = [
+            {"name": d.name, "model": m, "deployed_at": d.deployed_at}
+            for d, m in trained.list_deployments(session, p)
+        ]
+    return render(
+        request,
+        "models.html",
+        project=project,
+        models=models,
+        deployments=deployments,
+        tab="models",
+    )
+
+
+@router.get("/projects/{project}/models/{model}")
+def evaluation_page(request: Request, project: str, model: str, store: StoreDep) -> HTMLResponse:
+    with store.session() as session:
+        row = trained.get_model(session, get_project(session, project), model)
+        info, ev = trained.public(row), dict(row.evaluation or {})
+    return render(request, "evaluation.html", project=project, model=info, ev=ev, tab="models")

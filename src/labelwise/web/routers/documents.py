@@ -1,0 +1,229 @@
+"""Documents (paged, filtered, searched), user labels, train/test, and the review of one
+document's suggestions saved in one go."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from labelwise.domain import Conflict, Dataset, DocFilter, LabelwiseError
+from labelwise.store import labels as rules
+from labelwise.store.classes import get_class
+from labelwise.store.documents import (
+    count_documents,
+    get_document,
+    labels_by_document,
+    list_documents,
+    match_clause,
+)
+from labelwise.store.models import Document, LabelClass, Project
+from labelwise.store.projects import get_project
+from labelwise.web.deps import StoreDep
+
+router = APIRouter(prefix="/api/projects/{project}/documents", tags=["documents"])
+
+EXCERPT = 240
+
+
+class DocFilters(BaseModel):
+    """The filters of the Data labeling page, as query parameters."""
+
+    filter: DocFilter = DocFilter.ALL
+    class_name: str | None = Field(None, alias="class")
+    dataset: Dataset | None = None
+    q: str | None = Field(None, max_length=500, description="Text to search for.")
+    min_confidence: float | None = Field(None, ge=0, le=1)
+    max_confidence: float | None = Field(None, ge=0, le=1)
+
+    def clause(self, session: Session, project: Project) -> Any:
+        return match_clause(
+            session,
+            project,
+            self.filter,
+            self.class_name,
+            self.dataset,
+            self.q,
+            self.min_confidence,
+            self.max_confidence,
+        )
+
+    def listing(self, session: Session, project: Project, **page: Any) -> list[Document]:
+        return list_documents(
+            session,
+            project,
+            self.filter,
+            class_name=self.class_name,
+            dataset=self.dataset,
+            search=self.q,
+            min_confidence=self.min_confidence,
+            max_confidence=self.max_confidence,
+            **page,
+        )
+
+
+Filters = Annotated[DocFilters, Query()]
+
+
+class Review(BaseModel):
+    """What a reviewer decided on one document, saved together ("Save labels")."""
+
+    model_config = ConfigDict(extra="forbid")
+    accept: list[int] = Field(default_factory=list, description="Suggestion ids to accept.")
+    reject: list[int] = Field(default_factory=list, description="Suggestion ids to reject.")
+    labels: list[str] | None = Field(
+        None, description="The document's user labels, replacing those it has (manual labeling)."
+    )
+    dataset: Dataset | None = None
+
+
+class DatasetChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    documents: list[str] = Field(min_length=1)
+    dataset: Dataset
+
+
+def suggestion_rows(session: Session, project: Project, doc: Document) -> list[dict[str, Any]]:
+    names = {c.id: c.name for c in project.classes}
+    return [
+        {
+            "id": s.id,
+            "class": names[s.class_id],
+            "confidence": round(s.confidence, 4),
+            "confidence_source": s.confidence_source,
+            "rationale": s.rationale,
+            "labeler": s.labeler,
+            "model": s.model,
+            "job_id": s.job_id,
+        }
+        for s in rules.reviewable_suggestions(session, project, doc)
+    ]
+
+
+def document_view(session: Session, project: Project, doc: Document) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "name": doc.name,
+        "text": doc.text,
+        "language": doc.language,
+        "dataset": doc.dataset,
+        "labels": rules.document_labels(session, doc),
+        "suggestions": suggestion_rows(session, project, doc),
+    }
+
+
+@router.get("")
+def documents(
+    project: str,
+    store: StoreDep,
+    filters: Filters,
+    after: int = Query(0, ge=0, description="Page on from this document id (keyset)."),
+    before: int | None = Query(None, ge=1, description="The page before this document id."),
+    limit: int = Query(50, ge=1, le=500),
+    count: bool = Query(False, description="Also count every match (slower on huge projects)."),
+) -> dict[str, Any]:
+    """Documents matching the filters, a page at a time, with labels and suggestions."""
+    with store.session() as session:
+        p = get_project(session, project)
+        rows = filters.listing(session, p, limit=limit, after_id=after, before_id=before)
+        ids = [d.id for d in rows]
+        labels = labels_by_document(session, ids)
+        suggested = rules.suggestions_by_document(session, p, ids)
+        data: dict[str, Any] = {
+            "documents": [
+                {
+                    "id": d.id,
+                    "name": d.name,
+                    "excerpt": d.text[:EXCERPT],
+                    "dataset": d.dataset,
+                    "labels": labels[d.id],
+                    "suggestions": [
+                        {"class": c, "confidence": round(conf, 4)} for c, conf in suggested[d.id]
+                    ],
+                }
+                for d in rows
+            ],
+            "next_after": ids[-1] if len(ids) == limit else None,
+            "prev_before": ids[0] if ids and (after or before) else None,
+        }
+        if count:
+            data["total"] = count_documents(session, filters.clause(session, p))
+        return data
+
+
+@router.get("/{name:path}")
+def document(project: str, name: str, store: StoreDep, filters: Filters) -> dict[str, Any]:
+    """One document: text, user labels, suggestions for review, and its neighbours in the
+    filtered list (for Back / Next)."""
+    with store.session() as session:
+        p = get_project(session, project)
+        doc = get_document(session, p, name)
+        data = document_view(session, p, doc)
+        nxt = filters.listing(session, p, limit=1, after_id=doc.id)
+        prev = filters.listing(session, p, limit=1, before_id=doc.id)
+        data["next"] = nxt[0].name if nxt else None
+        data["previous"] = prev[0].name if prev else None
+        return data
+
+
+def _classes(session: Session, project: Project, names: list[str]) -> list[LabelClass]:
+    return [get_class(session, project, n) for n in names]
+
+
+@router.post("/{name:path}/review")
+def review(project: str, name: str, body: Review, store: StoreDep) -> dict[str, Any]:
+    """Save a reviewer's decisions on one document in one transaction: accepted suggestions
+    become user labels, rejected ones are recorded, manual labels and train/test are set."""
+    if set(body.accept) & set(body.reject):
+        raise Conflict("a suggestion cannot be both accepted and rejected")
+    with store.session() as session:
+        p = get_project(session, project)
+        doc = get_document(session, p, name)
+        offered = {s["id"] for s in suggestion_rows(session, p, doc)}
+        unknown = (set(body.accept) | set(body.reject)) - offered
+        if unknown:
+            raise Conflict(
+                f"suggestions {sorted(unknown)} are not offered for review on {name!r} "
+                "(decided already, or shadowed by a user label); reload the document"
+            )
+        for sid in body.reject:
+            rules.reject(session, p, sid)
+        if body.labels is not None:
+            if body.labels:
+                rules.set_labels(session, p, doc, _classes(session, p, body.labels))
+            else:
+                rules.remove_labels(session, doc)
+        for sid in body.accept:
+            if sid in {s["id"] for s in suggestion_rows(session, p, doc)}:
+                rules.accept(session, p, sid)
+        if body.dataset is not None:
+            doc.dataset = body.dataset.value
+        session.flush()
+        return document_view(session, p, doc)
+
+
+@router.put("/{name:path}/labels")
+def set_labels(project: str, name: str, labels: list[str], store: StoreDep) -> dict[str, Any]:
+    """Set a document's user labels (single-label: exactly one class); [] removes them."""
+    with store.session() as session:
+        p = get_project(session, project)
+        doc = get_document(session, p, name)
+        if labels:
+            rules.set_labels(session, p, doc, _classes(session, p, labels))
+        else:
+            rules.remove_labels(session, doc)
+        return document_view(session, p, doc)
+
+
+@router.post("/dataset")
+def dataset(project: str, body: DatasetChange, store: StoreDep) -> dict[str, int]:
+    """Assign documents to the train or test set."""
+    from labelwise.store.documents import set_dataset
+
+    with store.session() as session:
+        n = set_dataset(session, get_project(session, project), body.documents, body.dataset)
+    if not n:
+        raise LabelwiseError("no documents given")
+    return {"changed": n}

@@ -1,0 +1,182 @@
+"""LLM connections, estimates and autolabel jobs (start → 202 with the job to poll)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from labelwise.domain import LabelwiseError
+from labelwise.jobs import runner
+from labelwise.store import jobs as svc
+from labelwise.store import llm as llm_svc
+from labelwise.store.projects import get_project
+from labelwise.web.deps import StoreDep
+
+router = APIRouter(tags=["autolabel"])
+
+
+class ConnectionCreate(BaseModel):
+    """An LLM connection; the key stays in the server's environment (``api_key_env``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    provider: Literal["openai", "azure"]
+    endpoint: str = Field(description="Base URL (OpenAI-compatible) or the Azure endpoint.")
+    model: str = Field(description="Model name, or the Azure deployment name.")
+    api_version: str = ""
+    api_key_env: str = Field("", description="Name of the environment variable with the key.")
+    price_model: str = ""
+    rpm: int | None = Field(None, ge=1)
+    tpm: int | None = Field(None, ge=1)
+
+
+class LabelerOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    docs_per_request: int = Field(1, ge=1, le=50)
+    concurrency: int | None = Field(None, ge=1, le=256)
+    few_shot: int = Field(4, ge=0, le=50)
+    rationale: bool = False
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    labeler: Literal["embedding", "openai", "model"] = "embedding"
+    llm: str | None = Field(None, description="openai: the LLM connection.")
+    model: str | None = Field(None, description="model: the project's trained model.")
+    classes: list[str] | None = Field(None, description="Only these classes (default: all).")
+    docs: Literal["unlabeled", "all", "auto-labeled"] | list[str] = "unlabeled"
+    budget_usd: float | None = Field(None, gt=0)
+    limit: int | None = Field(None, ge=1)
+    options: LabelerOptions = Field(default_factory=LabelerOptions)
+
+    def labeler_options(self) -> dict[str, Any]:
+        if self.labeler != "openai":
+            return {}
+        return self.options.model_dump(exclude_none=True)
+
+
+class EstimateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    llm: str
+    classes: list[str] | None = None
+    docs: Literal["unlabeled", "all", "auto-labeled"] | list[str] = "unlabeled"
+    limit: int | None = Field(None, ge=1)
+    options: LabelerOptions = Field(default_factory=LabelerOptions)
+
+
+class Resume(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    retry_failed: bool = False
+
+
+@router.get("/api/llm", tags=["llm"])
+def connections(store: StoreDep) -> list[dict[str, Any]]:
+    with store.session() as session:
+        return [llm_svc.public(c) for c in llm_svc.list_connections(session)]
+
+
+@router.post("/api/llm", status_code=201, tags=["llm"])
+def new_connection(body: ConnectionCreate, store: StoreDep) -> dict[str, Any]:
+    with store.session() as session:
+        row = llm_svc.add_connection(session, **body.model_dump())
+        return llm_svc.public(row)
+
+
+@router.get("/api/llm/{name}", tags=["llm"])
+def connection(name: str, store: StoreDep) -> dict[str, Any]:
+    with store.session() as session:
+        return llm_svc.public(llm_svc.get_connection(session, name))
+
+
+@router.delete("/api/llm/{name}", status_code=204, tags=["llm"])
+def remove_connection(name: str, store: StoreDep) -> None:
+    with store.session() as session:
+        llm_svc.remove_connection(session, name)
+
+
+@router.post("/api/projects/{project}/estimate")
+def estimate(project: str, body: EstimateCreate, store: StoreDep) -> dict[str, Any]:
+    """Tokens and cost of labeling the chosen documents with an LLM connection, counted
+    offline before anything is sent."""
+    from labelwise.autolabel import make_labeler
+    from labelwise.estimate import estimate as count
+    from labelwise.labelers.openai import OpenAILabeler
+
+    labeler = make_labeler(
+        store, "openai", llm=body.llm, options=body.options.model_dump(exclude_none=True)
+    )
+    assert isinstance(labeler, OpenAILabeler)
+    return count(
+        store, project, labeler, docs=body.docs, classes=body.classes, limit=body.limit
+    ).to_dict()
+
+
+def _public(store: Any, job_id: int) -> dict[str, Any]:
+    with store.session() as session:
+        return runner.public(session, svc.get_job(session, job_id))
+
+
+@router.post("/api/projects/{project}/jobs", status_code=202)
+def start_job(
+    project: str, body: JobCreate, request: Request, response: Response, store: StoreDep
+) -> dict[str, Any]:
+    """Start an autolabel job: it is stored at once and run by the server in the background;
+    poll the job at the returned location."""
+    if body.labeler == "openai" and not body.llm:
+        raise LabelwiseError("the openai labeler needs an LLM connection (llm)")
+    if body.labeler == "model" and not body.model:
+        raise LabelwiseError("the model labeler needs a trained model (model)")
+    job_id = runner.create(
+        store,
+        project,
+        body.labeler,
+        llm=body.llm or "",
+        model=body.model or "",
+        docs=body.docs,
+        classes=body.classes,
+        options=body.labeler_options(),
+        budget_usd=body.budget_usd,
+        limit=body.limit,
+    )
+    request.app.state.background.nudge()
+    response.headers["Location"] = f"/api/jobs/{job_id}"
+    return _public(store, job_id)
+
+
+@router.get("/api/projects/{project}/jobs")
+def jobs(project: str, store: StoreDep) -> list[dict[str, Any]]:
+    """A project's jobs, newest first."""
+    with store.session() as session:
+        p = get_project(session, project)
+        return [runner.public(session, j) for j in svc.list_jobs(session, p)]
+
+
+@router.get("/api/jobs/{job_id}")
+def job(job_id: int, store: StoreDep) -> dict[str, Any]:
+    """A job's status, counts, tokens, cost, times, failures by reason and review counts."""
+    return _public(store, job_id)
+
+
+@router.post("/api/jobs/{job_id}/cancel", status_code=202)
+def cancel(job_id: int, store: StoreDep) -> dict[str, Any]:
+    """Ask a job to stop after the requests in flight."""
+    with store.session() as session:
+        svc.request_cancel(session, job_id)
+    return _public(store, job_id)
+
+
+@router.post("/api/jobs/{job_id}/resume", status_code=202)
+def resume(job_id: int, body: Resume, request: Request, store: StoreDep) -> dict[str, Any]:
+    """Go on with a cancelled, interrupted or budget-stopped job (done documents are not sent
+    again); with ``retry_failed`` the failed ones are sent again too."""
+    with store.session() as session:
+        job = svc.get_job(session, job_id)
+        if job.status == "succeeded" and not body.retry_failed:
+            raise LabelwiseError(f"job {job_id} already succeeded; nothing to resume")
+        if body.retry_failed:
+            svc.reset_failed(session, job_id)
+        job.status, job.reason, job.cancel_requested, job.finished_at = "queued", "", False, None
+    request.app.state.background.nudge()
+    return _public(store, job_id)

@@ -1,0 +1,179 @@
+"""Projects and classes; import and export of documents."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
+
+from labelwise.domain import Dataset, LabelwiseError
+from labelwise.store import classes as class_svc
+from labelwise.store.projects import (
+    create_project,
+    delete_project,
+    get_project,
+    list_projects,
+    summarize,
+)
+from labelwise.web.deps import StoreDep
+
+router = APIRouter(prefix="/api/projects", tags=["projects"])
+
+MAX_UPLOAD = 200 * 1024 * 1024
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    kind: Literal["single_label", "multi_label"] = "single_label"
+    language: str = "en"
+    description: str = ""
+
+
+class ClassCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    examples: list[str] = Field(default_factory=list)
+
+
+class ClassUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    description: str | None = None
+    examples: list[str] | None = None
+
+
+@router.get("")
+def projects(store: StoreDep) -> list[dict[str, Any]]:
+    """Every project with its counts."""
+    with store.session() as session:
+        return [summarize(session, p).to_dict() for p in list_projects(session)]
+
+
+@router.post("", status_code=201)
+def new_project(body: ProjectCreate, store: StoreDep) -> dict[str, Any]:
+    with store.session() as session:
+        project = create_project(session, body.name, body.kind, body.language, body.description)
+        return summarize(session, project).to_dict()
+
+
+@router.get("/{project}")
+def project(project: str, store: StoreDep) -> dict[str, Any]:
+    """A project's counts: documents, labeled, train/test, labels and suggestions per class."""
+    with store.session() as session:
+        return summarize(session, get_project(session, project)).to_dict()
+
+
+@router.delete("/{project}", status_code=204)
+def remove_project(project: str, store: StoreDep) -> None:
+    with store.session() as session:
+        delete_project(session, project)
+
+
+def _class(c: Any, usage: tuple[int, int] | None = None) -> dict[str, Any]:
+    data = {"name": c.name, "description": c.description, "examples": c.examples}
+    if usage is not None:
+        data["labels"], data["suggestions"] = usage
+    return data
+
+
+@router.get("/{project}/classes", tags=["classes"])
+def classes(project: str, store: StoreDep) -> list[dict[str, Any]]:
+    with store.session() as session:
+        p = get_project(session, project)
+        return [
+            _class(c, class_svc.class_usage(session, c)) for c in class_svc.list_classes(session, p)
+        ]
+
+
+@router.post("/{project}/classes", status_code=201, tags=["classes"])
+def new_class(project: str, body: ClassCreate, store: StoreDep) -> dict[str, Any]:
+    with store.session() as session:
+        p = get_project(session, project)
+        return _class(class_svc.add_class(session, p, body.name, body.description, body.examples))
+
+
+@router.patch("/{project}/classes/{name}", tags=["classes"])
+def change_class(project: str, name: str, body: ClassUpdate, store: StoreDep) -> dict[str, Any]:
+    """Rename a class, or set its description or examples."""
+    with store.session() as session:
+        p = get_project(session, project)
+        if body.name is not None and body.name != name:
+            name = class_svc.rename_class(session, p, name, body.name).name
+        return _class(class_svc.describe_class(session, p, name, body.description, body.examples))
+
+
+@router.delete("/{project}/classes/{name}", tags=["classes"])
+def remove_class(project: str, name: str, store: StoreDep) -> dict[str, int]:
+    """Remove a class with its labels and suggestions."""
+    with store.session() as session:
+        labels, suggestions = class_svc.remove_class(session, get_project(session, project), name)
+    return {"labels_removed": labels, "suggestions_removed": suggestions}
+
+
+@router.post("/{project}/import", tags=["documents"])
+async def import_documents(
+    project: str,
+    request: Request,
+    store: StoreDep,
+    format: Literal["csv", "jsonl"] = "jsonl",
+    dataset: Dataset | None = None,
+    create_classes: bool = False,
+    replace: bool = False,
+    filename: str = "upload",
+) -> dict[str, Any]:
+    """Import a CSV or JSONL file sent as the request body (as `labelwise import` reads it);
+    bad records are listed by line, good ones stored."""
+    from labelwise.ingest.importer import run_import
+
+    body = await request.body()
+    if not body:
+        raise LabelwiseError("the request body is empty; send the file's content")
+    if len(body) > MAX_UPLOAD:
+        raise LabelwiseError(f"the file is over {MAX_UPLOAD // 2**20} MiB; use labelwise import")
+    safe = "".join(ch for ch in Path(filename).name if ch.isalnum() or ch in "._-") or "upload"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{safe}.{format}"
+        path.write_bytes(body)
+        report = run_import(
+            store,
+            project,
+            str(path),
+            fmt=format,
+            dataset=dataset,
+            create_classes=create_classes,
+            replace=replace,
+        )
+    data = report.to_dict()
+    data["source"] = filename
+    for e in data["errors"]:  # name the uploaded file, not the server's temporary copy
+        for key, value in e.items():
+            e[key] = value.replace(str(path), filename)
+    return data
+
+
+@router.get("/{project}/export", tags=["documents"])
+def export_documents(
+    project: str,
+    store: StoreDep,
+    format: Literal["csv", "jsonl"] = "jsonl",
+    include_suggestions: bool = False,
+) -> FileResponse:
+    """The project's documents and labels as a CSV or JSONL download."""
+    from labelwise.ingest.exporter import export_project
+
+    tmp = Path(tempfile.mkdtemp())
+    path = tmp / f"{project}.{format}"
+    export_project(store, project, path, format, include_suggestions=include_suggestions)
+
+    def clean() -> None:
+        path.unlink(missing_ok=True)
+        tmp.rmdir()
+
+    return FileResponse(path, filename=path.name, background=BackgroundTask(clean))

@@ -1,0 +1,110 @@
+"""Suggestions for review: list with filters, accept, reject, in bulk and above a confidence."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from labelwise.store import labels as rules
+from labelwise.store.models import Document, LabelClass, Suggestion
+from labelwise.store.projects import get_project
+from labelwise.web.deps import StoreDep
+
+router = APIRouter(prefix="/api/projects/{project}/suggestions", tags=["suggestions"])
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[int] = Field(min_length=1, max_length=10_000)
+
+
+class AcceptAbove(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    threshold: float = Field(ge=0, le=1)
+    class_name: str | None = Field(None, alias="class")
+
+
+@router.get("")
+def suggestions(
+    project: str,
+    store: StoreDep,
+    class_name: str | None = Query(None, alias="class"),
+    job: int | None = None,
+    min_confidence: float = Query(0.0, ge=0, le=1),
+    max_confidence: float = Query(1.0, ge=0, le=1),
+    sort: Literal["confidence_desc", "confidence_asc", "document"] = "confidence_desc",
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> list[dict[str, Any]]:
+    """Suggestions offered for review (pending, not shadowed by a user label), with an excerpt
+    of their document."""
+    with store.session() as session:
+        p = get_project(session, project)
+        query = (
+            select(Suggestion, Document.name, Document.text, LabelClass.name)
+            .join(Document, Document.id == Suggestion.document_id)
+            .join(LabelClass, LabelClass.id == Suggestion.class_id)
+            .where(
+                Document.project_id == p.id,
+                rules.reviewable_clause(p),
+                Suggestion.confidence >= min_confidence,
+                Suggestion.confidence <= max_confidence,
+            )
+        )
+        if class_name:
+            query = query.where(LabelClass.name == class_name)
+        if job is not None:
+            query = query.where(Suggestion.job_id == job)
+        order = {
+            "confidence_desc": (Suggestion.confidence.desc(), Suggestion.id),
+            "confidence_asc": (Suggestion.confidence, Suggestion.id),
+            "document": (Suggestion.document_id, Suggestion.id),
+        }[sort]
+        rows = session.execute(query.order_by(*order).limit(limit).offset(offset)).all()
+        return [
+            {
+                "id": s.id,
+                "document": name,
+                "excerpt": text[:200],
+                "class": cls,
+                "confidence": round(s.confidence, 4),
+                "rationale": s.rationale,
+                "labeler": s.labeler,
+                "job_id": s.job_id,
+            }
+            for s, name, text, cls in rows
+        ]
+
+
+@router.post("/accept")
+def accept(project: str, body: Decision, store: StoreDep) -> dict[str, int]:
+    """Accept suggestions (all or none): each becomes a user label."""
+    with store.session() as session:
+        p = get_project(session, project)
+        for sid in body.ids:
+            rules.accept(session, p, sid)
+    return {"accepted": len(body.ids)}
+
+
+@router.post("/reject")
+def reject(project: str, body: Decision, store: StoreDep) -> dict[str, int]:
+    """Reject suggestions (all or none); the decisions count toward the labeler's accept rate."""
+    with store.session() as session:
+        p = get_project(session, project)
+        for sid in body.ids:
+            rules.reject(session, p, sid)
+    return {"rejected": len(body.ids)}
+
+
+@router.post("/accept-above")
+def accept_above(project: str, body: AcceptAbove, store: StoreDep) -> dict[str, int]:
+    """Accept every suggestion for review at or above a confidence, for one class or all
+    (single-label: a document's most confident one)."""
+    with store.session() as session:
+        n = rules.accept_above(
+            session, get_project(session, project), body.threshold, body.class_name
+        )
+    return {"accepted": n}
