@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from labelwise.domain import Conflict, Dataset, DocFilter, LabelwiseError
@@ -37,6 +37,12 @@ class DocFilters(BaseModel):
     q: str | None = Field(None, max_length=500, description="Text to search for.")
     min_confidence: float | None = Field(None, ge=0, le=1)
     max_confidence: float | None = Field(None, ge=0, le=1)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def empty_is_unset(cls, value: Any) -> Any:
+        """An empty field of the filter form means "any"."""
+        return None if value == "" else value
 
     def clause(self, session: Session, project: Project) -> Any:
         return match_clause(

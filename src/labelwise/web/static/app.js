@@ -318,7 +318,17 @@ function modelsPage() {
   }));
 }
 
+// GET filter forms: leave empty fields out of the address
+function filterForms() {
+  for (const form of $$("form.filters")) {
+    form.addEventListener("submit", () => {
+      for (const el of form.elements) if (el.name && el.value === "") el.disabled = true;
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  filterForms();
   projectsPage();
   importForm();
   reviewPage();

@@ -1,0 +1,196 @@
+"""The review flow in a real browser: Playwright driving Debian's headless Chromium against
+the server on a loopback port, over a real database.
+
+Set LABELWISE_SCREENSHOTS=docs/screenshots to refresh the README's screenshots."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from labelwise.demo import create_demo_project
+from labelwise.domain import DocumentRecord
+from labelwise.store import Store
+from labelwise.store.documents import get_document, write_batch
+from labelwise.store.models import Label, Suggestion
+from labelwise.store.projects import get_project
+from tests.test_api import serve
+
+CHROMIUM = "/usr/bin/chromium"
+PROJECT = "demo-banking77"
+USER_BLUE = "rgb(29, 78, 216)"
+SUGGESTED_PURPLE = "rgb(126, 34, 206)"
+XSS = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> my card'
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("LABELWISE_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def site(store: Store) -> Iterator[str]:
+    create_demo_project(store, PROJECT)
+    with store.session() as s:
+        p = get_project(s, PROJECT)
+        ids = {c.name: c.id for c in p.classes}
+        write_batch(s, p, [DocumentRecord("zz-untrusted", XSS, where="test")], ids)
+    yield from serve(store, None)
+
+
+def shot(page: Any, name: str) -> None:
+    folder = os.environ.get("LABELWISE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))
+
+
+def background(page: Any, selector: str) -> str:
+    color: str = page.locator(selector).first.evaluate("el => getComputedStyle(el).backgroundColor")
+    return color
+
+
+def test_review_flow_in_a_browser(site: str, store: Store, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.type), d.accept()))
+
+    page.goto(site + "/")
+    shot(page, "projects")
+    page.click(f"text={PROJECT}")
+    page.wait_for_selector("#class-chart")
+    shot(page, "overview")
+
+    # the wizard: embedded labeler, all classes, Unlabeled preselected -> the jobs page
+    page.goto(f"{site}/projects/{PROJECT}/autolabel")
+    assert page.is_checked('input[name="labeler"][value="embedding"]')
+    assert page.is_checked('input[name="docs"][value="unlabeled"]')
+    boxes = page.locator('input[name="classes"]')
+    assert boxes.count() > 2 and all(boxes.nth(i).is_checked() for i in range(boxes.count()))
+    shot(page, "autolabel")
+    page.click("#start-job")
+    page.wait_for_url(re.compile(r".*/jobs$"))
+    page.wait_for_selector("td.status-succeeded", timeout=120_000)
+    assert "succeeded" in page.inner_text("#jobs")
+    shot(page, "jobs")
+
+    # Data labeling, Auto labeled filter
+    page.goto(f"{site}/projects/{PROJECT}/documents")
+    page.click("text=Auto labeled")
+    page.wait_for_url(re.compile(r".*filter=auto-labeled.*"))
+    assert page.locator("#documents .label.suggested").count() > 0
+    assert background(page, "#documents .label.suggested") == SUGGESTED_PURPLE
+    shot(page, "documents")
+
+    # accept the first document's suggestion with the control, save
+    page.locator("#documents a.doc-link").nth(0).click()
+    page.wait_for_selector("#suggestions .suggestion")
+    first = page.inner_text("#doc-name")
+    suggestion = page.locator("#suggestions .suggestion").first
+    accepted_class = suggestion.get_attribute("data-class")
+    accepted_id = int(suggestion.get_attribute("data-id") or 0)
+    assert background(page, "#suggestions .label.suggested") == SUGGESTED_PURPLE
+    assert page.is_disabled("#save")
+    suggestion.locator("button.accept").click()
+    assert background(page, "#suggestions .label") == USER_BLUE  # accepted turns blue
+    assert page.inner_text("#unsaved") == "unsaved changes"
+    shot(page, "document")
+    page.click("#save")
+    page.wait_for_selector("#user-labels .label.user")
+    assert page.inner_text("#user-labels") == accepted_class
+    assert background(page, "#user-labels .label.user") == USER_BLUE
+
+    # Next in the filtered list (j), reject its suggestion with the keyboard (r), save (s)
+    page.keyboard.press("j")
+    page.wait_for_function(f"document.querySelector('#doc-name').textContent !== {first!r}")
+    second = page.inner_text("#doc-name")
+    rejected_id = int(page.locator("#suggestions .suggestion").first.get_attribute("data-id") or 0)
+    page.keyboard.press("r")
+    assert page.locator("#suggestions .suggestion.rejected").count() == 1
+    page.keyboard.press("s")
+    page.wait_for_load_state()
+    page.reload()
+    assert page.locator(f'#suggestions .suggestion[data-id="{rejected_id}"]').count() == 0
+
+    with store.session() as s:
+        p = get_project(s, PROJECT)
+        doc = get_document(s, p, first)
+        label = s.scalar(select(Label).where(Label.document_id == doc.id))
+        assert label is not None and label.suggestion_id == accepted_id
+        assert s.get(Suggestion, accepted_id).status == "accepted"  # type: ignore[union-attr]
+        rejected = s.get(Suggestion, rejected_id)
+        assert rejected is not None and rejected.status == "rejected"
+        assert get_document(s, p, second).id == rejected.document_id
+
+    # leaving with an unsaved decision warns
+    page.locator("#suggestions .suggestion button.accept").first.click() if page.locator(
+        "#suggestions .suggestion"
+    ).count() else page.locator("#manual input").first.check()
+    page.goto(f"{site}/projects/{PROJECT}")
+    assert "beforeunload" in dialogs
+
+    # untrusted text renders as text
+    page.goto(f"{site}/projects/{PROJECT}/documents/zz-untrusted")
+    assert page.inner_text("#doc-text") == XSS
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#doc-text script, #doc-text img").count() == 0
+
+    # bulk review and models pages render
+    page.goto(f"{site}/projects/{PROJECT}/review")
+    page.wait_for_selector("#suggestion-table")
+    shot(page, "review")
+    page.goto(f"{site}/projects/{PROJECT}/models")
+    shot(page, "models")
+    assert not errors, errors
+
+
+def test_pages_train_and_show_an_evaluation(site: str, store: Store, browser: Any) -> None:
+    """Accept above a confidence in bulk, train from the Models page, open the evaluation."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{site}/projects/{PROJECT}/models")
+    page.fill('#train input[name="model"]', "m1")
+    page.click("#train button[type=submit]")
+    deadline = time.monotonic() + 120
+    while page.locator('#models a:has-text("m1")').count() == 0:
+        assert time.monotonic() < deadline, "training did not finish"
+        page.wait_for_timeout(500)
+        if page.locator("#flash.error").count():
+            raise AssertionError(page.inner_text("#flash"))
+    page.click('#models a:has-text("m1")')
+    page.wait_for_selector("#per-class")
+    assert page.locator("#per-class tbody tr").count() > 3
+    img = page.locator("img#confusion")
+    page.wait_for_function("document.querySelector('img#confusion').naturalWidth > 0")
+    assert img.evaluate("el => el.naturalWidth") > 100
+    shot(page, "evaluation")
+    page.goto(f"{site}/projects/{PROJECT}/models")
+    page.click("button.deploy")
+    page.wait_for_selector("#try")
+    page.fill("#try textarea", "I lost my card, please block it")
+    page.click("#try button[type=submit]")
+    page.wait_for_selector("#prediction .label")
+    assert page.inner_text("#prediction").strip()
+    shot(page, "try-it")
+    assert not errors, errors
