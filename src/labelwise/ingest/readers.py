@@ -170,6 +170,8 @@ def read_csv(source: Source, options: Options) -> Iterator[Item]:
 def read_jsonl(source: Source, options: Options) -> Iterator[Item]:
     """One JSON object per line; names default to ``<file stem>-<line number>``."""
     cols: _Columns | None = None
+    seen_keys: frozenset[str] = frozenset()
+    known: dict[frozenset[str], _Columns] = {}
     with source.open_bytes() as fh:
         for number, raw in enumerate(fh, start=1):
             where = f"{source.url}:{number}"
@@ -193,9 +195,12 @@ def read_jsonl(source: Source, options: Options) -> Iterator[Item]:
                     where, 'each line must be a JSON object like {"name": ..., "text": ...}'
                 )
                 continue
-            if cols is None:
-                cols = _Columns(list(obj), options, source.url)
-                options.warnings.append(f"{source.url}: fields used: {cols.describe()}")
+            keys = frozenset(obj)
+            if cols is None or keys != seen_keys:  # lines may differ in their optional fields
+                cols, seen_keys = known.get(keys) or _Columns(list(obj), options, source.url), keys
+                if keys not in known:
+                    known[keys] = cols
+                    options.warnings.append(f"{source.url}: fields used: {cols.describe()}")
             try:
                 yield _record(obj, cols, options, where, f"{source.stem}-{number}")
             except RecordError as err:
