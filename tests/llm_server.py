@@ -63,8 +63,9 @@ class FakeLLM:
                 },
                 {},
             )
-        if fault == "429":
-            return 429, {"error": {"message": "rate limited"}}, {"Retry-After": "0"}
+        if fault and fault.startswith("429"):  # "429" or "429:<seconds of Retry-After>"
+            after = fault.partition(":")[2] or "0"
+            return 429, {"error": {"message": "rate limited"}}, {"Retry-After": after}
         if fault == "500":
             return 500, {"error": {"message": "boom"}}, {}
         if fault == "filter":
@@ -187,6 +188,7 @@ class Handler(BaseHTTPRequestHandler):
                     "fault": fault,
                     "deployment": azure.group(1) if azure else None,
                     "key": key,
+                    "at": time.monotonic(),
                 }
             )
         if fault == "slow" or fake.latency:

@@ -135,6 +135,21 @@ def test_429_and_500_are_retried(server: Server, fake: FakeLLM) -> None:
     assert [r["fault"] for r in fake.requests] == ["429", "500", None]
 
 
+def test_a_429_slows_every_request_down(server: Server, fake: FakeLLM) -> None:
+    """One 429 with Retry-After: 1 holds back every request of the labeler for that second
+    (not just the one retried), and halves the requests allowed at once."""
+    fake.latency = 0.05
+    fake.faults.extend(["429:1"])
+    lab = labeler(server, concurrency=4)
+    outs = lab.label(SINGLE, docs(*range(len(TEXTS))) * 3)
+    assert not any(o.failure for o in outs)
+    throttled = next(r for r in fake.requests if r["fault"] == "429:1")
+    answered = throttled["at"] + 0.05  # when the 429 went back
+    later = [r["at"] - answered for r in fake.requests if r["at"] > answered + 0.03]
+    assert later and min(later) >= 0.95, later  # nothing new was sent during the pause
+    assert lab._gate.throttles == 1
+
+
 def test_persistent_errors_fail_the_document(server: Server, fake: FakeLLM) -> None:
     fake.faults.extend(["500"] * 3)
     [out] = labeler(server, max_retries=2).label(SINGLE, docs(0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labelwise.labelers.ratelimit import RateLimiter
+from labelwise.labelers.ratelimit import AdaptiveGate, RateLimiter
 
 
 class Clock:
@@ -45,3 +45,25 @@ def test_no_limits_never_waits() -> None:
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
     assert all(limiter.acquire(10**6) == 0 for _ in range(1000))
     assert clock.slept == []
+
+
+def test_adaptive_gate_halves_once_per_pause_and_recovers() -> None:
+    clock = Clock()
+    gate = AdaptiveGate(16, clock=clock)
+    for _ in range(16):
+        gate.acquire()
+    assert gate.in_flight == 16
+    gate.throttled(2.0)
+    gate.throttled(2.0)  # the other requests in flight come back 429 too: still one halving
+    assert (gate.limit, gate.throttles, gate.paused_until) == (8.0, 1, 2.0)
+    for _ in range(16):
+        gate.release(ok=False)
+    clock.now = 2.5
+    for _ in range(8):  # the pause is over: 8 at once now
+        gate.acquire()
+    assert gate.in_flight == 8
+    for _ in range(8):
+        gate.release(ok=True)
+    assert 8.0 < gate.limit < 9.0  # successes give back a little at a time
+    gate.throttled(0.0)
+    assert gate.limit == pytest.approx(max(1.0, 8.96 / 2), abs=0.1)

@@ -266,7 +266,7 @@ def test_access_and_csrf(client: Client) -> None:
     )
     assert status == 403
     # signing in with the form sets the token cookie; a wrong token does not
-    form = "token=wrong&next=/&csrf_token=abc".encode()
+    form = b"token=wrong&next=/&csrf_token=abc"
     status, _, _ = anonymous(
         "POST",
         "/login",

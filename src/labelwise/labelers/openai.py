@@ -25,7 +25,7 @@ import numpy as np
 from labelwise.costs import token_counter
 from labelwise.domain import LabelwiseError
 from labelwise.labelers.base import DocInput, Example, Labeler, LabelTask, Outcome, Prediction
-from labelwise.labelers.ratelimit import RateLimiter
+from labelwise.labelers.ratelimit import AdaptiveGate, RateLimiter
 from labelwise.prompts import classify
 
 FALLBACK_CONFIDENCE = 0.7
@@ -43,6 +43,21 @@ class AnswerCache(Protocol):
 # {"type": "json_object", "schema": ...}; then plain JSON mode; then free text.
 MODES = ("json_schema", "json_object_schema", "json_object", "text")
 FORMAT_WORDS = ("response_format", "json_schema", "json_object", "schema", "structured")
+
+
+def retry_after(exc: Any) -> float | None:
+    """Seconds a 429 asks to wait (``retry-after-ms`` or ``retry-after`` in seconds), at most a
+    minute; None when the answer does not say."""
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return min(60.0, max(0.0, float(value) / scale))
+        except ValueError:  # an HTTP date: fall back to backoff
+            return None
+    return None
 
 
 class OpenAILabeler(Labeler):
@@ -93,6 +108,7 @@ class OpenAILabeler(Labeler):
         self._limiter = (
             RateLimiter(options.rpm, options.tpm) if (options.rpm or options.tpm) else None
         )
+        self._gate = AdaptiveGate(options.concurrency)
 
     @property
     def model_id(self) -> str:
@@ -125,11 +141,11 @@ class OpenAILabeler(Labeler):
                     api_key=key,
                     azure_deployment=o.model,
                     timeout=o.timeout,
-                    max_retries=o.max_retries,
+                    max_retries=0,  # retries are ours (_send), shared with the whole job
                 )
             else:
                 self._client = openai.OpenAI(
-                    base_url=o.endpoint, api_key=key, timeout=o.timeout, max_retries=o.max_retries
+                    base_url=o.endpoint, api_key=key, timeout=o.timeout, max_retries=0
                 )
         return self._client
 
@@ -181,10 +197,8 @@ class OpenAILabeler(Labeler):
                 kwargs["response_format"] = {"type": "json_object"}
             if logprobs:
                 kwargs["logprobs"] = True
-            if self._limiter is not None:  # prompt tokens counted, the answer's estimated
-                self._limiter.acquire(self._counter.count_messages(messages) + 20 * len(keys))
             try:
-                return self.client().chat.completions.create(**kwargs)
+                return self._send(kwargs, self._counter.count_messages(messages) + 20 * len(keys))
             except openai.APIStatusError as exc:
                 # servers refuse what they lack with 400, 422 or (llama.cpp) 500: step down
                 text = str(exc).lower()
@@ -197,6 +211,54 @@ class OpenAILabeler(Labeler):
                         self._mode = MODES[MODES.index(mode) + 1]
                     else:
                         raise
+
+    def _send(self, kwargs: dict[str, Any], tokens: int) -> Any:
+        """Send one request through the rate limits and the adaptive gate; 429, 5xx, timeouts
+        and dropped connections are retried (tenacity: exponential backoff with jitter, a 429's
+        Retry-After honoured) up to ``max_retries`` times."""
+        import openai
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt
+        from tenacity import wait_exponential_jitter as backoff
+
+        def transient(exc: BaseException) -> bool:
+            if isinstance(exc, openai.InternalServerError):
+                text = str(exc).lower()  # a server refusing a format or logprobs steps down
+                return "logprob" not in text and not any(w in text for w in FORMAT_WORDS)
+            return isinstance(
+                exc, openai.RateLimitError | openai.APITimeoutError | openai.APIConnectionError
+            )
+
+        exponential = backoff(multiplier=0.5, max=20)
+
+        def wait(state: Any) -> float:
+            exc = state.outcome.exception()
+            if isinstance(exc, openai.RateLimitError):
+                after = retry_after(exc)
+                return after if after is not None else float(exponential(state))
+            return float(exponential(state))
+
+        for attempt in Retrying(
+            retry=retry_if_exception(transient),
+            wait=wait,
+            stop=stop_after_attempt(self.options.max_retries + 1),
+            reraise=True,
+        ):
+            with attempt:
+                if self._limiter is not None:  # prompt tokens counted, the answer's estimated
+                    self._limiter.acquire(tokens)
+                self._gate.acquire()
+                ok = False
+                try:
+                    response = self.client().chat.completions.create(**kwargs)
+                    ok = True
+                except openai.RateLimitError as exc:
+                    after = retry_after(exc)
+                    self._gate.throttled(after if after is not None else 1.0)
+                    raise
+                finally:
+                    self._gate.release(ok=ok)
+                return response
+        raise AssertionError("tenacity either returns or raises")  # pragma: no cover
 
     # -- labeling ---------------------------------------------------------------------------
 

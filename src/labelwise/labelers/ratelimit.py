@@ -65,3 +65,49 @@ class RateLimiter:
                 return waited
             self._sleep(delay)
             waited += delay
+
+
+class AdaptiveGate:
+    """How many requests of a labeler may be in flight, adapted to the provider: a 429 halves
+    the number allowed at once and holds every request back for its ``Retry-After``; each
+    success gives a little back (additive increase, multiplicative decrease), up to the
+    connection's concurrency. So one 429 slows the whole job down, not just one request."""
+
+    def __init__(self, ceiling: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ceiling = max(1, ceiling)
+        self.limit = float(self.ceiling)
+        self.in_flight = 0
+        self.paused_until = 0.0
+        self.throttles = 0
+        self._clock = clock
+        self._cond = threading.Condition()
+
+    def acquire(self) -> None:
+        with self._cond:
+            while True:
+                now = self._clock()
+                if now < self.paused_until:
+                    self._cond.wait(self.paused_until - now)
+                elif self.in_flight < int(self.limit):
+                    self.in_flight += 1
+                    return
+                else:
+                    self._cond.wait(0.5)
+
+    def release(self, *, ok: bool) -> None:
+        with self._cond:
+            self.in_flight -= 1
+            if ok:
+                self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
+            self._cond.notify_all()
+
+    def throttled(self, retry_after: float) -> None:
+        """The provider said 429: pause everyone for ``retry_after`` seconds, and halve the
+        requests at once (once per pause, however many requests come back 429 together)."""
+        with self._cond:
+            now = self._clock()
+            if now >= self.paused_until:
+                self.limit = max(1.0, self.limit / 2)
+                self.throttles += 1
+            self.paused_until = max(self.paused_until, now + retry_after)
+            self._cond.notify_all()
