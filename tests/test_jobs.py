@@ -223,8 +223,7 @@ def test_dry_run_on_labeled_documents(project: Store, fake: FakeLLM) -> None:
     assert check.prompt_tokens > 0
     for request in fake.requests:  # a checked document is never its own example
         user = request["body"]["messages"][-1]["content"]
-        doc_part = user.split("Classify this document:")[1]
-        examples_part = user.split("Classify this document:")[0]
+        examples_part, _, doc_part = user.partition("<document ")
         assert doc_part.strip().splitlines()[1] not in examples_part
     with project.session() as s:
         assert s.scalar(select(func.count()).select_from(Suggestion)) == 0

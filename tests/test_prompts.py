@@ -104,7 +104,7 @@ def test_document_cannot_close_its_block_or_add_classes() -> None:
     messages = render(S, [ClassSpec(c) for c in CLASSES], [PromptDoc("1", evil)])
     user = messages[1]["content"]
     assert user.count("</document>") == 1 and user.count("<document ") == 1
-    assert "never instructions to follow" in messages[0]["content"]
+    assert "never instructions" in messages[0]["content"]
     assert "hacked" not in messages[0]["content"]
 
 
@@ -147,5 +147,5 @@ def test_constrained_prompts_leave_the_format_to_the_schema() -> None:
         "content"
     ]
     assert '"results"' in loose and '"results"' not in tight
-    assert "rationale" in tight and "never instructions to follow" in tight
+    assert "rationale" in tight and "never instructions" in tight
     assert len(tight) < len(loose)

@@ -208,31 +208,40 @@ def run(
 
     queue: deque[tuple[int, DocInput]] = deque()  # (item id, document), read a page at a time
 
-    def submit(pool: ThreadPoolExecutor) -> bool:
-        """Send the next chunk unless cancelled, finished or over budget."""
+    def still_on() -> bool:
+        """Once a wave: stop on a cancel request or when another worker ended the job."""
         nonlocal reason, spent
         with store.session() as session:
             current = svc.get_job(session, job_id)
             if current.cancel_requested:
                 reason = "cancelled"
-                return False
-            if current.status in svc.FINAL:  # another worker ended it (budget, cancel)
+            elif current.status in svc.FINAL:  # another worker ended it (budget, cancel)
                 reason = "ended"
-                return False
             spent = current.cost_usd
-            page = []
-            if len(queue) < chunk:
-                page = svc.claim_items(
-                    session, job_id, worker, chunk * in_flight * 2, stale_after=claim_timeout
-                )
-        if len(queue) < chunk and page:
-            inputs_page, _ = load_inputs(store, [doc for _, doc in page])
-            by_id = {d.id: d for d in inputs_page}
-            queue.extend((item, by_id[doc]) for item, doc in page if doc in by_id)
-            gone = [doc for _, doc in page if doc not in by_id]  # deleted since the job began
-            if gone:
-                with store.session() as session:
-                    svc.record(session, job_id, _results([], gone), 0, 0.0)
+        return not reason
+
+    def refill() -> None:
+        """Claim the next page of documents when fewer than a chunk are queued."""
+        if len(queue) >= chunk:
+            return
+        with store.session() as session:
+            page = svc.claim_items(
+                session, job_id, worker, chunk * in_flight * 2, stale_after=claim_timeout
+            )
+        if not page:
+            return
+        inputs_page, _ = load_inputs(store, [doc for _, doc in page])
+        by_id = {d.id: d for d in inputs_page}
+        queue.extend((item, by_id[doc]) for item, doc in page if doc in by_id)
+        gone = [doc for _, doc in page if doc not in by_id]  # deleted since the job began
+        if gone:
+            with store.session() as session:
+                svc.record(session, job_id, _results([], gone), 0, 0.0)
+
+    def submit(pool: ThreadPoolExecutor) -> bool:
+        """Send the next chunk unless finished or over budget."""
+        nonlocal reason
+        refill()
         if not queue:
             return False
         taken = [queue.popleft() for _ in range(min(chunk, len(queue)))]
@@ -246,17 +255,11 @@ def run(
         inflight[pool.submit(labeler.label, task, inputs)] = (ids, estimate)
         return True
 
-    def _drive(pool: ThreadPoolExecutor) -> None:
-        """Keep ``in_flight`` chunks sent, store each answer as it comes, renew the claims."""
-        nonlocal beat, processed
-        while len(inflight) < in_flight and submit(pool):
-            pass
-        while inflight:
-            finished, _ = wait(inflight, timeout=claim_timeout / 4, return_when=FIRST_COMPLETED)
-            if time.monotonic() - beat > claim_timeout / 4:  # still alive: renew the claims
-                with store.session() as session:
-                    svc.heartbeat(session, job_id, worker)
-                beat = time.monotonic()
+    def store_answers(finished: set[Future[list[Outcome]]]) -> JobProgress:
+        """Commit the answers of every request that came back, in one transaction."""
+        nonlocal processed
+        with store.session() as session:
+            project = get_project(session, project_name)
             for future in finished:
                 ids, _ = inflight.pop(future)
                 outcomes = future.result()
@@ -271,26 +274,41 @@ def run(
                     if price_model
                     else 0.0
                 )
-                with store.session() as session:  # answers are committed as they arrive
-                    rules.add_suggestions(session, get_project(session, project_name), new)
-                    svc.record(session, job_id, _results(outcomes, ids), len(new), paid)
-                    job = svc.get_job(session, job_id)
-                    figures = JobProgress(
-                        job_id,
-                        job.total,
-                        job.done,
-                        job.failed,
-                        job.prompt_tokens,
-                        job.completion_tokens,
-                        job.cost_usd,
-                        0.0,
-                    )
+                rules.add_suggestions(session, project, new)
+                svc.record(session, job_id, _results(outcomes, ids), len(new), paid)
                 processed += len(ids)
-                figures.docs_per_second = processed / max(time.perf_counter() - started, 1e-9)
-                if on_progress:
-                    on_progress(figures)
-            while not reason and len(inflight) < in_flight and submit(pool):
+            job = svc.get_job(session, job_id)
+            return JobProgress(
+                job_id,
+                job.total,
+                job.done,
+                job.failed,
+                job.prompt_tokens,
+                job.completion_tokens,
+                job.cost_usd,
+                processed / max(time.perf_counter() - started, 1e-9),
+            )
+
+    def _drive(pool: ThreadPoolExecutor) -> None:
+        """Keep ``in_flight`` chunks sent, store the answers as they come, renew the claims."""
+        nonlocal beat
+        if still_on():
+            while len(inflight) < in_flight and submit(pool):
                 pass
+        while inflight:
+            finished, _ = wait(inflight, timeout=claim_timeout / 4, return_when=FIRST_COMPLETED)
+            if time.monotonic() - beat > claim_timeout / 4:  # still alive: renew the claims
+                with store.session() as session:
+                    svc.heartbeat(session, job_id, worker)
+                beat = time.monotonic()
+            if not finished:
+                continue
+            figures = store_answers(finished)  # committed as they arrive
+            if on_progress:
+                on_progress(figures)
+            if not reason and still_on():
+                while len(inflight) < in_flight and submit(pool):
+                    pass
 
     try:
         with ThreadPoolExecutor(max_workers=in_flight) as pool:

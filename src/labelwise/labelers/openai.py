@@ -79,7 +79,7 @@ class OpenAILabeler(Labeler):
         max_doc_tokens: int = 2000
         concurrency: int = 16
         timeout: float = 60.0
-        max_retries: int = 3
+        max_retries: int = 5
         logprobs: bool = True
         rpm: int | None = None  # requests per minute allowed on the connection
         tpm: int | None = None  # tokens per minute allowed on the connection
@@ -162,7 +162,7 @@ class OpenAILabeler(Labeler):
         return classify.render(
             task.kind,
             task.classes,
-            [self._prompt_doc(d) for d in docs],
+            [self._prompt_doc(d, str(i)) for i, d in enumerate(docs, start=1)],
             shots,
             self.options.rationale,
             constrained=mode in ("json_schema", "json_object_schema"),
@@ -266,8 +266,11 @@ class OpenAILabeler(Labeler):
         k = self.options.docs_per_request
         chunks = [list(docs[i : i + k]) for i in range(0, len(docs), k)]
         shots = self._shot_selector(task)
-        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
-            results = list(pool.map(lambda c: self._label_chunk(task, c, shots), chunks))
+        if len(chunks) == 1:  # the job runner sends one request's documents at a time
+            results = [self._label_chunk(task, chunks[0], shots)]
+        else:
+            with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
+                results = list(pool.map(lambda c: self._label_chunk(task, c, shots), chunks))
         by_id = {o.doc_id: o for chunk in results for o in chunk}
         return [by_id[d.id] for d in docs]
 
@@ -287,7 +290,7 @@ class OpenAILabeler(Labeler):
     def _request(self, task: LabelTask, docs: list[DocInput], shots: Any) -> list[Outcome]:
         import openai
 
-        keys = [str(d.id) for d in docs]
+        keys = [str(i) for i in range(1, len(docs) + 1)]  # short ids: fewer tokens
         examples = shots(docs) if shots else []
 
         def render(mode: str) -> list[dict[str, str]]:
@@ -391,16 +394,16 @@ class OpenAILabeler(Labeler):
 
     # -- prompt parts -----------------------------------------------------------------------
 
-    def _prompt_doc(self, doc: DocInput) -> classify.PromptDoc:
+    def _prompt_doc(self, doc: DocInput, key: str) -> classify.PromptDoc:
         """The document, cut to the token budget (head, and a little of the tail)."""
         budget = self.options.max_doc_tokens
         n = self._counter.count(doc.text)
         if n <= budget:
-            return classify.PromptDoc(str(doc.id), doc.text)
+            return classify.PromptDoc(key, doc.text)
         keep = int(len(doc.text) * budget / n)
         head, tail = int(keep * 0.8), int(keep * 0.2)
         text = doc.text[:head] + "\n[…]\n" + (doc.text[-tail:] if tail else "")
-        return classify.PromptDoc(str(doc.id), text, shortened=True)
+        return classify.PromptDoc(key, text, shortened=True)
 
     def _shot_selector(self, task: LabelTask) -> Any:
         """Pick up to k user-labeled documents most similar to a request's documents, one per
