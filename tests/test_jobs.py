@@ -238,6 +238,7 @@ def test_answers_are_cached_so_a_rerun_costs_nothing(project: Store, fake: FakeL
         task = build_task(s, get_project(s, "p"))
     inputs, _ = load_inputs(project, [1, 2, 3])
     first = labeler.label(task, inputs)
+    labeler.flush()  # answers are written once a wave (the runner flushes)
     assert len(fake.requests) == 3 and all(o.prompt_tokens > 0 for o in first)
     again = make_labeler(project, "openai", llm="local", options={"few_shot": 0})
     second = again.label(task, inputs)

@@ -277,6 +277,7 @@ def suggest(
                 report.suggested += 1
         with store.session() as session:
             rules.add_suggestions(session, get_project(session, project_name), new)
+        labeler.flush()
         report.suggestions += len(new)
         progress(min(start + batch_size, len(ids)), len(ids))
     report.failures = dict(failures)
@@ -335,6 +336,7 @@ def dry_run(
     truth = [[c for c in d.exclude if c in task.class_names] for d in inputs]
     blind = [DocInput(d.id, d.text, d.content_hash) for d in inputs]  # as if unlabeled
     outcomes = labeler.label(task, blind)
+    labeler.flush()
     to_suggestions(task, labeler, outcomes)  # marks answers outside the task as failures
     predicted = [[p.class_name for p in o.predictions] for o in outcomes]
     ev = evaluate(task.kind, task.class_names, truth, predicted, [names[d.id] for d in inputs])

@@ -304,6 +304,7 @@ def run(
             if not finished:
                 continue
             figures = store_answers(finished)  # committed as they arrive
+            labeler.flush()
             if on_progress:
                 on_progress(figures)
             if not reason and still_on():
@@ -318,6 +319,7 @@ def run(
             svc.release(session, job_id, worker)
         raise
 
+    labeler.flush()
     with store.session() as session:
         svc.release(session, job_id, worker)  # what this process claimed but did not send
         job = svc.get_job(session, job_id)

@@ -114,3 +114,7 @@ class Labeler(ABC):
     @abstractmethod
     def label(self, task: LabelTask, docs: Sequence[DocInput]) -> list[Outcome]:
         """One outcome per document, in order."""
+
+    def flush(self) -> None:  # noqa: B027 (a hook: most labelers buffer nothing)
+        """Write what the labeler buffered (cached answers). The job runner calls it once a
+        wave from its own thread, so request threads never wait on the database."""

@@ -38,6 +38,8 @@ class AnswerCache(Protocol):
 
     def put_answer(self, key: str, answer: dict[str, Any]) -> None: ...
 
+    def flush(self) -> None: ...
+
 
 # json_schema: OpenAI/Azure/vLLM structured outputs; json_object_schema: llama.cpp-style
 # {"type": "json_object", "schema": ...}; then plain JSON mode; then free text.
@@ -211,6 +213,10 @@ class OpenAILabeler(Labeler):
                         self._mode = MODES[MODES.index(mode) + 1]
                     else:
                         raise
+
+    def flush(self) -> None:
+        if self._answers is not None:
+            self._answers.flush()
 
     def _send(self, kwargs: dict[str, Any], tokens: int) -> Any:
         """Send one request through the rate limits and the adaptive gate; 429, 5xx, timeouts
