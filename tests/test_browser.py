@@ -161,6 +161,11 @@ def test_review_flow_in_a_browser(site: str, store: Store, browser: Any) -> None
     shot(page, "review")
     page.goto(f"{site}/projects/{PROJECT}/models")
     shot(page, "models")
+
+    # the API's documentation page works offline (Swagger UI is served from the package)
+    page.goto(f"{site}/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
+    assert page.locator(".swagger-ui .opblock").count() >= 25
     assert not errors, errors
 
 

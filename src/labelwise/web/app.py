@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
@@ -22,6 +23,13 @@ from labelwise.web.deps import require_access
 from labelwise.web.routers import documents, jobs, predict, projects, suggestions, training
 
 STATIC = Path(__file__).parent / "static"
+
+
+def swagger_assets() -> Path:
+    """Swagger UI 5 (OpenAPI 3.1), shipped by the fastapi-swagger package."""
+    import fastapi_swagger.resources
+
+    return Path(fastapi_swagger.resources.__file__).parent
 
 
 def is_loopback(host: str) -> bool:
@@ -62,6 +70,8 @@ def create_app(store: Store, token: str | None = None, *, run_jobs: bool = True)
         description="Custom text classification with LLM autolabeling.",
         dependencies=[Depends(require_access)],
         lifespan=lifespan,
+        docs_url=None,  # served below from the package: no CDN, works offline
+        redoc_url=None,
     )
     app.state.store = store
     app.state.token = token or None
@@ -97,8 +107,20 @@ def create_app(store: Store, token: str | None = None, *, run_jobs: bool = True)
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        """Swagger UI for the OpenAPI document, served from a package (works offline)."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="labelwise API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
     for module in (projects, documents, suggestions, jobs, training, predict):
         app.include_router(module.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_assets()), name="docs-assets")
     return app

@@ -22,7 +22,7 @@ TOKEN_COOKIE = "lw_token"
 CSRF_COOKIE = "lw_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-OPEN_PATHS = ("/login", "/static/", "/api/health")
+OPEN_PATHS = ("/login", "/static/", "/docs-assets/", "/api/health")
 
 
 def get_store(request: Request) -> Store:
