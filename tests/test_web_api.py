@@ -291,3 +291,23 @@ def test_access_and_csrf(client: Client) -> None:
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+def test_the_server_resumes_a_job_whose_process_died(store: Store) -> None:
+    """A running job whose process died (its claims held by a pid that no longer exists on
+    this machine) is taken up and finished by the server when it starts."""
+    import socket
+
+    from labelwise.jobs import runner
+    from labelwise.store import jobs as svc
+
+    build(store)
+    job_id = runner.create(store, "p", "embedding", docs="all")
+    with store.session() as s:
+        svc.claim_items(s, job_id, f"{socket.gethostname()}:999999999:dead", 5, stale_after=60)
+        job = svc.get_job(s, job_id)
+        job.status = "running"
+    for base in serve(store, TOKEN):
+        c = Client(base, TOKEN)
+        job = wait(c, f"/api/jobs/{job_id}", lambda j: j["status"] not in ("queued", "running"))
+        assert (job["status"], job["done"], job["pending"]) == ("succeeded", job["total"], 0)
