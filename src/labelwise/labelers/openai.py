@@ -199,8 +199,11 @@ class OpenAILabeler(Labeler):
                 kwargs["response_format"] = {"type": "json_object"}
             if logprobs:
                 kwargs["logprobs"] = True
+            tokens = (  # for the tokens-per-minute limit: the prompt counted, the answer guessed
+                self._counter.count_messages(messages) + 20 * len(keys) if self._limiter else 0
+            )
             try:
-                return self._send(kwargs, self._counter.count_messages(messages) + 20 * len(keys))
+                return self._send(kwargs, tokens)
             except openai.APIStatusError as exc:
                 # servers refuse what they lack with 400, 422 or (llama.cpp) 500: step down
                 text = str(exc).lower()
@@ -250,7 +253,7 @@ class OpenAILabeler(Labeler):
             reraise=True,
         ):
             with attempt:
-                if self._limiter is not None:  # prompt tokens counted, the answer's estimated
+                if self._limiter is not None:
                     self._limiter.acquire(tokens)
                 self._gate.acquire()
                 ok = False
