@@ -15,7 +15,6 @@ from fastapi.templating import Jinja2Templates
 from labelwise.domain import DocFilter
 from labelwise.jobs import runner
 from labelwise.store import jobs as job_svc
-from labelwise.store import labels as rules
 from labelwise.store import llm as llm_svc
 from labelwise.store import trained
 from labelwise.store.projects import get_project, list_projects, summarize
@@ -25,7 +24,7 @@ from labelwise.web.deps import (
     StoreDep,
     csrf_token,
 )
-from labelwise.web.routers.documents import DocFilters, Filters, document_view
+from labelwise.web.routers.documents import DocFilters, Filters, listing_page
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -95,37 +94,19 @@ def documents_page(
 ) -> HTMLResponse:
     with store.session() as session:
         p = get_project(session, project)
-        rows = filters.listing(session, p, limit=PAGE, after_id=after, before_id=before)
-        ids = [d.id for d in rows]
-        from labelwise.store.documents import labels_by_document
-
-        labels = labels_by_document(session, ids)
-        suggested = rules.suggestions_by_document(session, p, ids)
+        page = listing_page(session, p, filters, PAGE, after, before)
         classes = [c.name for c in p.classes]
         kind = p.kind
-    docs = [
-        {
-            "name": d.name,
-            "excerpt": d.text[:200],
-            "dataset": d.dataset,
-            "labels": labels[d.id],
-            "suggestions": suggested[d.id],
-        }
-        for d in rows
-    ]
-    query = _filter_query(filters)
     return render(
         request,
         "documents.html",
         project=project,
         kind=kind,
-        docs=docs,
+        page=page,
         classes=classes,
         f=filters,
         filters=[x.value for x in DocFilter],
-        query=query,
-        next_after=ids[-1] if len(ids) == PAGE else None,
-        prev_before=ids[0] if ids and (after or before) else None,
+        query=_filter_query(filters),
         tab="documents",
     )
 
@@ -141,14 +122,11 @@ def _filter_query(filters: DocFilters) -> str:
 def document_page(
     request: Request, project: str, name: str, store: StoreDep, filters: Filters
 ) -> HTMLResponse:
-    from labelwise.store.documents import get_document
+    from labelwise.web.routers.documents import document
 
+    view = document(project, name, store, filters)  # text, labels, suggestions, neighbours
     with store.session() as session:
         p = get_project(session, project)
-        doc = get_document(session, p, name)
-        view = document_view(session, p, doc)
-        nxt = filters.listing(session, p, limit=1, after_id=doc.id)
-        prev = filters.listing(session, p, limit=1, before_id=doc.id)
         classes = [c.name for c in p.classes]
         kind = p.kind
     return render(
@@ -159,8 +137,8 @@ def document_page(
         doc=view,
         classes=classes,
         query=_filter_query(filters),
-        next=nxt[0].name if nxt else None,
-        previous=prev[0].name if prev else None,
+        next=view["next"],
+        previous=view["previous"],
         tab="documents",
     )
 

@@ -120,6 +120,38 @@ def document_view(session: Session, project: Project, doc: Document) -> dict[str
     }
 
 
+def listing_page(
+    session: Session,
+    project: Project,
+    filters: DocFilters,
+    limit: int,
+    after: int = 0,
+    before: int | None = None,
+) -> dict[str, Any]:
+    """One page of the filtered document list (for the API and the Data labeling page)."""
+    rows = filters.listing(session, project, limit=limit, after_id=after, before_id=before)
+    ids = [d.id for d in rows]
+    labels = labels_by_document(session, ids)
+    suggested = rules.suggestions_by_document(session, project, ids)
+    return {
+        "documents": [
+            {
+                "id": d.id,
+                "name": d.name,
+                "excerpt": d.text[:EXCERPT],
+                "dataset": d.dataset,
+                "labels": labels[d.id],
+                "suggestions": [
+                    {"class": c, "confidence": round(conf, 4)} for c, conf in suggested[d.id]
+                ],
+            }
+            for d in rows
+        ],
+        "next_after": ids[-1] if len(ids) == limit else None,
+        "prev_before": ids[0] if ids and (after or before) else None,
+    }
+
+
 @router.get("")
 def documents(
     project: str,
@@ -133,27 +165,7 @@ def documents(
     """Documents matching the filters, a page at a time, with labels and suggestions."""
     with store.session() as session:
         p = get_project(session, project)
-        rows = filters.listing(session, p, limit=limit, after_id=after, before_id=before)
-        ids = [d.id for d in rows]
-        labels = labels_by_document(session, ids)
-        suggested = rules.suggestions_by_document(session, p, ids)
-        data: dict[str, Any] = {
-            "documents": [
-                {
-                    "id": d.id,
-                    "name": d.name,
-                    "excerpt": d.text[:EXCERPT],
-                    "dataset": d.dataset,
-                    "labels": labels[d.id],
-                    "suggestions": [
-                        {"class": c, "confidence": round(conf, 4)} for c, conf in suggested[d.id]
-                    ],
-                }
-                for d in rows
-            ],
-            "next_after": ids[-1] if len(ids) == limit else None,
-            "prev_before": ids[0] if ids and (after or before) else None,
-        }
+        data = listing_page(session, p, filters, limit, after, before)
         if count:
             data["total"] = count_documents(session, filters.clause(session, p))
         return data
