@@ -5,6 +5,7 @@ Set LABELWISE_SCREENSHOTS=docs/screenshots to refresh the README's screenshots."
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -170,7 +171,7 @@ def test_review_flow_in_a_browser(site: str, store: Store, browser: Any) -> None
 
 
 def test_pages_train_and_show_an_evaluation(site: str, store: Store, browser: Any) -> None:
-    """Accept above a confidence in bulk, train from the Models page, open the evaluation."""
+    """Train from the Models page, open the evaluation, deploy and try the model."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -198,4 +199,79 @@ def test_pages_train_and_show_an_evaluation(site: str, store: Store, browser: An
     page.wait_for_selector("#prediction .label")
     assert page.inner_text("#prediction").strip()
     shot(page, "try-it")
+    assert not errors, errors
+
+
+def test_new_project_import_llm_wizard_and_bulk_review(
+    site: str, store: Store, browser: Any, tmp_path: Path
+) -> None:
+    """Create a multi-label project on the Projects page, import a CSV on its overview, add an
+    LLM connection in the wizard (the loopback chat-completions server), estimate, start the
+    job with a budget, then reject and accept suggestions in bulk."""
+    from tests.llm_server import FakeLLM, Server
+
+    texts = {
+        "t1": ("The parcel never came and I was billed twice", ["delivery", "billing"]),
+        "t2": ("Refund the duplicate charge please", ["billing"]),
+        "t3": ("Where is my package?", ["delivery"]),
+        "t4": ("My invoice shows the wrong amount", ["billing"]),
+    }
+    csv = tmp_path / "mail.csv"
+    csv.write_text(
+        "name,text,labels\nseed-b,I need a refund,billing\nseed-d,Courier lost it,delivery\n"
+        + "".join(f'{n},"{t}",\n' for n, (t, _) in texts.items()),
+        encoding="utf-8",
+    )
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(site + "/")
+    page.fill('#new-project input[name="name"]', "mail")
+    page.check('#new-project input[value="multi_label"]')
+    page.click("#new-project button[type=submit]")
+    page.wait_for_url(re.compile(r".*/projects/mail$"))
+    page.set_input_files("#import input[type=file]", str(csv))
+    page.check('#import input[name="create_classes"]')
+    page.click("#import button[type=submit]")
+    page.wait_for_selector("#import-report:not([hidden])")
+    assert json.loads(page.inner_text("#import-report"))["inserted"] == 6
+    page.reload()
+    assert page.inner_text("#count-documents") == "6"
+
+    with Server(FakeLLM(gold={t: labels for t, labels in texts.values()})) as llm:
+        page.goto(f"{site}/projects/mail/autolabel")
+        page.check('input[name="labeler"][value="openai"]')
+        page.fill('input[name="c_name"]', "loopback")
+        page.select_option('select[name="c_provider"]', "openai")
+        page.fill('input[name="c_endpoint"]', llm.url + "/v1")
+        page.fill('input[name="c_model"]', "gpt-4o-mini")
+        page.fill('input[name="c_api_key_env"]', "LABELWISE_TEST_NO_KEY")
+        page.click("#add-connection")
+        page.wait_for_selector('#llm option[value="loopback"]', state="attached")
+        page.click("#estimate-button")
+        page.wait_for_function(
+            "document.querySelector('#estimate').textContent.includes('4 documents')"
+        )
+        assert "prompt tokens" in page.inner_text("#estimate")
+        page.fill('input[name="budget_usd"]', "1")
+        page.click("#start-job")
+        page.wait_for_url(re.compile(r".*/jobs$"))
+        page.wait_for_selector("td.status-succeeded", timeout=60_000)
+        assert len(llm.fake.requests) == 4
+
+    page.goto(f"{site}/projects/mail/review?sort=confidence_asc")
+    rows = page.locator("#suggestion-table tbody tr")
+    assert rows.count() == 5  # t1 has two classes
+    page.locator("input.pick").first.check()
+    page.click("#reject-selected")
+    page.wait_for_load_state()
+    page.wait_for_function("document.querySelectorAll('#suggestion-table input.pick').length === 4")
+    page.fill("#threshold", "0")
+    page.click("#accept-above")
+    page.wait_for_function("document.querySelectorAll('#suggestion-table input.pick').length === 0")
+    with store.session() as s:
+        statuses = sorted(
+            s.scalars(select(Suggestion.status).where(Suggestion.job_id.is_not(None)))
+        )
+    assert statuses.count("rejected") == 1 and statuses.count("accepted") == 4
     assert not errors, errors
