@@ -59,4 +59,5 @@ class Background:
         self.wake.set()
         if self.thread:
             self.thread.join(30)
-        self.trainings.shutdown(wait=True, cancel_futures=False)
+        # a training cut short stays "training" until the next one sees its process is gone
+        self.trainings.shutdown(wait=False, cancel_futures=True)
