@@ -58,6 +58,17 @@ def test_the_command_tree_is_complete() -> None:
         "demo",
         "db upgrade",
         "db current",
+        "autolabel",
+        "jobs",
+        "job show",
+        "job cancel",
+        "job resume",
+        "worker",
+        "serve",
+        "train",
+        "evaluate",
+        "deploy",
+        "predict",
     }
     assert expected <= names
 

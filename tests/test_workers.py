@@ -114,3 +114,60 @@ def test_two_worker_processes_share_a_job(store: Store, db_url: str, tmp_path: P
     assert len(per_doc) == 40 and set(per_doc.values()) == {1}
     sent = Counter(r["body"]["messages"][-1]["content"] for r in fake.requests)
     assert len(sent) == 40 and max(sent.values()) == 1
+
+
+def test_a_worker_without_the_key_leaves_the_job_to_others(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job needing an API key this worker's environment lacks: nothing is failed, the
+    documents stay pending for a worker that has it, and this one does not spin on it."""
+    from labelwise.jobs.worker import work
+
+    make_project(store, docs=DOCS)
+    with store.session() as s:
+        add_connection(
+            s,
+            "cloud",
+            "azure",
+            "https://example.openai.azure.com",
+            "gpt-4o-mini",
+            api_version="2024-10-21",
+            api_key_env="LABELWISE_TEST_CLOUD_KEY",
+        )
+    monkeypatch.setenv("LABELWISE_TEST_CLOUD_KEY", "k")
+    job_id = runner.create(store, "p", "openai", llm="cloud", options={"few_shot": 0})
+    monkeypatch.delenv("LABELWISE_TEST_CLOUD_KEY")
+    seen: list[tuple[int, str]] = []
+    assert (
+        work(store, worker="w", exit_when_idle=True, on_job=lambda j, s: seen.append((j, s))) == 1
+    )
+    assert (
+        len(seen) == 1
+        and "left to other workers" in seen[0][1]
+        and "LABELWISE_TEST_CLOUD_KEY" in seen[0][1]
+    )
+    with store.session() as s:
+        job = svc.get_job(s, job_id)
+        assert (job.done, job.failed, svc.pending_count(s, job_id)) == (0, 0, 40)
+        assert svc.jobs_with_work(s, 60) == [job_id]  # claims released for others
+
+
+def test_a_job_is_refused_before_it_is_stored_when_the_key_is_missing(store: Store) -> None:
+    from labelwise.domain import LabelwiseError
+    from labelwise.store.models import Job
+
+    make_project(store, docs=DOCS)
+    with store.session() as s:
+        add_connection(
+            s,
+            "cloud",
+            "azure",
+            "https://example.openai.azure.com",
+            "gpt-4o-mini",
+            api_version="2024-10-21",
+            api_key_env="LABELWISE_TEST_CLOUD_KEY_UNSET",
+        )
+    with pytest.raises(LabelwiseError, match="LABELWISE_TEST_CLOUD_KEY_UNSET"):
+        runner.create(store, "p", "openai", llm="cloud")
+    with store.session() as s:
+        assert s.scalars(select(Job)).first() is None

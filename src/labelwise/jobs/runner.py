@@ -92,6 +92,7 @@ def create(
         project=project_name,
         model=model or None,
     )
+    labeler.check()
     with store.session() as session:
         project = get_project(session, project_name)
         build_task(session, project, classes)  # validates the classes

@@ -10,14 +10,18 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from sqlalchemy import select
 
+from labelwise.domain import LabelwiseError
 from labelwise.jobs import runner
 from labelwise.store import Store
 from labelwise.store import jobs as svc
 from labelwise.store.models import JobItem
+
+SKIP_FOR = 300.0  # seconds a worker leaves a job it cannot run (its configuration) to others
 
 
 def work(
@@ -36,16 +40,24 @@ def work(
     stop = stop or threading.Event()
     release_dead_local(store)
     runs = 0
+    unable: dict[int, float] = {}  # job -> until when this worker leaves it to others
     while not stop.is_set():
         with store.session() as session:
-            ids = svc.jobs_with_work(session, claim_timeout)
+            now = time.monotonic()
+            ids = [j for j in svc.jobs_with_work(session, claim_timeout) if unable.get(j, 0) < now]
         for job_id in ids:
             if stop.is_set():
                 break
-            job = runner.run(store, job_id, worker=worker, claim_timeout=claim_timeout)
+            try:
+                status = runner.run(
+                    store, job_id, worker=worker, claim_timeout=claim_timeout
+                ).status
+            except LabelwiseError as exc:  # e.g. no API key here: its documents stay pending
+                unable[job_id] = time.monotonic() + SKIP_FOR
+                status = f"left to other workers for {SKIP_FOR:.0f} s: {exc}"
             runs += 1
             if on_job:
-                on_job(job_id, job.status)
+                on_job(job_id, status)
         if not ids:
             if exit_when_idle:
                 break

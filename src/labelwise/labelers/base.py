@@ -115,6 +115,10 @@ class Labeler(ABC):
     def label(self, task: LabelTask, docs: Sequence[DocInput]) -> list[Outcome]:
         """One outcome per document, in order."""
 
+    def check(self) -> None:  # noqa: B027 (a hook: most labelers need nothing)
+        """Raise a LabelwiseError now if the labeler cannot work (a missing API key), before
+        a job is stored. Sends nothing."""
+
     def flush(self) -> None:  # noqa: B027 (a hook: most labelers buffer nothing)
         """Write what the labeler buffered (cached answers). The job runner calls it once a
         wave from its own thread, so request threads never wait on the database."""

@@ -217,6 +217,9 @@ class OpenAILabeler(Labeler):
                     else:
                         raise
 
+    def check(self) -> None:
+        self.client()  # builds the client (the key is read here); connects nothing
+
     def flush(self) -> None:
         if self._answers is not None:
             self._answers.flush()
