@@ -80,7 +80,6 @@ def test_review_flow_in_a_browser(site: str, store: Store, browser: Any) -> None
     shot(page, "projects")
     page.click(f"text={PROJECT}")
     page.wait_for_selector("#class-chart")
-    shot(page, "overview")
 
     # the wizard: embedded labeler, all classes, Unlabeled preselected -> the jobs page
     page.goto(f"{site}/projects/{PROJECT}/autolabel")
@@ -94,6 +93,11 @@ def test_review_flow_in_a_browser(site: str, store: Store, browser: Any) -> None
     page.wait_for_selector("td.status-succeeded", timeout=120_000)
     assert "succeeded" in page.inner_text("#jobs")
     shot(page, "jobs")
+    page.goto(f"{site}/projects/{PROJECT}")  # the chart: user labels and suggestions per class
+    bars = page.locator("#class-chart .bar.suggested")
+    assert max(bars.nth(i).bounding_box()["width"] for i in range(bars.count())) > 20  # type: ignore[index]
+    assert background(page, "#class-chart .bar.user") == USER_BLUE
+    shot(page, "overview")
 
     # Data labeling, Auto labeled filter
     page.goto(f"{site}/projects/{PROJECT}/documents")
