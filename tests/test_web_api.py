@@ -286,6 +286,18 @@ def test_access_and_csrf(client: Client) -> None:
     assert "lw_token=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
     status, page, _ = anonymous("GET", "/projects/p", headers={"Cookie": f"lw_token={TOKEN}"})
     assert status == 200 and TOKEN.encode() not in page  # no secret reaches a page
+    assert b'action="/logout"' in page
+    req = urllib.request.Request(
+        client.base + "/logout",
+        data=b"csrf_token=abc",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"lw_csrf=abc; lw_token={TOKEN}",
+        },
+    )
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        opener.open(req, timeout=10)
+    assert exc.value.code == 303 and 'lw_token=""' in exc.value.headers["set-cookie"]
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -34,11 +34,18 @@ PAGE = 50
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """A page with the CSRF token in a meta tag and in an HttpOnly, SameSite=Strict cookie."""
     token = csrf_token(request)
+    auth = request.app.state.token is not None
     response = templates.TemplateResponse(
-        request, name, {"csrf": token, **context}, status_code=status
+        request, name, {"csrf": token, "auth": auth, **context}, status_code=status
     )
     if request.cookies.get(CSRF_COOKIE) != token:
-        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
     return response
 
 
@@ -62,7 +69,17 @@ def login(
     if expected is None or not hmac.compare_digest(token.encode(), expected.encode()):
         return render(request, "login.html", status=401, next=next, wrong=True)
     response = RedirectResponse(next if next.startswith("/") else "/", status_code=303)
-    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+    response.set_cookie(
+        TOKEN_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    """Forget the access token in this browser (the form carries the CSRF token)."""
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(TOKEN_COOKIE)
     return response
 
 
