@@ -257,13 +257,20 @@ def run(
         return True
 
     def store_answers(finished: set[Future[list[Outcome]]]) -> JobProgress:
-        """Commit the answers of every request that came back, in one transaction."""
+        """Commit the answers of every request that came back, in one transaction; a request
+        that raised (a labeler that cannot work) is raised after the others are stored."""
         nonlocal processed
+        answered: list[tuple[list[int], list[Outcome]]] = []
+        error: BaseException | None = None
+        for future in finished:
+            ids, _ = inflight.pop(future)
+            try:
+                answered.append((ids, future.result()))
+            except Exception as exc:
+                error = error or exc
         with store.session() as session:
             project = get_project(session, project_name)
-            for future in finished:
-                ids, _ = inflight.pop(future)
-                outcomes = future.result()
+            for ids, outcomes in answered:
                 new = to_suggestions(task, labeler, outcomes, job_id)
                 paid = (
                     cost(
@@ -279,7 +286,7 @@ def run(
                 svc.record(session, job_id, _results(outcomes, ids), len(new), paid)
                 processed += len(ids)
             job = svc.get_job(session, job_id)
-            return JobProgress(
+            figures = JobProgress(
                 job_id,
                 job.total,
                 job.done,
@@ -289,6 +296,10 @@ def run(
                 job.cost_usd,
                 processed / max(time.perf_counter() - started, 1e-9),
             )
+        labeler.flush()  # the cached answers, written from this thread once a wave
+        if error is not None:
+            raise error
+        return figures
 
     def _drive(pool: ThreadPoolExecutor) -> None:
         """Keep ``in_flight`` chunks sent, store the answers as they come, renew the claims."""
@@ -305,7 +316,6 @@ def run(
             if not finished:
                 continue
             figures = store_answers(finished)  # committed as they arrive
-            labeler.flush()
             if on_progress:
                 on_progress(figures)
             if not reason and still_on():
@@ -316,6 +326,7 @@ def run(
         with ThreadPoolExecutor(max_workers=in_flight) as pool:
             _drive(pool)
     except BaseException:  # Ctrl-C, a store error: let others take what this process held
+        labeler.flush()
         with store.session() as session:
             svc.release(session, job_id, worker)
         raise
