@@ -132,9 +132,8 @@ def test_review_flow_in_a_browser(site: str, store: Store, browser: Any) -> None
     rejected_id = int(page.locator("#suggestions .suggestion").first.get_attribute("data-id") or 0)
     page.keyboard.press("r")
     assert page.locator("#suggestions .suggestion.rejected").count() == 1
-    page.keyboard.press("s")
-    page.wait_for_load_state()
-    page.reload()
+    with page.expect_navigation():  # Save stores the decisions, then reloads the page
+        page.keyboard.press("s")
     assert page.locator(f'#suggestions .suggestion[data-id="{rejected_id}"]').count() == 0
 
     with store.session() as s:
@@ -268,7 +267,6 @@ def test_new_project_import_llm_wizard_and_bulk_review(
     assert rows.count() == 5  # t1 has two classes
     page.locator("input.pick").first.check()
     page.click("#reject-selected")
-    page.wait_for_load_state()
     page.wait_for_function("document.querySelectorAll('#suggestion-table input.pick').length === 4")
     page.fill("#threshold", "0")
     page.click("#accept-above")
