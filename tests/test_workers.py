@@ -31,6 +31,21 @@ def _connect(store: Store, server: Server) -> None:
         )
 
 
+def _cloud(store: Store, key_env: str) -> None:
+    """A project and an Azure connection whose key is read from ``key_env``."""
+    make_project(store, docs=DOCS)
+    with store.session() as s:
+        add_connection(
+            s,
+            "cloud",
+            "azure",
+            "https://example.openai.azure.com",
+            "gpt-4o-mini",
+            api_version="2024-10-21",
+            api_key_env=key_env,
+        )
+
+
 def _job(store: Store, concurrency: int = 2) -> int:
     options = {"docs_per_request": 1, "concurrency": concurrency, "few_shot": 0}
     return runner.create(store, "p", "openai", llm="local", options=options)
@@ -123,17 +138,7 @@ def test_a_worker_without_the_key_leaves_the_job_to_others(
     documents stay pending for a worker that has it, and this one does not spin on it."""
     from labelwise.jobs.worker import work
 
-    make_project(store, docs=DOCS)
-    with store.session() as s:
-        add_connection(
-            s,
-            "cloud",
-            "azure",
-            "https://example.openai.azure.com",
-            "gpt-4o-mini",
-            api_version="2024-10-21",
-            api_key_env="LABELWISE_TEST_CLOUD_KEY",
-        )
+    _cloud(store, "LABELWISE_TEST_CLOUD_KEY")
     monkeypatch.setenv("LABELWISE_TEST_CLOUD_KEY", "k")
     job_id = runner.create(store, "p", "openai", llm="cloud", options={"few_shot": 0})
     monkeypatch.delenv("LABELWISE_TEST_CLOUD_KEY")
@@ -156,17 +161,7 @@ def test_a_job_is_refused_before_it_is_stored_when_the_key_is_missing(store: Sto
     from labelwise.domain import LabelwiseError
     from labelwise.store.models import Job
 
-    make_project(store, docs=DOCS)
-    with store.session() as s:
-        add_connection(
-            s,
-            "cloud",
-            "azure",
-            "https://example.openai.azure.com",
-            "gpt-4o-mini",
-            api_version="2024-10-21",
-            api_key_env="LABELWISE_TEST_CLOUD_KEY_UNSET",
-        )
+    _cloud(store, "LABELWISE_TEST_CLOUD_KEY_UNSET")
     with pytest.raises(LabelwiseError, match="LABELWISE_TEST_CLOUD_KEY_UNSET"):
         runner.create(store, "p", "openai", llm="cloud")
     with store.session() as s:
