@@ -8,8 +8,6 @@ pass the budget, and the job ends ``partially_succeeded`` with the reason.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 import uuid
 from collections import deque
@@ -29,6 +27,7 @@ from labelwise.autolabel import (
 from labelwise.costs import cost
 from labelwise.domain import Conflict, LabelwiseError
 from labelwise.labelers.base import DocInput, Labeler, LabelTask, Outcome
+from labelwise.processes import here
 from labelwise.store import Store
 from labelwise.store import jobs as svc
 from labelwise.store import labels as rules
@@ -162,7 +161,8 @@ def _results(outcomes: Sequence[Outcome], ids: Sequence[int]) -> list[dict[str, 
 
 def worker_name() -> str:
     """This process, as named in the claims it makes."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    host, pid = here()
+    return f"{host}:{pid}:{uuid.uuid4().hex[:6]}"
 
 
 def run(

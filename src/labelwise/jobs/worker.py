@@ -7,8 +7,6 @@ while they work; the claims of a worker that dies are taken over after the claim
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +15,7 @@ from sqlalchemy import select
 
 from labelwise.domain import LabelwiseError
 from labelwise.jobs import runner
+from labelwise.processes import alive_here
 from labelwise.store import Store
 from labelwise.store import jobs as svc
 from labelwise.store.models import JobItem
@@ -65,20 +64,9 @@ def work(
     return runs
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, someone else's
-        return True
-    return True
-
-
 def release_dead_local(store: Store) -> int:
     """Release at once the claims of processes of this machine that no longer exist (the
     claims of other machines' processes expire after the claim timeout)."""
-    host = socket.gethostname()
     released = 0
     with store.session() as session:
         holders = session.execute(
@@ -87,8 +75,8 @@ def release_dead_local(store: Store) -> int:
             .distinct()
         ).all()
         for job_id, holder in holders:
-            name, _, rest = holder.partition(":")
+            host, _, rest = holder.partition(":")
             pid = rest.partition(":")[0]
-            if name == host and pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and alive_here(host, int(pid)) is False:
                 released += svc.release(session, job_id, holder)
     return released

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -11,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelwise.domain import Conflict, LabelwiseError, NotFound
+from labelwise.processes import alive_here, here
 from labelwise.store.models import Deployment, Project, TrainedModel, utcnow
 
 STALE_AFTER = timedelta(hours=6)
@@ -43,12 +42,13 @@ def start_training(session: Session, project: Project, name: str, algorithm: str
         running.status, running.finished_at = "failed", utcnow()
         running.error = "the training process died before it finished"
         session.flush()
+    host, pid = here()
     row = TrainedModel(
         project_id=project.id,
         name=name,
         algorithm=algorithm,
         status="training",
-        config={"host": socket.gethostname(), "pid": os.getpid()},
+        config={"host": host, "pid": pid},
     )
     session.add(row)
     session.flush()  # a concurrent start fails here on the unique index (IntegrityError)
@@ -59,15 +59,9 @@ def _is_dead(row: TrainedModel) -> bool:
     """A training whose process is gone (same host, pid not alive) or that is older than
     :data:`STALE_AFTER` is taken to have died (killed, power loss) and may be replaced."""
     config = row.config or {}
-    pid = config.get("pid")
-    if config.get("host") == socket.gethostname() and isinstance(pid, int):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+    alive = alive_here(config.get("host"), config.get("pid"))
+    if alive is not None:
+        return not alive
     started = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
     return utcnow() - started > STALE_AFTER
 
