@@ -14,7 +14,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 
 from labelwise.autolabel import (
@@ -31,7 +30,7 @@ from labelwise.processes import here
 from labelwise.store import Store
 from labelwise.store import jobs as svc
 from labelwise.store import labels as rules
-from labelwise.store.models import Job, Project, utcnow
+from labelwise.store.models import Job, Project, as_utc, utcnow
 from labelwise.store.projects import get_project
 
 LABELER_OPTIONS = ("docs_per_request", "rationale", "few_shot", "concurrency")
@@ -355,13 +354,7 @@ def _rate(job: Job) -> float:
     """Documents per second over the job's life so far (or until it ended)."""
     if job.started_at is None:
         return 0.0
-    end = job.finished_at or utcnow()
-    start = job.started_at
-    if start.tzinfo is None:  # SQLite gives naive datetimes back
-        start = start.replace(tzinfo=UTC)
-    if end.tzinfo is None:
-        end = end.replace(tzinfo=UTC)
-    seconds = (end - start).total_seconds()
+    seconds = (as_utc(job.finished_at or utcnow()) - as_utc(job.started_at)).total_seconds()
     return round((job.done + job.failed) / seconds, 2) if seconds > 0 else 0.0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from labelwise.domain import Conflict, LabelwiseError, NotFound
 from labelwise.processes import alive_here, here
-from labelwise.store.models import Deployment, Project, TrainedModel, utcnow
+from labelwise.store.models import Deployment, Project, TrainedModel, as_utc, utcnow
 
 STALE_AFTER = timedelta(hours=6)
 
@@ -62,8 +62,7 @@ def _is_dead(row: TrainedModel) -> bool:
     alive = alive_here(config.get("host"), config.get("pid"))
     if alive is not None:
         return not alive
-    started = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-    return utcnow() - started > STALE_AFTER
+    return utcnow() - as_utc(row.created_at) > STALE_AFTER
 
 
 def training_running(project: str) -> Conflict:
