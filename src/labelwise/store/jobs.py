@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from labelwise.domain import Conflict, NotFound
 from labelwise.store.models import Job, JobItem, Project, utcnow
@@ -62,6 +63,13 @@ def list_jobs(session: Session, project: Project) -> list[Job]:
     )
 
 
+def _unclaimed(stale_after: float) -> ColumnElement[bool]:
+    """Items nobody alive holds: never claimed, released, or claimed longer ago than
+    ``stale_after`` seconds (that worker stopped renewing: it died)."""
+    stale = utcnow() - timedelta(seconds=stale_after)
+    return or_(JobItem.claimed_by == "", JobItem.claimed_at.is_(None), JobItem.claimed_at < stale)
+
+
 def claim_items(
     session: Session, job_id: int, worker: str, limit: int, stale_after: float
 ) -> list[tuple[int, int]]:
@@ -70,15 +78,9 @@ def claim_items(
     ``stale_after`` seconds (that worker died). On PostgreSQL the rows are locked with
     ``FOR UPDATE SKIP LOCKED``, so workers claiming at once never get the same item; SQLite
     serialises writers and ignores the clause."""
-    now = utcnow()
-    stale = now - timedelta(seconds=stale_after)
     free = (
         select(JobItem.id)
-        .where(
-            JobItem.job_id == job_id,
-            JobItem.status == "pending",
-            or_(JobItem.claimed_by == "", JobItem.claimed_at.is_(None), JobItem.claimed_at < stale),
-        )
+        .where(JobItem.job_id == job_id, JobItem.status == "pending", _unclaimed(stale_after))
         .order_by(JobItem.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -86,7 +88,7 @@ def claim_items(
     rows = session.execute(  # one statement, so SQLite takes its write lock before reading
         update(JobItem)
         .where(JobItem.id.in_(free.scalar_subquery()))
-        .values(claimed_by=worker, claimed_at=now)
+        .values(claimed_by=worker, claimed_at=utcnow())
         .returning(JobItem.id, JobItem.document_id)
     ).all()
     return sorted((item, doc) for item, doc in rows)
@@ -124,11 +126,8 @@ def pending_count(session: Session, job_id: int) -> int:
 def jobs_with_work(session: Session, stale_after: float) -> list[int]:
     """Queued or running jobs, oldest first, that a worker can help with: not being cancelled,
     and with a pending item nobody (alive) holds, or with none left pending (to be ended)."""
-    stale = utcnow() - timedelta(seconds=stale_after)
     pending = select(JobItem.id).where(JobItem.job_id == Job.id, JobItem.status == "pending")
-    claimable = pending.where(
-        or_(JobItem.claimed_by == "", JobItem.claimed_at.is_(None), JobItem.claimed_at < stale)
-    )
+    claimable = pending.where(_unclaimed(stale_after))
     return list(
         session.scalars(
             select(Job.id)
