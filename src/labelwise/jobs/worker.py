@@ -7,6 +7,7 @@ while they work; the claims of a worker that dies are taken over after the claim
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from labelwise.store import Store
 from labelwise.store import jobs as svc
 from labelwise.store.models import JobItem
 
+log = logging.getLogger("labelwise.jobs")
 SKIP_FOR = 300.0  # seconds a worker leaves a job it cannot run (its configuration) to others
 
 
@@ -31,13 +33,18 @@ def work(
     claim_timeout: float = runner.CLAIM_TIMEOUT,
     exit_when_idle: bool = False,
     stop: threading.Event | None = None,
+    wake: threading.Event | None = None,
     on_job: Callable[[int, str], None] | None = None,
 ) -> int:
     """Run jobs until ``stop`` is set (or, with ``exit_when_idle``, until no job has work a
-    worker can take); returns how many job runs this worker took part in."""
+    worker can take); returns how many job runs this worker took part in. When idle it looks
+    again after ``poll`` seconds, or as soon as ``wake`` is set (a job was queued)."""
     worker = worker or runner.worker_name()
     stop = stop or threading.Event()
-    release_dead_local(store)
+    wake = wake or stop
+    released = release_dead_local(store)
+    if released:
+        log.warning("took back %d documents claimed by processes that died", released)
     runs = 0
     unable: dict[int, float] = {}  # job -> until when this worker leaves it to others
     while not stop.is_set():
@@ -60,7 +67,9 @@ def work(
         if not ids:
             if exit_when_idle:
                 break
-            stop.wait(poll)
+            wake.wait(poll)
+            if wake is not stop:
+                wake.clear()
     return runs
 
 

@@ -13,7 +13,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from labelwise.jobs import runner
-from labelwise.jobs.worker import release_dead_local, work
+from labelwise.jobs.worker import work
 from labelwise.store import Store
 from labelwise.training.train import Training, complete_training
 
@@ -31,20 +31,16 @@ class Background:
         self.thread: threading.Thread | None = None
 
     def start(self) -> None:
-        released = release_dead_local(self.store)
-        if released:
-            log.warning("took back %d documents claimed by processes that died", released)
         self.thread = threading.Thread(target=self._loop, name="labelwise-jobs", daemon=True)
         self.thread.start()
 
     def _loop(self) -> None:
         while not self.stop.is_set():
             try:
-                work(self.store, worker=self.worker, exit_when_idle=True, stop=self.stop)
+                work(self.store, worker=self.worker, poll=self.poll, stop=self.stop, wake=self.wake)
             except Exception:  # a job's failure must not stop the server's worker
                 log.exception("background job failed")
-            self.wake.wait(self.poll)
-            self.wake.clear()
+                self.stop.wait(self.poll)
 
     def nudge(self) -> None:
         """A job was queued: look for work now instead of at the next poll."""
