@@ -49,6 +49,24 @@ def representative_shots(examples: Sequence[Example], k: int) -> list[Example]:
     return ordered[mid : mid + k]
 
 
+def estimate_for_connection(
+    store: Store,
+    project_name: str,
+    llm: str | None,
+    options: dict[str, Any] | None = None,
+    *,
+    docs: str | Sequence[str] = "unlabeled",
+    classes: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> Estimate:
+    """:func:`estimate` for the LLM labeler of connection ``llm`` with these options."""
+    from labelwise.autolabel import make_labeler
+
+    labeler = make_labeler(store, "openai", llm=llm, options=options or None)
+    assert isinstance(labeler, OpenAILabeler)
+    return estimate(store, project_name, labeler, docs=docs, classes=classes, limit=limit)
+
+
 def estimate(
     store: Store,
     project_name: str,

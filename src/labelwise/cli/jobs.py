@@ -136,13 +136,11 @@ def autolabel(
                 )
         confirm("go on with the job?", yes)
     if labeler == "openai":
-        from labelwise.autolabel import make_labeler
-        from labelwise.estimate import estimate
-        from labelwise.labelers.openai import OpenAILabeler
+        from labelwise.estimate import estimate_for_connection
 
-        instance = make_labeler(store, "openai", llm=llm, options=options)
-        assert isinstance(instance, OpenAILabeler)
-        est = estimate(store, project, instance, docs=doc_choice, classes=class_list, limit=limit)
+        est = estimate_for_connection(
+            store, project, llm, options, docs=doc_choice, classes=class_list, limit=limit
+        )
         cost = "unknown (no price)" if est.cost_usd is None else f"${est.cost_usd:.4f}"
         err.print(
             f"estimate: {est.documents} documents, {est.prompt_tokens:,} prompt tokens "

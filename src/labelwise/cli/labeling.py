@@ -123,22 +123,13 @@ def estimate(
     as_json: bool = JsonOpt,
 ) -> None:
     """Print documents, prompt tokens, expected completion tokens and cost; sends nothing."""
-    from labelwise.autolabel import make_labeler
-    from labelwise.estimate import estimate as run
-    from labelwise.labelers.openai import OpenAILabeler
+    from labelwise.estimate import estimate_for_connection
 
-    store = get_store()
-    instance = make_labeler(
-        store,
-        "openai",
-        llm=llm,
-        options=llm_options("openai", docs_per_request, rationale, few_shot),
-    )
-    assert isinstance(instance, OpenAILabeler)
-    result = run(
-        store,
+    result = estimate_for_connection(
+        get_store(),
         project,
-        instance,
+        llm,
+        llm_options("openai", docs_per_request, rationale, few_shot),
         docs=parse_docs(docs),
         classes=parse_classes(classes),
         limit=limit,

@@ -100,16 +100,16 @@ def remove_connection(name: str, store: StoreDep) -> None:
 def estimate(project: str, body: EstimateCreate, store: StoreDep) -> dict[str, Any]:
     """Tokens and cost of labeling the chosen documents with an LLM connection, counted
     offline before anything is sent."""
-    from labelwise.autolabel import make_labeler
-    from labelwise.estimate import estimate as count
-    from labelwise.labelers.openai import OpenAILabeler
+    from labelwise.estimate import estimate_for_connection
 
-    labeler = make_labeler(
-        store, "openai", llm=body.llm, options=body.options.model_dump(exclude_none=True)
-    )
-    assert isinstance(labeler, OpenAILabeler)
-    return count(
-        store, project, labeler, docs=body.docs, classes=body.classes, limit=body.limit
+    return estimate_for_connection(
+        store,
+        project,
+        body.llm,
+        body.options.model_dump(exclude_none=True),
+        docs=body.docs,
+        classes=body.classes,
+        limit=body.limit,
     ).to_dict()
 
 
