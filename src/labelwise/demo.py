@@ -14,7 +14,7 @@ from sqlalchemy import select
 from labelwise.domain import NotFound, ProjectKind
 from labelwise.ingest.importer import ImportReport, Progress, run_import
 from labelwise.ingest.records import Options
-from labelwise.store import Store, jobs
+from labelwise.store import Store
 from labelwise.store.classes import add_class
 from labelwise.store.labels import accept_above, reviewable_suggestions
 from labelwise.store.models import Document
@@ -108,8 +108,7 @@ def run_demo(store: Store, project: str = DEMO_PROJECT, on_step: Step | None = N
     job_id = runner.create(store, project, "embedding")
     bar = step("autolabel job")
     runner.run(store, job_id, lambda p: bar(p.done + p.failed, p.total))
-    with store.session() as session:
-        job = runner.public(session, jobs.get_job(session, job_id))
+    job = runner.show(store, job_id)
     accuracy = _suggestion_accuracy(store, project)
     with store.session() as session:
         accepted = accept_above(session, get_project(session, project), ACCEPT_ABOVE)

@@ -32,7 +32,6 @@ from labelwise.cli.labeling import (
 from labelwise.jobs import runner
 from labelwise.jobs.runner import JobProgress
 from labelwise.store import jobs as svc
-from labelwise.store.projects import get_project
 
 job_app = App(help="Show, cancel and resume autolabel jobs.")
 
@@ -68,8 +67,7 @@ def job_bar(quiet: bool) -> Iterator[Callable[[JobProgress], None]]:
 
 
 def _show_end(job_id: int, as_json: bool) -> None:
-    with get_store().session() as session:
-        data = runner.public(session, svc.get_job(session, job_id))
+    data = runner.show(get_store(), job_id)
     if as_json:
         emit_json(data)
         return
@@ -174,10 +172,7 @@ def autolabel(
 
 def jobs(project: str, as_json: bool = JsonOpt) -> None:
     """List a project's jobs, newest first."""
-    with get_store().session() as session:
-        rows = [
-            runner.public(session, j) for j in svc.list_jobs(session, get_project(session, project))
-        ]
+    rows = runner.project_jobs(get_store(), project)
     if as_json:
         emit_json(rows)
         return

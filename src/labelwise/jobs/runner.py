@@ -364,6 +364,19 @@ def _project_name(session: Any, job: Job) -> str:
     return str(project.name)
 
 
+def show(store: Store, job_id: int) -> dict[str, Any]:
+    """One job as the CLI and API show it."""
+    with store.session() as session:
+        return public(session, svc.get_job(session, job_id))
+
+
+def project_jobs(store: Store, project_name: str) -> list[dict[str, Any]]:
+    """A project's jobs as the CLI and API show them, newest first."""
+    with store.session() as session:
+        project = get_project(session, project_name)
+        return [public(session, j) for j in svc.list_jobs(session, project)]
+
+
 def public(session: Any, job: Job) -> dict[str, Any]:
     """A job as the CLI and API show it."""
     return {

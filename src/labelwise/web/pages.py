@@ -14,7 +14,6 @@ from fastapi.templating import Jinja2Templates
 
 from labelwise.domain import DocFilter
 from labelwise.jobs import runner
-from labelwise.store import jobs as job_svc
 from labelwise.store import llm as llm_svc
 from labelwise.store import trained
 from labelwise.store.projects import get_project, list_projects, summarize
@@ -220,9 +219,7 @@ def autolabel_page(request: Request, project: str, store: StoreDep) -> HTMLRespo
 
 @router.get("/projects/{project}/jobs")
 def jobs_page(request: Request, project: str, store: StoreDep) -> HTMLResponse:
-    with store.session() as session:
-        p = get_project(session, project)
-        rows = [runner.public(session, j) for j in job_svc.list_jobs(session, p)]
+    rows = runner.project_jobs(store, project)
     return render(request, "jobs.html", project=project, jobs=rows, tab="jobs")
 
 

@@ -11,7 +11,6 @@ from labelwise.domain import LabelwiseError
 from labelwise.jobs import runner
 from labelwise.store import jobs as svc
 from labelwise.store import llm as llm_svc
-from labelwise.store.projects import get_project
 from labelwise.web.deps import StoreDep
 
 router = APIRouter(tags=["autolabel"])
@@ -113,11 +112,6 @@ def estimate(project: str, body: EstimateCreate, store: StoreDep) -> dict[str, A
     ).to_dict()
 
 
-def _public(store: Any, job_id: int) -> dict[str, Any]:
-    with store.session() as session:
-        return runner.public(session, svc.get_job(session, job_id))
-
-
 @router.post("/api/projects/{project}/jobs", status_code=202)
 def start_job(
     project: str, body: JobCreate, request: Request, response: Response, store: StoreDep
@@ -142,21 +136,19 @@ def start_job(
     )
     request.app.state.background.nudge()
     response.headers["Location"] = f"/api/jobs/{job_id}"
-    return _public(store, job_id)
+    return runner.show(store, job_id)
 
 
 @router.get("/api/projects/{project}/jobs")
 def jobs(project: str, store: StoreDep) -> list[dict[str, Any]]:
     """A project's jobs, newest first."""
-    with store.session() as session:
-        p = get_project(session, project)
-        return [runner.public(session, j) for j in svc.list_jobs(session, p)]
+    return runner.project_jobs(store, project)
 
 
 @router.get("/api/jobs/{job_id}")
 def job(job_id: int, store: StoreDep) -> dict[str, Any]:
     """A job's status, counts, tokens, cost, times, failures by reason and review counts."""
-    return _public(store, job_id)
+    return runner.show(store, job_id)
 
 
 @router.post("/api/jobs/{job_id}/cancel", status_code=202)
@@ -164,7 +156,7 @@ def cancel(job_id: int, store: StoreDep) -> dict[str, Any]:
     """Ask a job to stop after the requests in flight."""
     with store.session() as session:
         svc.request_cancel(session, job_id)
-    return _public(store, job_id)
+    return runner.show(store, job_id)
 
 
 @router.post("/api/jobs/{job_id}/resume", status_code=202)
@@ -179,4 +171,4 @@ def resume(job_id: int, body: Resume, request: Request, store: StoreDep) -> dict
             svc.reset_failed(session, job_id)
         job.status, job.reason, job.cancel_requested, job.finished_at = "queued", "", False, None
     request.app.state.background.nudge()
-    return _public(store, job_id)
+    return runner.show(store, job_id)
