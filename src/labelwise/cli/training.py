@@ -177,10 +177,7 @@ def deploy(
 def deployments(project: str, as_json: bool = JsonOpt) -> None:
     """List a project's deployments."""
     with get_store().session() as session:
-        rows = [
-            {"name": d.name, "model": m, "deployed_at": d.deployed_at}
-            for d, m in svc.list_deployments(session, get_project(session, project))
-        ]
+        rows = svc.public_deployments(session, get_project(session, project))
     if as_json:
         emit_json(rows)
         return

@@ -182,6 +182,14 @@ def list_deployments(session: Session, project: Project) -> list[tuple[Deploymen
     return [(d, n) for d, n in rows]
 
 
+def public_deployments(session: Session, project: Project) -> list[dict[str, Any]]:
+    """A project's deployments as the CLI and API show them."""
+    return [
+        {"name": d.name, "model": m, "deployed_at": d.deployed_at}
+        for d, m in list_deployments(session, project)
+    ]
+
+
 def delete_deployment(session: Session, project: Project, name: str) -> None:
     session.delete(get_deployment(session, project, name))
     session.flush()

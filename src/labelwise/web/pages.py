@@ -225,19 +225,14 @@ def jobs_page(request: Request, project: str, store: StoreDep) -> HTMLResponse:
 
 @router.get("/projects/{project}/models")
 def models_page(request: Request, project: str, store: StoreDep) -> HTMLResponse:
-    with store.session() as session:
-        p = get_project(session, project)
-        models = [trained.public(m) for m in trained.list_models(session, p)]
-        deployments = [
-            {"name": d.name, "model": m, "deployed_at": d.deployed_at}
-            for d, m in trained.list_deployments(session, p)
-        ]
+    from labelwise.web.routers.training import deployments, models
+
     return render(
         request,
         "models.html",
         project=project,
-        models=models,
-        deployments=deployments,
+        models=models(project, store),
+        deployments=deployments(project, store),
         tab="models",
     )
 

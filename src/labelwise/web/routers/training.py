@@ -104,8 +104,7 @@ def confusion(project: str, model: str, store: StoreDep) -> Response:
 @router.get("/deployments")
 def deployments(project: str, store: StoreDep) -> list[dict[str, Any]]:
     with store.session() as session:
-        rows = svc.list_deployments(session, get_project(session, project))
-        return [{"name": d.name, "model": m, "deployed_at": d.deployed_at} for d, m in rows]
+        return svc.public_deployments(session, get_project(session, project))
 
 
 @router.put("/deployments/{name}")
