@@ -178,9 +178,7 @@ def bulk_review(
         job=job,
         min_confidence=min_confidence,
         max_confidence=1.0,
-        sort=sort
-        if sort in ("confidence_desc", "confidence_asc", "document")
-        else "confidence_desc",
+        sort=sort,
         limit=200,
         offset=0,
     )
