@@ -19,7 +19,7 @@ from labelwise.store.documents import (
     list_documents,
     match_clause,
 )
-from labelwise.store.models import Document, LabelClass, Project
+from labelwise.store.models import Document, Project
 from labelwise.store.projects import get_project
 from labelwise.web.deps import StoreDep
 
@@ -186,8 +186,17 @@ def document(project: str, name: str, store: StoreDep, filters: Filters) -> dict
         return data
 
 
-def _classes(session: Session, project: Project, names: list[str]) -> list[LabelClass]:
-    return [get_class(session, project, n) for n in names]
+def _offered(session: Session, project: Project, doc: Document) -> set[int]:
+    """Ids of the document's suggestions offered for review."""
+    return {s.id for s in rules.reviewable_suggestions(session, project, doc)}
+
+
+def _set_labels(session: Session, project: Project, doc: Document, names: list[str]) -> None:
+    """Make ``names`` the document's user labels ([] removes them all)."""
+    if names:
+        rules.set_labels(session, project, doc, [get_class(session, project, n) for n in names])
+    else:
+        rules.remove_labels(session, doc)
 
 
 @router.post("/{name:path}/review")
@@ -199,8 +208,7 @@ def review(project: str, name: str, body: Review, store: StoreDep) -> dict[str, 
     with store.session() as session:
         p = get_project(session, project)
         doc = get_document(session, p, name)
-        offered = {s["id"] for s in suggestion_rows(session, p, doc)}
-        unknown = (set(body.accept) | set(body.reject)) - offered
+        unknown = (set(body.accept) | set(body.reject)) - _offered(session, p, doc)
         if unknown:
             raise Conflict(
                 f"suggestions {sorted(unknown)} are not offered for review on {name!r} "
@@ -209,12 +217,9 @@ def review(project: str, name: str, body: Review, store: StoreDep) -> dict[str, 
         for sid in body.reject:
             rules.reject(session, p, sid)
         if body.labels is not None:
-            if body.labels:
-                rules.set_labels(session, p, doc, _classes(session, p, body.labels))
-            else:
-                rules.remove_labels(session, doc)
+            _set_labels(session, p, doc, body.labels)
         for sid in body.accept:
-            if sid in {s["id"] for s in suggestion_rows(session, p, doc)}:
+            if sid in _offered(session, p, doc):  # a label set just now may shadow it
                 rules.accept(session, p, sid)
         if body.dataset is not None:
             doc.dataset = body.dataset.value
@@ -228,10 +233,7 @@ def set_labels(project: str, name: str, labels: list[str], store: StoreDep) -> d
     with store.session() as session:
         p = get_project(session, project)
         doc = get_document(session, p, name)
-        if labels:
-            rules.set_labels(session, p, doc, _classes(session, p, labels))
-        else:
-            rules.remove_labels(session, doc)
+        _set_labels(session, p, doc, labels)
         return document_view(session, p, doc)
 
 
