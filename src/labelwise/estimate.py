@@ -77,7 +77,7 @@ def estimate(
     limit: int | None = None,
 ) -> Estimate:
     opts = labeler.options
-    price_model = opts.price_model or opts.model
+    price_model = labeler.price_model
     counter = token_counter(price_model)
     task, ids, _ = plan(store, project_name, labeler, docs, classes, limit)
     shots = representative_shots(task.examples, opts.few_shot)
@@ -114,7 +114,7 @@ def estimate_inputs(
     """Prompt tokens (exact for OpenAI models) and expected completion tokens of labeling
     ``inputs``, and the model they are priced as."""
     opts = labeler.options
-    price_model = opts.price_model or opts.model
+    price_model = labeler.price_model
     counter = token_counter(price_model)
     if shots is None:
         shots = representative_shots(task.examples, opts.few_shot)

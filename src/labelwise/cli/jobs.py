@@ -119,8 +119,7 @@ def autolabel(
             store, labeler, llm=llm, options=options or None, project=project, model=model
         )
         check = dry_run(store, project, checker, dry_run_on_labeled, class_list)
-        price = getattr(getattr(checker, "options", None), "price_model", "") or checker.model_id
-        spent = price_of(price, check.prompt_tokens, check.completion_tokens) or 0.0
+        spent = price_of(checker.price_model, check.prompt_tokens, check.completion_tokens) or 0.0
         err.print(
             f"dry run on {check.documents} labeled documents: {check.agreement:.1%} agree "
             f"with the user labels, {check.failed} failed, "

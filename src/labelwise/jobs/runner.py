@@ -195,10 +195,6 @@ def run(
             job.status, job.reason, job.cancel_requested = "running", "", False
         job.started_at = job.started_at or utcnow()
         job.heartbeat_at = utcnow()
-        opts = getattr(labeler, "options", None)
-        price_model = (
-            getattr(opts, "price_model", "") or labeler.model_id if labeler.needs_network else ""
-        )
         budget, project_name, spent = job.budget_usd, project.name, job.cost_usd
     chunk, in_flight = _pipeline(labeler)
     started, processed = time.perf_counter(), 0
@@ -273,13 +269,11 @@ def run(
                 new = to_suggestions(task, labeler, outcomes, job_id)
                 paid = (
                     cost(
-                        price_model,
+                        labeler.price_model,
                         sum(o.prompt_tokens for o in outcomes),
                         sum(o.completion_tokens for o in outcomes),
                     )
                     or 0.0
-                    if price_model
-                    else 0.0
                 )
                 rules.add_suggestions(session, project, new)
                 svc.record(session, job_id, _results(outcomes, ids), len(new), paid)

@@ -111,6 +111,11 @@ class Labeler(ABC):
     def prompt_version(self) -> str:
         """The version of the prompt/template, recorded on every suggestion."""
 
+    @property
+    def price_model(self) -> str:
+        """The model its tokens are priced as; "" for a labeler that runs here, free."""
+        return ""
+
     @abstractmethod
     def label(self, task: LabelTask, docs: Sequence[DocInput]) -> list[Outcome]:
         """One outcome per document, in order."""

@@ -106,7 +106,7 @@ class OpenAILabeler(Labeler):
         self._encoder = encoder
         self._cache = cache
         self._answers = answers
-        self._counter = token_counter(options.price_model or options.model)
+        self._counter = token_counter(self.price_model)
         self._limiter = (
             RateLimiter(options.rpm, options.tpm) if (options.rpm or options.tpm) else None
         )
@@ -119,6 +119,10 @@ class OpenAILabeler(Labeler):
     @property
     def prompt_version(self) -> str:
         return classify.VERSION
+
+    @property
+    def price_model(self) -> str:
+        return self.options.price_model or self.options.model
 
     # -- transport --------------------------------------------------------------------------
 
