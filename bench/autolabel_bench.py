@@ -8,6 +8,10 @@ job over the documents through `labelwise autolabel`'s runner, and, in the same 
 sequential `openai` SDK loop over the same documents. Prints docs/s for both and their ratio,
 requests per document and prompt tokens per document; then the job again with 10 % of requests
 answered 500, and with `--docs-per-request 8`.
+
+Then few-shot on a big project: `--labeled` user-labeled documents (100,000 by default) beside
+`--fewshot-docs` unlabeled ones, each job in a fresh process that reports its peak RSS: zero-shot
+(`few_shot=0`) against the default few-shot (4 examples chosen per request).
 """
 
 from __future__ import annotations
@@ -125,7 +129,7 @@ def job(url: str, docs: dict[str, str], **options: object) -> dict[str, float]:
             for c in CLASSES:
                 add_class(s, p, c)
             add_connection(
-                s, "local", "openai", url + "/v1", "gpt-4o-mini", api_key_env="BENCH_NO_KEY"
+                s, "local", "openai", url + "/v1", "gpt-4o-mini", api_key_env="BENCH_NO_API_KEY"
             )
         with store.session() as s:
             p = get_project(s, "bench")
@@ -181,12 +185,104 @@ def requests_seen(url: str) -> int:
         return int(json.loads(resp.read())["requests"])
 
 
+def fewshot_child(url: str, db: str, few_shot: int, concurrency: int) -> None:
+    """Run one job on the prepared database and print its docs/s and this process's peak RSS
+    (a process of its own, so the figure is the job's alone)."""
+    import resource
+
+    store = open_store(db)
+    job_id = runner.create(
+        store,
+        "bench",
+        "openai",
+        llm="local",
+        options={"few_shot": few_shot, "concurrency": concurrency},
+    )
+    start = time.perf_counter()
+    done = runner.run(store, job_id)
+    elapsed = time.perf_counter() - start
+    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "docs_s": done.done / elapsed,
+                "done": done.done,
+                "failed": done.failed,
+                "rss_mib": rss_mib,
+                "prompt_per_doc": done.prompt_tokens / max(done.done, 1),
+            }
+        )
+    )
+
+
+def fewshot_db(tmp: Path, url: str, labeled: int, unlabeled: int) -> str:
+    import random
+
+    db = f"sqlite:///{tmp / 'fewshot.db'}"
+    store = open_store(db)
+    rng = random.Random(2)
+    with store.session() as s:
+        p = create_project(s, "bench", ProjectKind.SINGLE_LABEL)
+        for c in CLASSES:
+            add_class(s, p, c)
+        add_connection(
+            s, "local", "openai", url + "/v1", "gpt-4o-mini", api_key_env="BENCH_API_KEY"
+        )
+    for start in range(0, labeled + unlabeled, 5000):
+        with store.session() as s:
+            p = get_project(s, "bench")
+            records = []
+            for i in range(start, min(start + 5000, labeled + unlabeled)):
+                text = " ".join(rng.choices(WORDS, k=60)) + f" ({i})"
+                labels = (rng.choice(CLASSES),) if i < labeled else None
+                records.append(DocumentRecord(f"d{i:07d}", text, where=str(i), labels=labels))
+            write_batch(s, p, records, {c.name: c.id for c in p.classes})
+    store.dispose()
+    return db
+
+
+def fewshot(args: argparse.Namespace, tmp: Path) -> list[tuple[str, dict[str, float]]]:
+    docs = documents(args.fewshot_docs)
+    gold = {t: ["billing"] for t in docs.values()}
+    rows = []
+    with endpoint(tmp, gold, args.latency) as url:
+        db = fewshot_db(tmp, url, args.labeled, args.fewshot_docs)
+        for name, k in (("zero-shot", 0), ("few-shot, 4 examples", 4)):
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", url, db, str(k), str(args.concurrency)],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            )
+            rows.append((name, json.loads(out.stdout.strip().splitlines()[-1])))
+            # the next job must label the same documents again: drop this job's suggestions
+            store = open_store(db)
+            with store.engine.begin() as conn:
+                from sqlalchemy import text as sql
+
+                conn.execute(sql("DELETE FROM suggestions"))
+                conn.execute(sql("DELETE FROM llm_answers"))
+            store.dispose()
+    return rows
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        url, db, k, c = sys.argv[2:6]
+        fewshot_child(url, db, int(k), int(c))
+        return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--docs", type=int, default=300)
     parser.add_argument("--latency", type=float, default=0.3)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--labeled", type=int, default=100_000)
+    parser.add_argument("--fewshot-docs", type=int, default=300)
+    parser.add_argument("--only-fewshot", action="store_true")
     args = parser.parse_args()
+    if args.only_fewshot:
+        print_fewshot(args)
+        return
     docs = documents(args.docs)
     gold = {t: ["billing"] for t in docs.values()}
     rows = []
@@ -228,6 +324,26 @@ def main() -> None:
             f"{100 * r['docs_s'] / capacity:>6.0f} {100 * r['docs_s'] / ceiling:>6.0f} "
             f"{r['done']:>5.0f} {r['failed']:>6.0f} "
             f"{r['requests'] / args.docs:>7.2f} {r['prompt_per_doc']:>14.1f}"
+        )
+    print_fewshot(args)
+
+
+def print_fewshot(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = fewshot(args, Path(tmp))
+    print(
+        f"\nfew-shot on a big project: {args.labeled:,} labeled + {args.fewshot_docs} unlabeled "
+        f"documents, {args.concurrency} in flight, each job in a fresh process"
+    )
+    print(
+        f"{'run':<24} {'docs/s':>7} {'x zero':>6} {'peak RSS MiB':>12} {'done':>5} {'failed':>6}"
+        f" {'prompt tok/doc':>14}"
+    )
+    zero = rows[0][1]["docs_s"]
+    for name, r in rows:
+        print(
+            f"{name:<24} {r['docs_s']:>7.1f} {r['docs_s'] / zero:>6.2f} {r['rss_mib']:>12.0f} "
+            f"{r['done']:>5.0f} {r['failed']:>6.0f} {r['prompt_per_doc']:>14.1f}"
         )
 
 

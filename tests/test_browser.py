@@ -248,7 +248,7 @@ def test_new_project_import_llm_wizard_and_bulk_review(
         page.select_option('select[name="c_provider"]', "openai")
         page.fill('input[name="c_endpoint"]', llm.url + "/v1")
         page.fill('input[name="c_model"]', "gpt-4o-mini")
-        page.fill('input[name="c_api_key_env"]', "LABELWISE_TEST_NO_KEY")
+        page.fill('input[name="c_api_key_env"]', "LABELWISE_TEST_NO_API_KEY")
         page.click("#add-connection")
         page.wait_for_selector('#llm option[value="loopback"]', state="attached")
         page.click("#estimate-button")

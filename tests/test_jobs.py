@@ -51,7 +51,7 @@ def project(store: Store, server: Server) -> Store:
             "openai",
             server.url + "/v1",
             "gpt-4o-mini",
-            api_key_env="LABELWISE_TEST_NO_KEY",
+            api_key_env="LABELWISE_TEST_NO_API_KEY",
         )
     return store
 
@@ -262,7 +262,7 @@ def test_connection_limits_reach_the_labeler(project: Store, server: Server) -> 
             "openai",
             server.url + "/v1",
             "gpt-4o-mini",
-            api_key_env="LABELWISE_TEST_NO_KEY",
+            api_key_env="LABELWISE_TEST_NO_API_KEY",
             rpm=600,
             tpm=100_000,
         )

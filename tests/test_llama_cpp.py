@@ -101,7 +101,7 @@ def test_every_answer_is_a_valid_class(store: Store, llama_url: str, docs_per_re
         OpenAILabeler.Options(
             endpoint=llama_url,
             model="smollm2",
-            api_key_env="LABELWISE_NO_KEY",
+            api_key_env="LABELWISE_NO_API_KEY",
             few_shot=0,
             docs_per_request=docs_per_request,
             concurrency=1,

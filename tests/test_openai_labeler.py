@@ -35,14 +35,14 @@ def server(fake: FakeLLM) -> Iterator[Server]:
 
 @pytest.fixture(autouse=True)
 def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TEST_LLM_KEY", "sk-test-secret")
+    monkeypatch.setenv("TEST_LLM_API_KEY", "sk-test-secret")
 
 
 def labeler(server: Server, **kw: object) -> OpenAILabeler:
     opts: dict[str, object] = {
         "endpoint": server.url + "/v1",
         "model": "gpt-4o-mini",
-        "api_key_env": "TEST_LLM_KEY",
+        "api_key_env": "TEST_LLM_API_KEY",
         "max_retries": 2,
         "timeout": 2.0,
         "few_shot": 0,
@@ -201,9 +201,9 @@ def test_long_documents_are_shortened(server: Server, fake: FakeLLM) -> None:
 def test_missing_key_for_azure_is_a_clear_error(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("TEST_LLM_KEY")
+    monkeypatch.delenv("TEST_LLM_API_KEY")
     lab = labeler(server, provider="azure", endpoint=server.url, api_version="2024-10-21")
-    with pytest.raises(LabelwiseError, match=r"\$TEST_LLM_KEY, which is not set"):
+    with pytest.raises(LabelwiseError, match=r"\$TEST_LLM_API_KEY, which is not set"):
         lab.label(SINGLE, docs(0))
 
 

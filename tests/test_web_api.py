@@ -203,7 +203,7 @@ def test_llm_connections_estimate_and_an_llm_job(client: Client, store: Store) -
             "provider": "openai",
             "endpoint": llm.url + "/v1",
             "model": "gpt-4o-mini",
-            "api_key_env": "LABELWISE_TEST_NO_KEY",
+            "api_key_env": "LABELWISE_TEST_NO_API_KEY",
         }
         status, body, _ = c("POST", "/api/llm", connection)
         assert status == 201 and "key" not in json.dumps(body).replace("api_key_env", "")

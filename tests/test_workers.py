@@ -27,7 +27,12 @@ DOCS = {f"d{i:02d}": f"worker message {i} about {'abc'[i % 3]}" for i in range(4
 def _connect(store: Store, server: Server) -> None:
     with store.session() as s:
         add_connection(
-            s, "local", "openai", server.url + "/v1", "gpt-4o-mini", api_key_env="LABELWISE_X"
+            s,
+            "local",
+            "openai",
+            server.url + "/v1",
+            "gpt-4o-mini",
+            api_key_env="LABELWISE_X_API_KEY",
         )
 
 
@@ -138,10 +143,10 @@ def test_a_worker_without_the_key_leaves_the_job_to_others(
     documents stay pending for a worker that has it, and this one does not spin on it."""
     from labelwise.jobs.worker import work
 
-    _cloud(store, "LABELWISE_TEST_CLOUD_KEY")
-    monkeypatch.setenv("LABELWISE_TEST_CLOUD_KEY", "k")
+    _cloud(store, "LABELWISE_TEST_CLOUD_API_KEY")
+    monkeypatch.setenv("LABELWISE_TEST_CLOUD_API_KEY", "k")
     job_id = runner.create(store, "p", "openai", llm="cloud", options={"few_shot": 0})
-    monkeypatch.delenv("LABELWISE_TEST_CLOUD_KEY")
+    monkeypatch.delenv("LABELWISE_TEST_CLOUD_API_KEY")
     seen: list[tuple[int, str]] = []
     assert (
         work(store, worker="w", exit_when_idle=True, on_job=lambda j, s: seen.append((j, s))) == 1
@@ -149,7 +154,7 @@ def test_a_worker_without_the_key_leaves_the_job_to_others(
     assert (
         len(seen) == 1
         and "left to other workers" in seen[0][1]
-        and "LABELWISE_TEST_CLOUD_KEY" in seen[0][1]
+        and "LABELWISE_TEST_CLOUD_API_KEY" in seen[0][1]
     )
     with store.session() as s:
         job = svc.get_job(s, job_id)
@@ -161,8 +166,8 @@ def test_a_job_is_refused_before_it_is_stored_when_the_key_is_missing(store: Sto
     from labelwise.domain import LabelwiseError
     from labelwise.store.models import Job
 
-    _cloud(store, "LABELWISE_TEST_CLOUD_KEY_UNSET")
-    with pytest.raises(LabelwiseError, match="LABELWISE_TEST_CLOUD_KEY_UNSET"):
+    _cloud(store, "LABELWISE_TEST_CLOUD_UNSET_API_KEY")
+    with pytest.raises(LabelwiseError, match="LABELWISE_TEST_CLOUD_UNSET_API_KEY"):
         runner.create(store, "p", "openai", llm="cloud")
     with store.session() as s:
         assert s.scalars(select(Job)).first() is None

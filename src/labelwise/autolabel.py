@@ -9,7 +9,7 @@ running twice does not duplicate work. Suggestions are committed batch by batch.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -116,27 +116,47 @@ def build_task(
         raise LabelwiseError(
             f"project {project.name!r} has no classes; add some with `labelwise class add`"
         )
-    labeled = session.scalars(
-        select(Document)
-        .where(filter_clause(project, DocFilter.LABELED, None))
-        .order_by(Document.id)
-    ).all()
-    labels = labels_by_document(session, [d.id for d in labeled])
-    per_class: Counter[str] = Counter()
-    examples = []
-    wanted = {s.name for s in specs}
-    for doc in labeled:
-        names = tuple(n for n in labels[doc.id] if n in wanted)
-        if not names or all(per_class[n] >= MAX_EXAMPLES_PER_CLASS for n in names):
-            continue
-        per_class.update(names)
-        examples.append(Example(doc.text, names, doc.content_hash))
+    examples = load_examples(session, project, specs)
     return LabelTask(
         kind=ProjectKind(project.kind),
         classes=tuple(specs),
         examples=tuple(examples),
         language=project.language,
     )
+
+
+def load_examples(session: Session, project: Project, specs: Sequence[ClassSpec]) -> list[Example]:
+    """The user-labeled documents a labeler learns from: the first
+    ``MAX_EXAMPLES_PER_CLASS`` of each class (by id). Bounded by design: ids are chosen per
+    class in SQL, and only the chosen documents' texts are read, so a project with a million
+    labels costs what one with a few thousand does."""
+    by_name = {c.name: c.id for c in project.classes}
+    wanted = {by_name[s.name]: s.name for s in specs}
+    chosen: set[int] = set()
+    for class_id in wanted:
+        chosen.update(
+            session.scalars(
+                select(Label.document_id)
+                .join(Document, Document.id == Label.document_id)
+                .where(Document.project_id == project.id, Label.class_id == class_id)
+                .order_by(Label.document_id)
+                .limit(MAX_EXAMPLES_PER_CLASS)
+            )
+        )
+    ids = sorted(chosen)
+    labels = labels_by_document(session, ids)
+    examples = []
+    for i in range(0, len(ids), 500):
+        rows = session.execute(
+            select(Document.id, Document.text, Document.content_hash)
+            .where(Document.id.in_(ids[i : i + 500]))
+            .order_by(Document.id)
+        )
+        for doc_id, text, digest in rows:
+            names = tuple(n for n in labels[doc_id] if n in wanted.values())
+            if names:
+                examples.append(Example(text, names, digest))
+    return examples
 
 
 def select_documents(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterable
 from enum import StrEnum
 
 MAX_CLASS_NAME = 50
 MAX_CLASSES = 200
 MAX_DOCUMENT_CHARS = 128_000
 FORBIDDEN_CLASS_CHARS = frozenset(":$&%*()+~#/?")
+# OpenAI-style keys (sk-..., also masked as sk-proj-****abcd) and bearer tokens in echoed text
+API_KEY_SHAPE = re.compile(r"\b(?:sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+[A-Za-z0-9._\-~+/=*]{6,})")
 
 
 class LabelwiseError(Exception):
@@ -46,6 +50,30 @@ class DocFilter(StrEnum):
     UNLABELED = "unlabeled"
     LABELED = "labeled"
     AUTO_LABELED = "auto-labeled"
+
+
+KEY_ENV_SUFFIX = "_API_KEY"
+
+
+def check_key_env(name: str, allowed: Iterable[str] = ()) -> str:
+    """``name`` when it may hold an API key: it ends in ``_API_KEY`` or is listed in
+    ``allowed`` (``LABELWISE_ALLOWED_KEY_ENVS``). Any other variable of the server's
+    environment (``AWS_SECRET_ACCESS_KEY``, ``DATABASE_URL``) could be sent to any endpoint."""
+    if not name.endswith(KEY_ENV_SUFFIX) and name not in set(allowed):
+        raise LabelwiseError(
+            f"the key variable {name[:60]!r} is not allowed: its name must end in "
+            f"{KEY_ENV_SUFFIX} (or be listed in LABELWISE_ALLOWED_KEY_ENVS on the server), so "
+            "that no other secret of the environment can be sent to an endpoint"
+        )
+    return name
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret, and anything shaped like an API key, replaced by ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, "***")
+    return API_KEY_SHAPE.sub("***", text)
 
 
 def validate_class_name(name: str) -> str:

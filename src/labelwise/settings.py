@@ -20,6 +20,14 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=lambda: Path.home() / ".labelwise")
     database_url: str | None = None
     api_token: SecretStr | None = None  # required to serve on anything but loopback
+    allowed_hosts: str = ""  # comma-separated names the server answers to, beside its address
+    allowed_key_envs: str = ""  # comma-separated key variables allowed beside *_API_KEY
+
+    def host_names(self) -> list[str]:
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+
+    def key_env_names(self) -> list[str]:
+        return [h.strip() for h in self.allowed_key_envs.split(",") if h.strip()]
 
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL to open: the configured one, else the SQLite file under ``home``."""

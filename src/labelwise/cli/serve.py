@@ -11,7 +11,7 @@ def serve(
     host: str = typer.Option(
         "127.0.0.1", help="Address to bind; anything but loopback needs LABELWISE_API_TOKEN."
     ),
-    port: int = typer.Option(8000, help="Port."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port."),
 ) -> None:
     """Serve the review pages and the REST API; runs queued and interrupted jobs too."""
     import uvicorn
@@ -23,4 +23,5 @@ def serve(
     token = settings.api_token.get_secret_value() if settings.api_token else None
     check_binding(host, token)
     out.print(f"labelwise on http://{host}:{port} (pages at /, OpenAPI at /docs)")
-    uvicorn.run(create_app(get_store(), token), host=host, port=port, log_level="warning")
+    app = create_app(get_store(), token, bind=host, extra_hosts=settings.host_names())
+    uvicorn.run(app, host=host, port=port, log_level="warning")

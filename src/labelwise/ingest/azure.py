@@ -21,7 +21,15 @@ from labelwise.domain import (
     RecordError,
     parse_dataset,
 )
-from labelwise.ingest.records import ImportFailure, Options, check_name, check_text
+from labelwise.ingest.records import (
+    ImportFailure,
+    MalformedJson,
+    Options,
+    check_language,
+    check_name,
+    check_text,
+    loads_bounded,
+)
 from labelwise.ingest.sources import Source, open_source
 
 PROJECT_FILE = "project.json"
@@ -67,13 +75,17 @@ def load(source: Source, options: Options) -> AzureProject:
     with source.open_bytes(path) as fh:
         raw = fh.read()
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = loads_bounded(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise ImportFailure(f"{url}: not valid UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ImportFailure(
             f"{url}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
+    except MalformedJson as exc:
+        raise ImportFailure(f"{url}: unusable JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ImportFailure(f"{url}: not an Azure project export (expected a JSON object)")
     meta = _field(data, "metadata", dict, url)
     assets = _field(data, "assets", dict, url)
     kind_name = assets.get("projectKind") or meta.get("projectKind")
@@ -155,7 +167,13 @@ def _document(entry: Any, root: Source, where: str, options: Options) -> Documen
         raise RecordError(where, "has no text 'location'")
     location = check_name(entry["location"], where)
     where = f"{where} ({location})"
-    path = root.child(location)
+    path = root.contained_child(location)
+    if path is None:
+        raise RecordError(
+            where,
+            f"location {location[:100]!r} points outside the documents folder {root.url}; "
+            "only files inside it are imported",
+        )
     if not root.fs.exists(path):
         raise RecordError(
             where,
@@ -183,7 +201,7 @@ def _document(entry: Any, root: Source, where: str, options: Options) -> Documen
         location,
         check_text(text, where, options),
         where=where,
-        language=entry.get("language") or None,
+        language=check_language(entry.get("language"), where),
         dataset=dataset,
         labels=labels,
     )

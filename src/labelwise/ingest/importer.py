@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from labelwise.domain import (
     Conflict,
     Dataset,
@@ -99,6 +101,75 @@ def run_import(
     source = open_source(url)
     fmt = detect_format(source) if fmt == "auto" else fmt
     report = ImportReport(source=url, format=fmt)
+    created = fmt == "azure" and not _exists(store, project_name)
+    try:
+        _run(
+            store,
+            project_name,
+            source,
+            fmt,
+            options,
+            report,
+            replace,
+            create_classes,
+            dataset,
+            language,
+            batch_size,
+            on_progress,
+        )
+    except BaseException:
+        if created:  # a failed import leaves no empty project behind
+            _drop_if_empty(store, project_name)
+        raise
+    if created and report.stored == 0 and _drop_if_empty(store, project_name):
+        first = report.errors[0] if report.errors else None
+        raise ImportFailure(
+            f"{url}: no document could be imported, so project {project_name!r} was not created"
+            + (f"; first problem: {first['where']}: {first['reason']}" if first else "")
+        )
+    return report
+
+
+def _exists(store: Store, name: str) -> bool:
+    with store.session() as session:
+        try:
+            get_project(session, name)
+        except NotFound:
+            return False
+    return True
+
+
+def _drop_if_empty(store: Store, name: str) -> bool:
+    """Delete project ``name`` when it holds no document (an import created it and failed)."""
+    from sqlalchemy import func, select
+
+    from labelwise.store.models import Document
+
+    with store.session() as session:
+        try:
+            project = get_project(session, name)
+        except NotFound:
+            return False
+        if session.scalar(select(func.count()).where(Document.project_id == project.id)):
+            return False
+        session.delete(project)
+    return True
+
+
+def _run(
+    store: Store,
+    project_name: str,
+    source: Source,
+    fmt: str,
+    options: Options,
+    report: ImportReport,
+    replace: bool,
+    create_classes: bool,
+    dataset: Dataset | None,
+    language: str | None,
+    batch_size: int,
+    on_progress: Progress | None,
+) -> None:
     items, total = _open_items(store, project_name, source, fmt, options, report)
     progress = on_progress or (lambda done, total: None)
 
@@ -123,7 +194,6 @@ def run_import(
         _flush(store, project_name, batch, report, replace, create_classes)
     progress(done, total if total is not None else done)
     report.warnings.extend(options.warnings)
-    return report
 
 
 def _open_items(
@@ -188,21 +258,45 @@ def _flush(
     replace: bool,
     create_classes: bool,
 ) -> None:
-    """Write one batch in one transaction; a failure leaves earlier batches stored."""
+    """Write one batch in one transaction; a failure leaves earlier batches stored. When the
+    database refuses the batch, its records are written one by one, so that only the record it
+    refuses is reported (by file and line) and its neighbours are stored."""
     try:
-        with store.session() as session:
-            project = get_project(session, project_name)
-            class_ids = {c.name: c.id for c in list_classes(session, project)}
-            if create_classes:
-                batch = list(_create_missing(session, project, batch, class_ids, report))
-            result = write_batch(session, project, batch, class_ids, replace=replace)
+        result = _write(store, project_name, batch, report, replace, create_classes)
     except LabelwiseError:
         raise
-    except Exception as exc:
-        raise ImportFailure(
-            f"storing the documents {batch[0].where} to {batch[-1].where} failed ({exc}); "
-            f"that batch was rolled back, {report.stored} documents before it are stored"
-        ) from exc
+    except DBAPIError:
+        if len(batch) == 1:
+            raise
+        for record in batch:
+            try:
+                _flush(store, project_name, [record], report, replace, create_classes)
+            except DBAPIError as exc:
+                reason = str(exc.orig).strip().splitlines()[0][:200] if exc.orig else "refused"
+                report.errors.append(
+                    {"where": record.where, "reason": f"the database refused it ({reason})"}
+                )
+        return
+    _count(report, result)
+
+
+def _write(
+    store: Store,
+    project_name: str,
+    batch: list[DocumentRecord],
+    report: ImportReport,
+    replace: bool,
+    create_classes: bool,
+) -> Any:
+    with store.session() as session:
+        project = get_project(session, project_name)
+        class_ids = {c.name: c.id for c in list_classes(session, project)}
+        if create_classes:
+            batch = list(_create_missing(session, project, batch, class_ids, report))
+        return write_batch(session, project, batch, class_ids, replace=replace)
+
+
+def _count(report: ImportReport, result: Any) -> None:
     report.inserted += result.inserted
     report.replaced += result.replaced
     report.unchanged += result.unchanged

@@ -9,9 +9,12 @@ from collections.abc import Iterator, Sequence
 from labelwise.domain import DocumentRecord, LabelwiseError, RecordError, parse_dataset
 from labelwise.ingest.records import (
     ImportFailure,
+    MalformedJson,
     Options,
+    check_language,
     check_name,
     check_text,
+    loads_bounded,
     split_labels,
 )
 from labelwise.ingest.sources import Source
@@ -108,12 +111,12 @@ def _record(
             dataset = parse_dataset(str(row[cols.dataset]), where)
         except LabelwiseError as exc:
             raise RecordError(where, str(exc)) from None
-    language = row.get(cols.language) if cols.language else None
+    language = check_language(row.get(cols.language), where) if cols.language else None
     return DocumentRecord(
         name,
         check_text(text, where, options),
         where=where,
-        language=str(language) if language else None,
+        language=language,
         dataset=dataset,
         labels=labels,
     )
@@ -186,9 +189,12 @@ def read_jsonl(source: Source, options: Options) -> Iterator[Item]:
                 )
                 continue
             try:
-                obj = json.loads(line)
+                obj = loads_bounded(line)
             except json.JSONDecodeError as exc:
                 yield RecordError(where, f"malformed JSON at column {exc.colno}: {exc.msg}")
+                continue
+            except MalformedJson as exc:
+                yield RecordError(where, f"unusable JSON: {exc}")
                 continue
             if not isinstance(obj, dict):
                 yield RecordError(

@@ -2,13 +2,46 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
 from labelwise.domain import MAX_DOCUMENT_CHARS, LabelwiseError, RecordError
 
-_BAD_BYTES = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of invalid UTF-8
+# what errors="surrogateescape" makes of invalid UTF-8, and lone surrogates from JSON escapes
+_BAD_BYTES = re.compile("[\ud800-\udfff]")
 MAX_NAME = 1000
+MAX_LANGUAGE = 20
+LANGUAGE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+MAX_INT_DIGITS = 30  # a JSON number longer than this is refused, not parsed
+
+
+class MalformedJson(ValueError):
+    """JSON that parses but cannot be used: nested too deeply, or a number too long."""
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits) > MAX_INT_DIGITS:
+        raise MalformedJson(f"a number of {len(digits)} digits (the limit is {MAX_INT_DIGITS})")
+    return int(digits)
+
+
+def loads_bounded(text: str | bytes) -> object:
+    """``json.loads`` that refuses very long numbers and deep nesting with
+    :class:`MalformedJson` instead of hanging, overflowing or raising RecursionError."""
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except RecursionError:
+        raise MalformedJson("nested too deeply") from None
+
+
+def bad_characters(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text on every database, or None."""
+    if _BAD_BYTES.search(value):
+        return "is not valid UTF-8 (a lone surrogate or an invalid byte); re-save it as UTF-8"
+    if "\x00" in value:
+        return "contains a NUL character, which no database stores in text; remove it"
+    return None
 
 
 class ImportFailure(LabelwiseError):
@@ -30,8 +63,9 @@ class Options:
 
 def check_text(text: str, where: str, options: Options) -> str:
     """The document text, or a :class:`RecordError` saying why it is refused."""
-    if _BAD_BYTES.search(text):
-        raise RecordError(where, "text is not valid UTF-8; re-save the file as UTF-8")
+    problem = bad_characters(text)
+    if problem:
+        raise RecordError(where, f"text {problem}")
     if not text.strip():
         raise RecordError(where, "document is empty; empty documents are refused (as in Azure)")
     if len(text) > MAX_DOCUMENT_CHARS:
@@ -56,9 +90,24 @@ def check_name(name: str, where: str) -> str:
         raise RecordError(where, "document name is empty")
     if len(name) > MAX_NAME:
         raise RecordError(where, f"document name is over {MAX_NAME} characters")
-    if _BAD_BYTES.search(name):
-        raise RecordError(where, "document name is not valid UTF-8")
+    problem = bad_characters(name)
+    if problem:
+        raise RecordError(where, f"document name {problem}")
     return name
+
+
+def check_language(value: object, where: str) -> str | None:
+    """A language code (``en``, ``en-us``, ``zh-hans``) of at most 20 characters, or None."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if not LANGUAGE.match(text):
+        raise RecordError(
+            where,
+            f"language {text[:30]!r} is not a language code like 'en' or 'en-us' "
+            f"(letters, digits and '-', at most {MAX_LANGUAGE} characters)",
+        )
+    return text
 
 
 def split_labels(value: object, separator: str, where: str) -> tuple[str, ...]:
@@ -71,6 +120,7 @@ def split_labels(value: object, separator: str, where: str) -> tuple[str, ...]:
         parts = value
     else:
         raise RecordError(where, f"labels must be text or a list of text, not {value!r:.60}")
-    if any(_BAD_BYTES.search(p) for p in parts):
-        raise RecordError(where, "label is not valid UTF-8")
+    problem = next((bad_characters(p) for p in parts if bad_characters(p)), None)
+    if problem:
+        raise RecordError(where, f"label {problem}")
     return tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import IO, Any
 
 from labelwise.ingest.records import ImportFailure
@@ -59,6 +61,26 @@ class Source:
 
     def child(self, relative: str) -> str:
         return self.path.rstrip("/") + "/" + relative
+
+    def contained_child(self, relative: str) -> str | None:
+        """The path of ``relative`` under this folder, or None when it would leave it (an
+        absolute path, ``..``, a backslash, or on a local disk a symlink pointing outside)."""
+        parts = PurePosixPath(relative).parts
+        if (
+            not parts
+            or relative.startswith("/")
+            or "\\" in relative
+            or "\x00" in relative
+            or ".." in parts
+            or ":" in parts[0]
+        ):
+            return None
+        path = self.child(relative)
+        if "file" in _protocols(self.fs):
+            root = os.path.realpath(self.path)
+            if os.path.commonpath([root, os.path.realpath(path)]) != root:
+                return None
+        return path
 
     def find(self, suffix: str) -> Iterator[str]:
         """Files under the folder ending with ``suffix``, sorted, as paths relative to it."""

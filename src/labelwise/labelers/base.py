@@ -17,6 +17,7 @@ FAILURE_REASONS = (
     "empty_response",
     "provider_error",
     "content_filter",
+    "timeout",
 )
 
 

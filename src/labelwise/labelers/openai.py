@@ -15,6 +15,7 @@ import json
 import math
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, Protocol
@@ -23,10 +24,11 @@ from urllib.parse import urlparse
 import numpy as np
 
 from labelwise.costs import token_counter
-from labelwise.domain import LabelwiseError
+from labelwise.domain import LabelwiseError, check_key_env, redact
 from labelwise.labelers.base import DocInput, Example, Labeler, LabelTask, Outcome, Prediction
 from labelwise.labelers.ratelimit import AdaptiveGate, RateLimiter
 from labelwise.prompts import classify
+from labelwise.settings import Settings
 
 FALLBACK_CONFIDENCE = 0.7
 
@@ -62,6 +64,10 @@ def retry_after(exc: Any) -> float | None:
     return None
 
 
+class DeadlinePassed(Exception):
+    """A document's deadline passed across its retries (the provider hangs or keeps failing)."""
+
+
 class OpenAILabeler(Labeler):
     """Classify documents with a chat-completions model."""
 
@@ -80,8 +86,9 @@ class OpenAILabeler(Labeler):
         few_shot: int = 4
         max_doc_tokens: int = 2000
         concurrency: int = 16
-        timeout: float = 60.0
+        timeout: float = 60.0  # one request
         max_retries: int = 5
+        deadline: float = 180.0  # one document, across its retries: a hanging provider is bounded
         logprobs: bool = True
         rpm: int | None = None  # requests per minute allowed on the connection
         tpm: int | None = None  # tokens per minute allowed on the connection
@@ -111,6 +118,8 @@ class OpenAILabeler(Labeler):
             RateLimiter(options.rpm, options.tpm) if (options.rpm or options.tpm) else None
         )
         self._gate = AdaptiveGate(options.concurrency)
+        self._shots_lock = threading.Lock()
+        self._shots: tuple[LabelTask, Any] | None = None
 
     @property
     def model_id(self) -> str:
@@ -131,6 +140,7 @@ class OpenAILabeler(Labeler):
             import openai
 
             o = self.options
+            check_key_env(o.api_key_env, Settings().key_env_names())
             key = os.environ.get(o.api_key_env)
             host = urlparse(o.endpoint).hostname or ""
             if not key:
@@ -231,9 +241,10 @@ class OpenAILabeler(Labeler):
     def _send(self, kwargs: dict[str, Any], tokens: int) -> Any:
         """Send one request through the rate limits and the adaptive gate; 429, 5xx, timeouts
         and dropped connections are retried (tenacity: exponential backoff with jitter, a 429's
-        Retry-After honoured) up to ``max_retries`` times."""
+        Retry-After honoured) up to ``max_retries`` times, and never past ``deadline`` seconds
+        after the first try (each try's timeout is cut to what is left)."""
         import openai
-        from tenacity import Retrying, retry_if_exception, stop_after_attempt
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
         from tenacity import wait_exponential_jitter as backoff
 
         def transient(exc: BaseException) -> bool:
@@ -245,21 +256,31 @@ class OpenAILabeler(Labeler):
             )
 
         exponential = backoff(multiplier=0.5, max=20)
+        started = time.monotonic()
 
         def wait(state: Any) -> float:
             exc = state.outcome.exception()
+            pause = float(exponential(state))
             if isinstance(exc, openai.RateLimitError):
                 after = retry_after(exc)
-                return after if after is not None else float(exponential(state))
-            return float(exponential(state))
+                pause = after if after is not None else pause
+            left = self.options.deadline - (time.monotonic() - started)
+            return max(0.0, min(pause, left))
 
         for attempt in Retrying(
             retry=retry_if_exception(transient),
             wait=wait,
-            stop=stop_after_attempt(self.options.max_retries + 1),
+            stop=stop_after_attempt(self.options.max_retries + 1)
+            | stop_after_delay(self.options.deadline),
             reraise=True,
         ):
             with attempt:
+                left = self.options.deadline - (time.monotonic() - started)
+                if left <= 0:
+                    raise DeadlinePassed(
+                        f"no answer within the {self.options.deadline:.0f} s deadline"
+                    )
+                kwargs["timeout"] = min(self.options.timeout, left)
                 if self._limiter is not None:
                     self._limiter.acquire(tokens)
                 self._gate.acquire()
@@ -324,9 +345,11 @@ class OpenAILabeler(Labeler):
                 if "content" in str(exc).lower() and "filter" in str(exc).lower()
                 else "provider_error"
             )
-            return [Outcome(d.id, failure=reason, detail=_short(exc)) for d in docs]
+            return [Outcome(d.id, failure=reason, detail=self._short(exc)) for d in docs]
         except openai.OpenAIError as exc:
-            return [Outcome(d.id, failure="provider_error", detail=_short(exc)) for d in docs]
+            return [Outcome(d.id, failure="provider_error", detail=self._short(exc)) for d in docs]
+        except DeadlinePassed as exc:
+            return [Outcome(d.id, failure="timeout", detail=str(exc)) for d in docs]
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
@@ -408,6 +431,12 @@ class OpenAILabeler(Labeler):
                 out.append(Outcome(doc.id, preds, confidence_source=source))
         return out
 
+    def _short(self, exc: Exception) -> str:
+        """The provider's error, short, with the key (and anything shaped like one) redacted:
+        some providers echo the key they were sent."""
+        key = os.environ.get(self.options.api_key_env, "")
+        return redact(f"{type(exc).__name__}: {exc}", [key])[:300]
+
     # -- prompt parts -----------------------------------------------------------------------
 
     def _prompt_doc(self, doc: DocInput, key: str) -> classify.PromptDoc:
@@ -423,10 +452,18 @@ class OpenAILabeler(Labeler):
 
     def _shot_selector(self, task: LabelTask) -> Any:
         """Pick up to k user-labeled documents most similar to a request's documents, one per
-        class first so that the examples are diverse; None without labels or encoder."""
+        class first so that the examples are diverse; None without labels or encoder. Built
+        once per task: the examples are embedded (or read from the cache) by one thread, and
+        every later request of the job reuses their vectors."""
         k = self.options.few_shot
         if k <= 0 or not task.examples:
             return None
+        with self._shots_lock:
+            if self._shots is None or self._shots[0] is not task:
+                self._shots = (task, self._build_selector(task, k))
+            return self._shots[1]
+
+    def _build_selector(self, task: LabelTask, k: int) -> Any:
         if self._encoder is None:
             from labelwise.labelers.encoder import shared_encoder
 
@@ -460,10 +497,6 @@ class OpenAILabeler(Labeler):
             return [examples[i] for i in chosen]
 
         return select
-
-
-def _short(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 def _token_spans(choice: Any) -> list[tuple[int, int, float]] | None:

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelwise.domain import Conflict, LabelwiseError, NotFound
+from labelwise.domain import Conflict, LabelwiseError, NotFound, check_key_env
+from labelwise.settings import Settings
 from labelwise.store.models import LlmConnection
 
 PROVIDERS = ("azure", "openai")
@@ -44,6 +45,7 @@ def add_connection(
             f"--api-key-env {api_key_env[:4]}... is not an environment variable name; give "
             "the variable's name (the key itself is never stored)"
         )
+    check_key_env(api_key_env, Settings().key_env_names())
     for value, flag in ((rpm, "--rpm"), (tpm, "--tpm")):
         if value is not None and value <= 0:
             raise LabelwiseError(f"{flag} must be positive")

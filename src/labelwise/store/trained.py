@@ -19,14 +19,13 @@ def start_training(session: Session, project: Project, name: str, algorithm: str
     """Record a model in status ``training``; the database allows one per project at a time."""
     if not name.strip() or len(name) > 100:
         raise LabelwiseError("a model name has 1 to 100 characters")
-    if (
-        session.scalar(
-            select(TrainedModel.id).where(
-                TrainedModel.project_id == project.id, TrainedModel.name == name
-            )
-        )
-        is not None
-    ):
+    same = session.scalar(
+        select(TrainedModel).where(TrainedModel.project_id == project.id, TrainedModel.name == name)
+    )
+    if same is not None and _reap(same).status == "failed":
+        session.delete(same)  # a failed training left nothing to keep: its name is free again
+        session.flush()
+    elif same is not None:
         raise Conflict(
             f"project {project.name!r} already has a model {name!r}; trained models "
             "never change: pick a new name"
@@ -37,10 +36,8 @@ def start_training(session: Session, project: Project, name: str, algorithm: str
         )
     )
     if running is not None:
-        if not _is_dead(running):
+        if _reap(running).status == "training":
             raise training_running(project.name)
-        running.status, running.finished_at = "failed", utcnow()
-        running.error = "the training process died before it finished"
         session.flush()
     host, pid = here()
     row = TrainedModel(
@@ -63,6 +60,15 @@ def _is_dead(row: TrainedModel) -> bool:
     if alive is not None:
         return not alive
     return utcnow() - as_utc(row.created_at) > STALE_AFTER
+
+
+def _reap(row: TrainedModel) -> TrainedModel:
+    """Mark ``row`` failed when it reads ``training`` but its process died (killed, power
+    loss), so that nothing shows a training that will never end."""
+    if row.status == "training" and _is_dead(row):
+        row.status, row.finished_at = "failed", utcnow()
+        row.error = "the training process died before it finished (killed, or out of memory)"
+    return row
 
 
 def training_running(project: str) -> Conflict:
@@ -96,7 +102,7 @@ def get_model(session: Session, project: Project, name: str) -> TrainedModel:
         known = [m.name for m in list_models(session, project)]
         hint = f"; its models are: {', '.join(known)}" if known else "; train one first"
         raise NotFound(f"project {project.name!r} has no model {name!r}{hint}")
-    return row
+    return _reap(row)
 
 
 def ready_model(session: Session, project: Project, name: str) -> TrainedModel:
@@ -124,13 +130,10 @@ def public(m: TrainedModel) -> dict[str, Any]:
 
 
 def list_models(session: Session, project: Project) -> list[TrainedModel]:
-    return list(
-        session.scalars(
-            select(TrainedModel)
-            .where(TrainedModel.project_id == project.id)
-            .order_by(TrainedModel.id)
-        )
+    rows = session.scalars(
+        select(TrainedModel).where(TrainedModel.project_id == project.id).order_by(TrainedModel.id)
     )
+    return [_reap(row) for row in rows]
 
 
 def delete_model(session: Session, project: Project, name: str) -> None:

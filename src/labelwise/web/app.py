@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 
 from labelwise import __version__
@@ -20,6 +20,7 @@ from labelwise.store import Store
 from labelwise.web import pages
 from labelwise.web.background import Background
 from labelwise.web.deps import require_access
+from labelwise.web.guard import HostOriginGuard, allowed_hosts, is_loopback
 from labelwise.web.routers import documents, jobs, predict, projects, suggestions, training
 
 STATIC = Path(__file__).parent / "static"
@@ -32,17 +33,18 @@ def swagger_assets() -> Path:
     return Path(fastapi_swagger.resources.__file__).parent
 
 
-def is_loopback(host: str) -> bool:
-    if host in ("localhost",):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def check_token(token: str | None) -> None:
+    """A configured token must be one: blank or whitespace is refused, not taken as none."""
+    if token is not None and not token.strip():
+        raise LabelwiseError(
+            "LABELWISE_API_TOKEN is blank; set it to a long random string "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe())'`) or unset it"
+        )
 
 
 def check_binding(host: str, token: str | None) -> None:
     """Bound to anything but loopback, the server needs an access token."""
+    check_token(token)
     if not is_loopback(host) and not token:
         raise LabelwiseError(
             f"refusing to serve on {host} without an access token: set LABELWISE_API_TOKEN "
@@ -50,9 +52,18 @@ def check_binding(host: str, token: str | None) -> None:
         )
 
 
-def create_app(store: Store, token: str | None = None, *, run_jobs: bool = True) -> FastAPI:
-    """The API and the pages over ``store``. With ``run_jobs`` the server runs queued and
+def create_app(
+    store: Store,
+    token: str | None = None,
+    *,
+    run_jobs: bool = True,
+    bind: str = "127.0.0.1",
+    extra_hosts: Iterable[str] = (),
+) -> FastAPI:
+    """The API and the pages over ``store``, answering only requests whose ``Host`` names
+    ``bind`` (or one of ``extra_hosts``). With ``run_jobs`` the server runs queued and
     interrupted jobs in the background (it is a worker of its own)."""
+    check_token(token)
     background = Background(store)
 
     @asynccontextmanager
@@ -72,7 +83,9 @@ def create_app(store: Store, token: str | None = None, *, run_jobs: bool = True)
         lifespan=lifespan,
         docs_url=None,  # served below from the package: no CDN, works offline
         redoc_url=None,
+        openapi_url=None,  # served below, behind the access token like every route
     )
+    app.add_middleware(HostOriginGuard, hosts=allowed_hosts(bind, extra_hosts))
     app.state.store = store
     app.state.token = token or None
     app.state.background = background
@@ -96,6 +109,32 @@ def create_app(store: Store, token: str | None = None, *, run_jobs: bool = True)
         )
         return error(request, exc.status_code, code, str(exc.detail))
 
+    @app.exception_handler(DBAPIError)
+    def database_refused(request: Request, exc: DBAPIError) -> Response:
+        """What the database refuses in a request (a value out of range, too long, a NUL)
+        answers 400, naming the reason but never the statement or other rows' values."""
+        reason = str(exc.orig).strip().splitlines()[0][:200] if exc.orig is not None else ""
+        if isinstance(exc, IntegrityError):
+            return error(
+                request, 409, "Conflict", f"the change conflicts with stored data ({reason})"
+            )
+        if isinstance(exc, DataError):
+            return error(request, 400, "InvalidValue", f"a value cannot be stored ({reason})")
+        raise exc
+
+    @app.exception_handler(OverflowError)
+    def too_large(request: Request, exc: OverflowError) -> Response:
+        return error(request, 400, "InvalidValue", "a number in the request is out of range")
+
+    @app.exception_handler(UnicodeError)
+    def not_unicode(request: Request, exc: UnicodeError) -> Response:
+        return error(
+            request,
+            400,
+            "InvalidValue",
+            "a text in the request is not valid Unicode (a lone surrogate or an invalid byte)",
+        )
+
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(
@@ -106,6 +145,10 @@ def create_app(store: Store, token: str | None = None, *, run_jobs: bool = True)
     @app.get("/api/health", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> Response:

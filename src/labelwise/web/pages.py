@@ -23,6 +23,7 @@ from labelwise.web.deps import (
     StoreDep,
     csrf_token,
 )
+from labelwise.web.guard import local_path
 from labelwise.web.routers.documents import DocFilters, Filters, listing_page
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -54,7 +55,7 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
 
 @router.get("/login")
 def login_page(request: Request, next: str = "/") -> HTMLResponse:
-    return render(request, "login.html", next=next if next.startswith("/") else "/")
+    return render(request, "login.html", next=local_path(next))
 
 
 @router.post("/login")
@@ -66,8 +67,8 @@ def login(
     if not csrf or not hmac.compare_digest(csrf.encode(), csrf_token.encode()):
         return error_page(request, 403, "the sign-in form expired; reload it and try again")
     if expected is None or not hmac.compare_digest(token.encode(), expected.encode()):
-        return render(request, "login.html", status=401, next=next, wrong=True)
-    response = RedirectResponse(next if next.startswith("/") else "/", status_code=303)
+        return render(request, "login.html", status=401, next=local_path(next), wrong=True)
+    response = RedirectResponse(local_path(next), status_code=303)
     response.set_cookie(
         TOKEN_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https"
     )

@@ -21,7 +21,7 @@ from labelwise.store.documents import (
 )
 from labelwise.store.models import Document, Project
 from labelwise.store.projects import get_project
-from labelwise.web.deps import StoreDep
+from labelwise.web.deps import MAX_ID, DbId, StoreDep
 
 router = APIRouter(prefix="/api/projects/{project}/documents", tags=["documents"])
 
@@ -77,8 +77,8 @@ class Review(BaseModel):
     """What a reviewer decided on one document, saved together ("Save labels")."""
 
     model_config = ConfigDict(extra="forbid")
-    accept: list[int] = Field(default_factory=list, description="Suggestion ids to accept.")
-    reject: list[int] = Field(default_factory=list, description="Suggestion ids to reject.")
+    accept: list[DbId] = Field(default_factory=list, description="Suggestion ids to accept.")
+    reject: list[DbId] = Field(default_factory=list, description="Suggestion ids to reject.")
     labels: list[str] | None = Field(
         None, description="The document's user labels, replacing those it has (manual labeling)."
     )
@@ -157,8 +157,10 @@ def documents(
     project: str,
     store: StoreDep,
     filters: Filters,
-    after: int = Query(0, ge=0, description="Page on from this document id (keyset)."),
-    before: int | None = Query(None, ge=1, description="The page before this document id."),
+    after: int = Query(0, ge=0, le=MAX_ID, description="Page on from this document id (keyset)."),
+    before: int | None = Query(
+        None, ge=1, le=MAX_ID, description="The page before this document id."
+    ),
     limit: int = Query(50, ge=1, le=500),
     count: bool = Query(False, description="Also count every match (slower on huge projects)."),
 ) -> dict[str, Any]:

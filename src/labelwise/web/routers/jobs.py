@@ -11,7 +11,7 @@ from labelwise.domain import LabelwiseError
 from labelwise.jobs import runner
 from labelwise.store import jobs as svc
 from labelwise.store import llm as llm_svc
-from labelwise.web.deps import StoreDep
+from labelwise.web.deps import MAX_ID, DbId, StoreDep
 
 router = APIRouter(tags=["autolabel"])
 
@@ -27,8 +27,8 @@ class ConnectionCreate(BaseModel):
     api_version: str = ""
     api_key_env: str = Field("", description="Name of the environment variable with the key.")
     price_model: str = ""
-    rpm: int | None = Field(None, ge=1)
-    tpm: int | None = Field(None, ge=1)
+    rpm: int | None = Field(None, ge=1, le=MAX_ID)
+    tpm: int | None = Field(None, ge=1, le=MAX_ID)
 
 
 class LabelerOptions(BaseModel):
@@ -47,7 +47,7 @@ class JobCreate(BaseModel):
     classes: list[str] | None = Field(None, description="Only these classes (default: all).")
     docs: Literal["unlabeled", "all", "auto-labeled"] | list[str] = "unlabeled"
     budget_usd: float | None = Field(None, gt=0)
-    limit: int | None = Field(None, ge=1)
+    limit: int | None = Field(None, ge=1, le=MAX_ID)
     options: LabelerOptions = Field(default_factory=LabelerOptions)
 
     def labeler_options(self) -> dict[str, Any]:
@@ -61,7 +61,7 @@ class EstimateCreate(BaseModel):
     llm: str
     classes: list[str] | None = None
     docs: Literal["unlabeled", "all", "auto-labeled"] | list[str] = "unlabeled"
-    limit: int | None = Field(None, ge=1)
+    limit: int | None = Field(None, ge=1, le=MAX_ID)
     options: LabelerOptions = Field(default_factory=LabelerOptions)
 
 
@@ -146,13 +146,13 @@ def jobs(project: str, store: StoreDep) -> list[dict[str, Any]]:
 
 
 @router.get("/api/jobs/{job_id}")
-def job(job_id: int, store: StoreDep) -> dict[str, Any]:
+def job(job_id: DbId, store: StoreDep) -> dict[str, Any]:
     """A job's status, counts, tokens, cost, times, failures by reason and review counts."""
     return runner.show(store, job_id)
 
 
 @router.post("/api/jobs/{job_id}/cancel", status_code=202)
-def cancel(job_id: int, store: StoreDep) -> dict[str, Any]:
+def cancel(job_id: DbId, store: StoreDep) -> dict[str, Any]:
     """Ask a job to stop after the requests in flight."""
     with store.session() as session:
         svc.request_cancel(session, job_id)
@@ -160,7 +160,7 @@ def cancel(job_id: int, store: StoreDep) -> dict[str, Any]:
 
 
 @router.post("/api/jobs/{job_id}/resume", status_code=202)
-def resume(job_id: int, body: Resume, request: Request, store: StoreDep) -> dict[str, Any]:
+def resume(job_id: DbId, body: Resume, request: Request, store: StoreDep) -> dict[str, Any]:
     """Go on with a cancelled, interrupted or budget-stopped job (done documents are not sent
     again); with ``retry_failed`` the failed ones are sent again too."""
     with store.session() as session:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from labelwise.domain import Dataset, LabelwiseError
 from labelwise.store import classes as class_svc
@@ -132,16 +133,24 @@ async def import_documents(
     bad records are listed by line, good ones stored."""
     from labelwise.ingest.importer import run_import
 
-    body = await request.body()
-    if not body:
-        raise LabelwiseError("the request body is empty; send the file's content")
-    if len(body) > MAX_UPLOAD:
+    if int(request.headers.get("content-length") or 0) > MAX_UPLOAD:
         raise LabelwiseError(f"the file is over {MAX_UPLOAD // 2**20} MiB; use labelwise import")
     safe = "".join(ch for ch in Path(filename).name if ch.isalnum() or ch in "._-") or "upload"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{safe}.{format}"
-        path.write_bytes(body)
-        report = run_import(
+        size = 0
+        with path.open("wb") as fh:  # streamed: the limit holds while reading, not after
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_UPLOAD:
+                    raise LabelwiseError(
+                        f"the file is over {MAX_UPLOAD // 2**20} MiB; use labelwise import"
+                    )
+                fh.write(chunk)
+        if not size:
+            raise LabelwiseError("the request body is empty; send the file's content")
+        report = await run_in_threadpool(  # the import is synchronous: off the event loop
+            run_import,
             store,
             project,
             str(path),

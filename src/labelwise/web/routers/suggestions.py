@@ -11,14 +11,14 @@ from sqlalchemy import select
 from labelwise.store import labels as rules
 from labelwise.store.models import Document, LabelClass, Suggestion
 from labelwise.store.projects import get_project
-from labelwise.web.deps import StoreDep
+from labelwise.web.deps import MAX_ID, DbId, StoreDep
 
 router = APIRouter(prefix="/api/projects/{project}/suggestions", tags=["suggestions"])
 
 
 class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: list[int] = Field(min_length=1, max_length=10_000)
+    ids: list[DbId] = Field(min_length=1, max_length=10_000)
 
 
 class AcceptAbove(BaseModel):
@@ -32,12 +32,12 @@ def suggestions(
     project: str,
     store: StoreDep,
     class_name: str | None = Query(None, alias="class"),
-    job: int | None = None,
+    job: DbId | None = None,
     min_confidence: float = Query(0.0, ge=0, le=1),
     max_confidence: float = Query(1.0, ge=0, le=1),
     sort: Literal["confidence_desc", "confidence_asc", "document"] = "confidence_desc",
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> list[dict[str, Any]]:
     """Suggestions offered for review (pending, not shadowed by a user label), with an excerpt
     of their document."""
