@@ -4,7 +4,7 @@ It serves ``/v1/chat/completions`` (OpenAI style) and
 ``/openai/deployments/{deployment}/chat/completions?api-version=...`` (Azure style), reads the
 ``<document id="...">`` blocks of the prompt, and answers from a gold map. Faults are queued:
 latency, 429 with Retry-After, 500, answers outside the class set, malformed JSON, documents
-left out of batched answers, refusing json_schema or logprobs.
+left out of batched answers, refusing json_schema or logprobs, a 401 echoing the key.
 """
 
 from __future__ import annotations
@@ -191,6 +191,9 @@ class Handler(BaseHTTPRequestHandler):
                     "at": time.monotonic(),
                 }
             )
+        if fault == "echo_key":  # some providers echo the key they were sent
+            self._send(401, {"error": {"message": f"Incorrect API key provided: {key}"}}, {})
+            return
         if fault == "slow" or fake.latency:
             time.sleep(5 if fault == "slow" else fake.latency)
         status, payload, headers = fake.answer(body, fault)

@@ -186,9 +186,9 @@ def test_reimport_skips_duplicates_unless_replace(store: Store, tmp_path: Path) 
     assert stored(store)["x"][0] == "changed"
 
 
-def test_a_failed_batch_rolls_back_alone(store: Store, tmp_path: Path) -> None:
-    """Each batch is one transaction: a database failure in batch 2 keeps batch 1 and writes
-    nothing of batch 2."""
+def test_a_record_the_database_refuses_loses_no_neighbour(store: Store, tmp_path: Path) -> None:
+    """A batch the database refuses is written again record by record: only the refused record
+    is reported, by line, and the rest of its batch is stored."""
     if store.engine.dialect.name != "sqlite":
         pytest.skip("the failure is injected with an SQLite trigger")
     make_project(store)
@@ -201,9 +201,11 @@ def test_a_failed_batch_rolls_back_alone(store: Store, tmp_path: Path) -> None:
         )
     path = tmp_path / "d.csv"
     path.write_text("name,text\n1,one\n2,two\n3,three\n4,explode\n5,five\n", encoding="utf-8")
-    with pytest.raises(ImportFailure, match=r"rolled back, 2 documents before it are stored"):
-        run_import(store, "p", str(path), batch_size=2)
-    assert sorted(stored(store)) == ["1", "2"]
+    report = run_import(store, "p", str(path), batch_size=2)
+    assert sorted(stored(store)) == ["1", "2", "3", "5"]
+    assert [e["where"] for e in report.errors] == [f"{path}:5"]
+    assert "database refused it (boom)" in report.errors[0]["reason"]
+    assert "INSERT" not in report.errors[0]["reason"]
 
 
 def test_import_needs_an_existing_project(store: Store, tmp_path: Path) -> None:

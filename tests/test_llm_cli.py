@@ -39,7 +39,7 @@ def demo_server(
     with sample.open(encoding="utf-8") as fh:
         gold = {r["text"]: [r["gold"]] for r in csv.DictReader(fh)}
     fake = FakeLLM(gold=gold)
-    monkeypatch.setenv("DEMO_KEY", SECRET)
+    monkeypatch.setenv("DEMO_API_KEY", SECRET)
     with Server(fake) as server:
         yield server, fake
 
@@ -117,7 +117,7 @@ def test_suggest_with_an_llm_stores_only_valid_classes(
         "--model",
         "gpt-4o-mini",
         "--api-key-env",
-        "DEMO_KEY",
+        "DEMO_API_KEY",
     )
     fake.faults.extend(["invalid", "malformed"])  # two bad answers among the first requests
     report = json.loads(
@@ -151,7 +151,7 @@ def test_suggest_with_an_llm_stores_only_valid_classes(
             for table in ("llm_connections", "suggestions")
             for row in conn.execute(text(f"select * from {table}"))
         )
-    assert SECRET not in dump and "DEMO_KEY" in dump
+    assert SECRET not in dump and "DEMO_API_KEY" in dump
     # few-shot: the demo has user labels, so requests carry examples
     assert "<example" in fake.requests[-1]["body"]["messages"][-1]["content"]
 
@@ -172,7 +172,7 @@ def test_estimate_counts_exact_tokens_for_gpt_4o_mini(
         "--model",
         "gpt-4o-mini",
         "--api-key-env",
-        "DEMO_KEY",
+        "DEMO_API_KEY",
     )
     est = json.loads(
         run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -156,10 +157,29 @@ def test_persistent_errors_fail_the_document(server: Server, fake: FakeLLM) -> N
     assert out.failure == "provider_error" and "InternalServerError" in out.detail
 
 
-def test_timeout_is_a_provider_error(server: Server, fake: FakeLLM) -> None:
+def test_timeout_fails_the_document_with_its_reason(server: Server, fake: FakeLLM) -> None:
     fake.faults.extend(["slow"])
     [out] = labeler(server, max_retries=0, timeout=0.5).label(SINGLE, docs(0))
-    assert out.failure == "provider_error" and "Timeout" in out.detail
+    assert out.failure == "timeout" and "APITimeoutError" in out.detail
+
+
+def test_a_hanging_provider_costs_one_deadline_per_document(server: Server, fake: FakeLLM) -> None:
+    """Every try hangs; retries go on only until the document's deadline, whatever
+    max_retries allows (before: 6 tries x the timeout)."""
+    fake.faults.extend(["slow"] * 10)
+    start = time.monotonic()
+    [out] = labeler(server, max_retries=5, timeout=0.6, deadline=1.5).label(SINGLE, docs(0))
+    elapsed = time.monotonic() - start
+    assert out.failure == "timeout" and "at most 1.5 s" in out.detail
+    assert 1.4 < elapsed < 2.5, elapsed
+    assert 1 <= len(fake.requests) <= 3
+
+
+def test_a_key_echoed_by_the_provider_is_redacted(server: Server, fake: FakeLLM) -> None:
+    fake.faults.extend(["echo_key"])
+    [out] = labeler(server, max_retries=0).label(SINGLE, docs(0))
+    assert out.failure == "provider_error" and "Incorrect API key provided" in out.detail
+    assert "sk-test-secret" not in out.detail and "***" in out.detail
 
 
 def test_servers_without_schema_or_logprobs(server: Server, fake: FakeLLM) -> None:

@@ -250,6 +250,10 @@ def test_access_and_csrf(client: Client) -> None:
     status, body, _ = client(
         "POST", "/api/projects", {"name": "z"}, headers={"Origin": "http://evil.example"}
     )
+    assert status == 403 and "not this server's origin" in body["error"]["message"]
+    status, body, _ = client(
+        "POST", "/api/projects", {"name": "z"}, headers={"Cookie": "lw_csrf=abc"}
+    )
     assert status == 403 and "CSRF" in body["error"]["message"]
     status, body, _ = client(
         "POST",

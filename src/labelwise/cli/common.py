@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,8 +28,25 @@ from labelwise.domain import LabelwiseError, NotFound
 from labelwise.settings import Settings
 from labelwise.store import Store, open_store
 
-out = Console(highlight=False, markup=False)  # names and text are data, never markup
-err = Console(stderr=True, highlight=False)
+# C0 and C1 control characters but tab and newline: document text must not drive the terminal
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (ESC sequences, bells, carriage returns)."""
+    return CONTROL.sub("\ufffd", text)
+
+
+class SafeConsole(Console):
+    """A console for untrusted text: no markup, no ``:emoji:`` codes, no highlighting, and
+    every string (printed or in a table cell) stripped of control characters."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(printable(text), **kwargs)
+
+
+out = SafeConsole(highlight=False, markup=False, emoji=False)  # names and text are data
+err = SafeConsole(stderr=True, highlight=False, emoji=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,10 +81,23 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except LabelwiseError as exc:
-            err.print(Text("error: ", style="bold red") + Text(str(exc)), soft_wrap=True)
+            fail(str(exc))
             raise typer.Exit(3 if isinstance(exc, NotFound) else 1) from exc
+        except OSError as exc:  # a path that cannot be read or written
+            where = f" {exc.filename}" if exc.filename else ""
+            reason = exc.strerror or str(exc)
+            fail(
+                f"cannot use{where}: {reason}; check the path, that it is a file where a file "
+                "is needed, and its permissions"
+            )
+            raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str) -> None:
+    """Print ``error: message`` on stderr, on one logical line."""
+    err.print(Text("error: ", style="bold red") + Text(printable(message)), soft_wrap=True)
 
 
 @cache

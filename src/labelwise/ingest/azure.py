@@ -239,8 +239,20 @@ def write_project(
     kind = ProjectKind(meta["kind"])
     entries = []
     languages = set()
+    files: set[str] = set()  # written files, and the folders they need (case folded)
+    folders: set[str] = set()
     for doc in documents:
         location = safe_location(doc["name"])
+        key = location.casefold()
+        parents = {str(p).casefold() for p in PurePosixPath(location).parents if str(p) != "."}
+        if key in folders or key in files or parents & files:
+            raise LabelwiseError(
+                f"document {location!r} cannot be written beside another document whose name "
+                "is the same file or folder (e.g. 'a' and 'a/b', or names that differ only in "
+                "case); rename one with --replace on import, or export to CSV or JSONL"
+            )
+        files.add(key)
+        folders.update(parents)
         target = docs_dir / location
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(doc["text"].encode("utf-8"))

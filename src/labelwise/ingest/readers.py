@@ -126,7 +126,9 @@ def read_csv(source: Source, options: Options) -> Iterator[Item]:
     """Rows of a CSV file with a header; names default to ``<file stem>-<row number>``."""
     csv.field_size_limit(1 << 30)  # long documents are checked (and refused) by check_text
     with source.open_text() as fh:
-        reader = csv.reader(fh)
+        # strict: a quote that is never closed is an error naming its line, not a field that
+        # silently swallows the rest of the file
+        reader = csv.reader(fh, strict=True)
         try:
             header = next(reader)
         except StopIteration:
@@ -138,13 +140,19 @@ def read_csv(source: Source, options: Options) -> Iterator[Item]:
         options.warnings.append(f"{source.url}: columns used: {cols.describe()}")
         number = 0
         while True:
+            first_line = reader.line_num + 1
             try:
                 cells = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield RecordError(f"{source.url}:{reader.line_num}", f"malformed CSV ({exc})")
-                return
+                hint = (
+                    "a quote opened on this line is never closed"
+                    if "end of data" in str(exc)
+                    else "a quoted field must be followed by a comma or the end of the line"
+                )
+                yield RecordError(f"{source.url}:{first_line}", f"malformed CSV ({exc}): {hint}")
+                continue  # the reader starts afresh on the next line
             number += 1
             where = f"{source.url}:{reader.line_num}"
             if not cells:

@@ -193,6 +193,8 @@ def run(
         task = build_task(session, project, job.classes)
         if takeover or job.status != "running":  # joining a running job keeps its cancel
             job.status, job.reason, job.cancel_requested = "running", "", False
+        if takeover:
+            job.crashes = 0  # resumed on purpose: count afresh
         job.started_at = job.started_at or utcnow()
         job.heartbeat_at = utcnow()
         budget, project_name, spent = job.budget_usd, project.name, job.cost_usd

@@ -88,4 +88,5 @@ def release_dead_local(store: Store) -> int:
             pid = rest.partition(":")[0]
             if pid.isdigit() and alive_here(host, int(pid)) is False:
                 released += svc.release(session, job_id, holder)
+                svc.count_crash(session, job_id)
     return released

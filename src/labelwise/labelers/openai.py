@@ -346,10 +346,15 @@ class OpenAILabeler(Labeler):
                 else "provider_error"
             )
             return [Outcome(d.id, failure=reason, detail=self._short(exc)) for d in docs]
+        except (DeadlinePassed, openai.APITimeoutError) as exc:
+            o = self.options
+            detail = (
+                f"{type(exc).__name__}: no answer in time (each try waits up to {o.timeout:g} s, "
+                f"a document at most {o.deadline:g} s across its tries)"
+            )
+            return [Outcome(d.id, failure="timeout", detail=detail) for d in docs]
         except openai.OpenAIError as exc:
             return [Outcome(d.id, failure="provider_error", detail=self._short(exc)) for d in docs]
-        except DeadlinePassed as exc:
-            return [Outcome(d.id, failure="timeout", detail=str(exc)) for d in docs]
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)

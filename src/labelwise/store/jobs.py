@@ -114,6 +114,25 @@ def release(session: Session, job_id: int, worker: str | None = None) -> int:
     return int(session.execute(query.values(claimed_by="", claimed_at=None)).rowcount)  # type: ignore[attr-defined]
 
 
+MAX_CRASHES = 2
+
+
+def count_crash(session: Session, job_id: int) -> None:
+    """Count a process of this job that died; after :data:`MAX_CRASHES` the job is ``failed``
+    instead of being resumed again (a job that runs out of memory would kill every worker that
+    takes it, in a loop). ``job resume`` starts it again on purpose."""
+    job = session.get(Job, job_id)
+    if job is None or job.status not in ("queued", "running"):
+        return
+    job.crashes += 1
+    if job.crashes >= MAX_CRASHES:
+        job.status, job.finished_at = "failed", utcnow()
+        job.reason = (
+            f"the process running it died {job.crashes} times (killed, or out of memory); it "
+            f"is not resumed again by itself: fix the cause, then `labelwise job resume {job_id}`"
+        )
+
+
 def pending_count(session: Session, job_id: int) -> int:
     return int(
         session.scalar(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,10 @@ from labelwise.domain import LabelwiseError, ProjectKind
 FORMAT = "labelwise-linear-v1"
 ALGORITHMS = ("embedding-logreg", "tfidf-logreg")
 Array = npt.NDArray[np.float64]
+MAX_FEATURES = 2_000_000
+CONFIG_KEYS = frozenset(
+    {"format", "kind", "algorithm", "labels", "vocabulary", "embedding_model", "arrays", "sha256"}
+)
 
 
 @dataclass
@@ -69,48 +74,80 @@ class Artifact:
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 arrays = {k: np.array(npz[k], dtype=np.float64) for k in npz.files}
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise LabelwiseError(f"the model's arrays cannot be read ({exc})") from exc
         if sorted(arrays) != config.get("arrays"):
             raise LabelwiseError("the model's arrays are not the ones its config lists")
-        labels = list(config["labels"])
+        try:
+            art = cls._build(arrays, config)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LabelwiseError(
+                f"the model's config is malformed ({exc!r:.100}); train again"
+            ) from None
+        art._check()
+        return art
+
+    @classmethod
+    def _build(cls, arrays: dict[str, Array], config: dict[str, Any]) -> Artifact:
+        labels = config["labels"]
+        vocabulary = config["vocabulary"]
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise TypeError("labels must be a list of text")
+        if not isinstance(vocabulary, list) or not all(isinstance(x, str) for x in vocabulary):
+            raise TypeError("vocabulary must be a list of text")
         art = cls(
             kind=ProjectKind(config["kind"]),
-            algorithm=config["algorithm"],
-            labels=labels,
+            algorithm=str(config["algorithm"]),
+            labels=list(labels),
             coef=arrays["coef"],
             intercept=arrays["intercept"],
             thresholds=arrays.get("thresholds"),
-            vocabulary=list(config["vocabulary"]),
+            vocabulary=list(vocabulary),
             idf=arrays.get("idf"),
-            embedding_model=config.get("embedding_model", ""),
+            embedding_model=str(config.get("embedding_model", "")),
         )
-        art.meta = {
-            k: v
-            for k, v in config.items()
-            if k
-            not in {
-                "format",
-                "kind",
-                "algorithm",
-                "labels",
-                "vocabulary",
-                "embedding_model",
-                "arrays",
-                "sha256",
-            }
-        }
-        rows = 1 if len(labels) == 2 and art.kind == ProjectKind.SINGLE_LABEL else len(labels)
-        if art.coef.shape[0] != rows or art.intercept.shape != (rows,):
-            raise LabelwiseError("the model's arrays do not fit its labels")
-        if art.idf is not None and art.coef.shape[1] != len(art.vocabulary):
-            raise LabelwiseError("the model's vocabulary does not fit its arrays")
+        art.meta = {k: v for k, v in config.items() if k not in CONFIG_KEYS}
         return art
+
+    def _check(self) -> None:
+        """Shapes, sizes and finite numbers: a model that passes predicts without NaN."""
+        labels = self.labels
+        if self.algorithm not in ALGORITHMS:
+            raise LabelwiseError(f"the model's algorithm {self.algorithm!r} is unknown")
+        if not labels or len(set(labels)) != len(labels):
+            raise LabelwiseError("the model's labels are empty or repeated")
+        rows = 1 if len(labels) == 2 and self.kind == ProjectKind.SINGLE_LABEL else len(labels)
+        if (
+            self.coef.ndim != 2
+            or self.coef.shape[0] != rows
+            or not 0 < self.coef.shape[1] <= MAX_FEATURES
+            or self.intercept.shape != (rows,)
+        ):
+            raise LabelwiseError("the model's arrays do not fit its labels")
+        if self.thresholds is not None and self.thresholds.shape != (len(labels),):
+            raise LabelwiseError("the model's thresholds do not fit its labels")
+        if self.idf is not None and (
+            self.idf.shape != (len(self.vocabulary),) or self.coef.shape[1] != len(self.vocabulary)
+        ):
+            raise LabelwiseError("the model's vocabulary does not fit its arrays")
+        for name, arr in (
+            ("coef", self.coef),
+            ("intercept", self.intercept),
+            ("thresholds", self.thresholds),
+            ("idf", self.idf),
+        ):
+            if arr is not None and not np.isfinite(arr).all():
+                raise LabelwiseError(f"the model's {name} holds NaN or infinite numbers")
 
     # -- prediction -------------------------------------------------------------------------
 
     def probabilities(self, features: Array) -> Array:
         """(documents, classes) probabilities: softmax (single-label) or sigmoid (multi)."""
+        if features.ndim != 2 or features.shape[1] != self.coef.shape[1]:
+            raise LabelwiseError(
+                f"the model expects {self.coef.shape[1]} features per document, not "
+                f"{features.shape[-1]}; it was trained with another encoder: train it again"
+            )
         z = features @ self.coef.T + self.intercept
         if self.kind == ProjectKind.MULTI_LABEL:
             return 1 / (1 + np.exp(-z))
