@@ -97,13 +97,27 @@ def validate_class_name(name: str) -> str:
     return stripped
 
 
+MAX_PROJECT_NAME = 100
+PROJECT_NAME_CHARS = "-_."
+
+
 def validate_project_name(name: str) -> str:
-    """Project names follow the class-name rule (Azure allows the same character set)."""
+    """Azure's rule for project names: letters, digits, ``-``, ``_`` and ``.``, at most 100
+    characters. Such a name is safe in a URL path, a file name and a shell."""
     stripped = name.strip()
     if not stripped:
-        raise LabelwiseError("project name is empty")
-    if len(stripped) > 100:
-        raise LabelwiseError(f"project name {stripped[:60]!r}... is over 100 characters")
+        raise LabelwiseError("project name is empty; give 1 to 100 letters, digits, - _ or .")
+    if len(stripped) > MAX_PROJECT_NAME:
+        raise LabelwiseError(
+            f"project name {stripped[:60]!r}... is over {MAX_PROJECT_NAME} characters"
+        )
+    bad = [c for c in stripped if not (c.isalnum() or c in PROJECT_NAME_CHARS)]
+    if bad:
+        raise LabelwiseError(
+            f"project name {stripped[:60]!r} contains {bad[0]!r}; use only letters, digits, "
+            "'-', '_' and '.' (as Azure does), e.g. "
+            + repr("".join(c if c.isalnum() or c in PROJECT_NAME_CHARS else "-" for c in stripped))
+        )
     return stripped
 
 

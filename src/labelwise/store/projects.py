@@ -48,9 +48,10 @@ def create_project(
         ) from None
     if session.scalar(select(Project.id).where(Project.name == name)) is not None:
         raise Conflict(f"a project named {name!r} already exists")
-    project = Project(
-        name=name, kind=kind.value, language=language.strip() or "en", description=description
-    )
+    language = language.strip() or "en"
+    if len(language) > 20 or not all(c.isalnum() or c in "-_" for c in language):
+        raise LabelwiseError(f"language {language[:30]!r} is not a code like 'en' or 'en-us'")
+    project = Project(name=name, kind=kind.value, language=language, description=description)
     session.add(project)
     session.flush()
     return project

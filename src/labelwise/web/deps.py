@@ -61,7 +61,7 @@ async def require_access(request: Request) -> None:
     if any(path == p or (p.endswith("/") and path.startswith(p)) for p in OPEN_PATHS):
         return
     if not signed_in(request):
-        if path.startswith("/api/"):
+        if path.startswith("/api/") or path == "/openapi.json":
             raise HTTPException(401, "missing or wrong access token (Authorization: Bearer ...)")
         raise HTTPException(303, headers={"Location": f"/login?next={request.url.path}"})
     if request.method in SAFE_METHODS or not from_browser(request):

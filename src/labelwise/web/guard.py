@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -87,18 +88,72 @@ class HostOriginGuard:
             await self.app(scope, receive, send)
             return
         reason = refusal(scope, self.hosts)
-        if reason is None:
+        if reason is not None:
+            status = 400 if "Host header" in reason else 403
+            await _answer(send, status, "BadHost" if status == 400 else "Forbidden", reason)
+            return
+        if NUL_QUERY.search(scope.get("query_string", b"")):
+            await _answer(send, 400, "InvalidValue", NUL_MESSAGE.format(where="the query"))
+            return
+        if not _is_json(scope):
             await self.app(scope, receive, send)
             return
-        status = 400 if "Host header" in reason else 403
-        code = "BadHost" if status == 400 else "Forbidden"
-        body = json.dumps({"error": {"code": code, "message": reason}}).encode()
-        headers: list[Any] = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        # a JSON body is small: read it whole (bounded), refuse NULs, then hand it on
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_JSON_BODY:
+                await _answer(send, 413, "TooLarge", "a JSON body is limited to 16 MiB")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if b"\x00" in body or NUL_ESCAPE.search(body):
+            await _answer(send, 400, "InvalidValue", NUL_MESSAGE.format(where="the body"))
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+MAX_JSON_BODY = 16 * 2**20
+NUL_QUERY = re.compile(rb"%00")
+NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+NUL_MESSAGE = (
+    "{where} contains a NUL character, which no text can hold here (as PostgreSQL refuses it, "
+    "labelwise refuses it on every database); remove it"
+)
+
+
+def _is_json(scope: Scope) -> bool:
+    if scope.get("method", "GET") in SAFE_METHODS:
+        return False
+    for key, value in scope.get("headers", []):
+        if key == b"content-type":
+            return value.split(b";")[0].strip().lower() == b"application/json"
+    return False
+
+
+async def _answer(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    headers: list[Any] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def local_path(next_: str) -> str:

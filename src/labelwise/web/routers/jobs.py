@@ -20,13 +20,20 @@ class ConnectionCreate(BaseModel):
     """An LLM connection; the key stays in the server's environment (``api_key_env``)."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str
+    name: str = Field(min_length=1, max_length=100)
     provider: Literal["openai", "azure"]
-    endpoint: str = Field(description="Base URL (OpenAI-compatible) or the Azure endpoint.")
-    model: str = Field(description="Model name, or the Azure deployment name.")
-    api_version: str = ""
-    api_key_env: str = Field("", description="Name of the environment variable with the key.")
-    price_model: str = ""
+    endpoint: str = Field(
+        max_length=500, description="Base URL (OpenAI-compatible) or the Azure endpoint."
+    )
+    model: str = Field(max_length=200, description="Model name, or the Azure deployment name.")
+    api_version: str = Field("", max_length=40)
+    api_key_env: str = Field(
+        "",
+        max_length=100,
+        description="Name of the environment variable with the key: it must end in _API_KEY "
+        "or be listed in the server's LABELWISE_ALLOWED_KEY_ENVS.",
+    )
+    price_model: str = Field("", max_length=200)
     rpm: int | None = Field(None, ge=1, le=MAX_ID)
     tpm: int | None = Field(None, ge=1, le=MAX_ID)
 

@@ -30,10 +30,10 @@ MAX_UPLOAD = 200 * 1024 * 1024
 
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str
+    name: str = Field(min_length=1, max_length=100)
     kind: Literal["single_label", "multi_label"] = "single_label"
-    language: str = "en"
-    description: str = ""
+    language: str = Field("en", max_length=20)
+    description: str = Field("", max_length=10_000)
 
 
 class ClassCreate(BaseModel):
