@@ -347,10 +347,10 @@ class OpenAILabeler(Labeler):
             )
             return [Outcome(d.id, failure=reason, detail=self._short(exc)) for d in docs]
         except (DeadlinePassed, openai.APITimeoutError) as exc:
-            o = self.options
+            opts = self.options
             detail = (
-                f"{type(exc).__name__}: no answer in time (each try waits up to {o.timeout:g} s, "
-                f"a document at most {o.deadline:g} s across its tries)"
+                f"{type(exc).__name__}: no answer in time (each try waits up to "
+                f"{opts.timeout:g} s, a document at most {opts.deadline:g} s across its tries)"
             )
             return [Outcome(d.id, failure="timeout", detail=detail) for d in docs]
         except openai.OpenAIError as exc:

@@ -33,13 +33,13 @@ def add_connection(
     """Save a connection; refuses what would leak a key or cannot work."""
     if provider not in PROVIDERS:
         raise LabelwiseError(f"provider {provider!r} is unknown; use azure or openai")
-    for value, what, limit in (
+    for text, what, limit in (
         (name, "name", 100),
         (endpoint, "endpoint", 500),
         (model, "model", 200),
         (price_model, "price model", 200),
     ):
-        if len(value) > limit:
+        if len(text) > limit:
             raise LabelwiseError(f"the connection's {what} is over {limit} characters")
     if not endpoint.startswith(("http://", "https://")):
         raise LabelwiseError(f"endpoint {endpoint!r} must be an http(s) URL")

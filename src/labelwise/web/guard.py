@@ -142,7 +142,7 @@ def _is_json(scope: Scope) -> bool:
         return False
     for key, value in scope.get("headers", []):
         if key == b"content-type":
-            return value.split(b";")[0].strip().lower() == b"application/json"
+            return bool(value.split(b";")[0].strip().lower() == b"application/json")
     return False
 
 
