@@ -64,6 +64,21 @@ def retry_after(exc: Any) -> float | None:
     return None
 
 
+SHOT_POOL_PER_LABELS = 24  # candidates per label set the few-shot examples are chosen from
+
+
+def shot_pool(examples: Sequence[Example], per_labels: int) -> list[Example]:
+    """The first ``per_labels`` examples of each label set: enough to find similar ones, and
+    few enough to embed in seconds (once per job; then from the vector cache)."""
+    seen: dict[tuple[str, ...], int] = {}
+    pool = []
+    for e in examples:
+        if seen.get(e.labels, 0) < per_labels:
+            seen[e.labels] = seen.get(e.labels, 0) + 1
+            pool.append(e)
+    return pool
+
+
 class DeadlinePassed(Exception):
     """A document's deadline passed across its retries (the provider hangs or keeps failing)."""
 
@@ -476,15 +491,18 @@ class OpenAILabeler(Labeler):
         from labelwise.labelers.embedding import embed_cached
 
         encoder, cache = self._encoder, self._cache
-        examples = list(task.examples)
+        examples = shot_pool(task.examples, SHOT_POOL_PER_LABELS)
         vecs = embed_cached(
             encoder, [e.text for e in examples], [e.content_hash for e in examples], cache
         )
 
+        busy = threading.Lock()  # one encoding at a time: parallel ones only fight for cores
+
         def select(docs: list[DocInput]) -> list[Example]:
-            q = embed_cached(
-                encoder, [d.text for d in docs], [d.content_hash for d in docs], cache
-            ).mean(0)
+            # the request's own documents: encoded in memory, not written to the store's cache
+            # (a write per request would queue behind the runner's commits)
+            with busy:
+                q = encoder.encode([d.text for d in docs]).mean(0)
             order = np.argsort(-(vecs @ q))
             chosen: list[int] = []
             seen: set[tuple[str, ...]] = set()
