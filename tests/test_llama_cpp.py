@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -44,8 +45,24 @@ def _gguf() -> Path | None:
     return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+@dataclass
+class LlamaServer:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def check(self) -> None:
+        """Fail with the server's own log when it died (a crash reads as a connection error
+        in the client, which hides the cause: e.g. a build for another CPU)."""
+        if self.proc.poll() is not None:
+            tail = self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+            pytest.fail(
+                f"the llama.cpp server died (exit {self.proc.returncode}); its log:\n{tail}"
+            )
+
+
 @pytest.fixture(scope="module")
-def llama_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
     gguf = _gguf()
     if gguf is None:
         if os.environ.get("LABELWISE_REQUIRE_LLAMA"):
@@ -85,9 +102,11 @@ def llama_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"llama.cpp server did not start; see {log.name}")
+                    log.flush()
+                    tail = Path(log.name).read_text(encoding="utf-8", errors="replace")[-4000:]
+                    pytest.fail(f"llama.cpp server did not start; its log:\n{tail}")
                 time.sleep(0.5)
-        yield url
+        yield LlamaServer(url, proc, Path(log.name))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -95,11 +114,13 @@ def llama_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("docs_per_request", [1, 3])
-def test_every_answer_is_a_valid_class(store: Store, llama_url: str, docs_per_request: int) -> None:
+def test_every_answer_is_a_valid_class(
+    store: Store, llama: LlamaServer, docs_per_request: int
+) -> None:
     make_project(store, classes=CLASSES, docs=DOCS)
     labeler = OpenAILabeler(
         OpenAILabeler.Options(
-            endpoint=llama_url,
+            endpoint=llama.url,
             model="smollm2",
             api_key_env="LABELWISE_NO_API_KEY",
             few_shot=0,
@@ -109,7 +130,10 @@ def test_every_answer_is_a_valid_class(store: Store, llama_url: str, docs_per_re
             max_retries=1,
         )
     )
-    report = suggest(store, "p", labeler)
+    try:
+        report = suggest(store, "p", labeler)
+    finally:
+        llama.check()
     assert report.documents == len(DOCS)
     assert report.prompt_tokens > 0
     assert set(report.failures) <= {"parse_error"}  # a tiny model may skip an id in a batch

@@ -83,6 +83,9 @@ def friendly_errors(func: F) -> F:
         except LabelwiseError as exc:
             fail(str(exc))
             raise typer.Exit(3 if isinstance(exc, NotFound) else 1) from exc
+        except OverflowError as exc:  # an id no integer column can hold names nothing
+            fail(f"{exc}: no stored row has such an id; check the number")
+            raise typer.Exit(3) from exc
         except OSError as exc:  # a path that cannot be read or written
             where = f" {exc.filename}" if exc.filename else ""
             reason = exc.strerror or str(exc)
@@ -145,7 +148,7 @@ def progress_steps(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err) as bar:
+    with live_progress(*columns) as bar:
 
         def step(name: str) -> Callable[[int, int | None], None]:
             task = bar.add_task(name, total=None)
@@ -156,3 +159,19 @@ def progress_steps(
             return on_progress
 
         yield step
+
+
+@contextmanager
+def live_progress(*columns: Any) -> Iterator[Progress]:
+    """A Rich progress display on stderr that an error clears, so that the error is the only
+    thing left on the screen (no half-drawn bar above it)."""
+    bar = Progress(*columns, console=err)
+    bar.start()
+    try:
+        yield bar
+    except BaseException:
+        for task in list(bar.task_ids):
+            bar.remove_task(task)
+        raise
+    finally:
+        bar.stop()

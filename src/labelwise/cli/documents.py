@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from labelwise.cli.common import JsonOpt, emit_json, err, get_store, out, progress_bar
-from labelwise.domain import Dataset, DocFilter
+from labelwise.domain import Dataset, DocFilter, LabelwiseError
 from labelwise.ingest.exporter import export_project
 from labelwise.ingest.importer import run_import
 from labelwise.ingest.records import Options
@@ -120,13 +120,16 @@ def export(
     out_path: Path = typer.Argument(
         ..., metavar="OUT", help="A file (csv, jsonl) or a folder (azure)."
     ),
-    fmt: str = typer.Option(..., "--format", "-f", help="azure, csv or jsonl."),
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help="azure, csv or jsonl (default: from OUT's suffix)."
+    ),
     include_suggestions: bool = typer.Option(
         False, help="Also write pending suggestions with their confidence (csv, jsonl)."
     ),
     label_separator: str = typer.Option(",", help="CSV: separator between several labels."),
 ) -> None:
     """Export a project to Azure's project format, CSV or JSONL."""
+    fmt = fmt or export_format(out_path)
     n = export_project(
         get_store(),
         project,
@@ -136,6 +139,19 @@ def export(
         label_separator=label_separator,
     )
     out.print(f"exported {n} documents to {out_path} ({fmt})")
+
+
+def export_format(path: Path) -> str:
+    """The format an export path's suffix names: .csv, .jsonl, or none (a folder: azure)."""
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".jsonl"):
+        return suffix[1:]
+    if not suffix or path.is_dir():
+        return "azure"
+    raise LabelwiseError(
+        f"cannot tell the export format from {path.name!r}; name a .csv or .jsonl file or a "
+        "folder (azure), or pass --format"
+    )
 
 
 def docs(

@@ -9,14 +9,23 @@ import typer
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
 
-from labelwise.cli.common import App, JsonOpt, YesOpt, confirm, emit_json, err, get_store, out
+from labelwise.cli.common import (
+    App,
+    JsonOpt,
+    YesOpt,
+    confirm,
+    emit_json,
+    err,
+    get_store,
+    live_progress,
+    out,
+)
 from labelwise.cli.labeling import (
     ClassesOpt,
     DocsOpt,
@@ -50,7 +59,7 @@ def job_bar(quiet: bool) -> Iterator[Callable[[JobProgress], None]]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err) as bar:
+    with live_progress(*columns) as bar:
         task = bar.add_task("", total=None, job="", figures="")
 
         def listen(p: JobProgress) -> None:

@@ -81,6 +81,8 @@ def show(name: str, as_json: bool = JsonOpt) -> None:
 @llm_app.command("remove")
 def remove(name: str, yes: bool = YesOpt) -> None:
     """Remove an LLM connection."""
+    with get_store().session() as session:
+        svc.get_connection(session, name)  # a name that does not exist is said first
     confirm(f"remove LLM connection {name!r}?", yes)
     with get_store().session() as session:
         svc.remove_connection(session, name)

@@ -14,6 +14,7 @@ from labelwise.store.projects import (
     delete_project,
     get_project,
     list_projects,
+    rename_project,
     summarize,
 )
 
@@ -95,6 +96,14 @@ def delete(name: str, yes: bool = YesOpt) -> None:
     with get_store().session() as session:
         delete_project(session, name)
     out.print(f"deleted project {name!r}")
+
+
+@project_app.command("rename")
+def rename(old: str, new: str) -> None:
+    """Rename a project (e.g. one whose old name the pages cannot reach)."""
+    with get_store().session() as session:
+        rename_project(session, old, new)
+    out.print(f"renamed project {old!r} to {new!r}")
 
 
 @db_app.command("upgrade")

@@ -20,6 +20,8 @@ from labelwise.cli.common import (
     out,
     progress_bar,
 )
+from labelwise.domain import LabelwiseError
+from labelwise.ingest.records import loads_bounded
 from labelwise.store import trained as svc
 from labelwise.store.projects import get_project
 
@@ -187,6 +189,30 @@ def deployments(project: str, as_json: bool = JsonOpt) -> None:
         out.print("no deployments")
 
 
+def read_texts(file: Path) -> list[str]:
+    """The ``text`` of every line of a JSONL file; a bad line is an error naming file:line."""
+    if file.is_dir():
+        raise LabelwiseError(f"{file} is a folder; give a JSONL file with a 'text' per line")
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise LabelwiseError(f"{file}: not valid UTF-8 (byte {exc.start})") from None
+    texts = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = loads_bounded(line)
+        except ValueError as exc:
+            raise LabelwiseError(
+                f"{file}:{n}: not JSON ({exc}); give one object per line"
+            ) from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            raise LabelwiseError(f'{file}:{n}: expected an object like {{"text": "..."}}')
+        texts.append(obj["text"])
+    return texts
+
+
 def predict(
     project: str,
     texts: list[str] | None = typer.Argument(None, help="Texts to classify."),
@@ -199,12 +225,7 @@ def predict(
 
     items = list(texts or [])
     if file is not None:
-        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-            if line.strip():
-                obj = json.loads(line)
-                if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                    raise typer.BadParameter(f"{file}:{n}: expected an object with 'text'")
-                items.append(obj["text"])
+        items.extend(read_texts(file))
     if not items:
         raise typer.BadParameter("give texts to classify, or --file")
     results = run(get_store(), project, items, deployment=deployment)

@@ -194,6 +194,10 @@ def _run(
         _flush(store, project_name, batch, report, replace, create_classes)
     progress(done, total if total is not None else done)
     report.warnings.extend(options.warnings)
+    if done == 0:
+        raise ImportFailure(
+            f"{source.url}: no documents in it (the file is empty, or the folder has no .txt files)"
+        )
 
 
 def _open_items(

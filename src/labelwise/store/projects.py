@@ -76,6 +76,18 @@ def delete_project(session: Session, name: str) -> None:
     session.flush()
 
 
+def rename_project(session: Session, old: str, new: str) -> Project:
+    """Rename a project (also one whose name predates the name rule and cannot be reached from
+    the pages); its documents, labels, jobs and models follow."""
+    project = get_project(session, old)
+    new = validate_project_name(new)
+    if new != old and session.scalar(select(Project.id).where(Project.name == new)) is not None:
+        raise Conflict(f"a project named {new!r} already exists")
+    project.name = new
+    session.flush()
+    return project
+
+
 def summarize(session: Session, project: Project) -> ProjectSummary:
     pid = project.id
     docs = select(Document.id).where(Document.project_id == pid)
