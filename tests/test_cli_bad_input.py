@@ -150,3 +150,25 @@ def test_bad_input_is_one_line_error(
         lines = [x for x in result.stderr.splitlines() if x.strip()]
         assert lines and lines[0].startswith("error: "), output
     assert os.environ.get("LABELWISE_DATABASE_URL")
+
+
+def test_accept_and_reject_by_document_name(
+    project: None, runner: CliRunner, cli_env: str
+) -> None:
+    """`accept PROJECT DOC [CLASS]` names documents as `label` does; ids still work."""
+    import json
+
+    assert runner.invoke(app, ["suggest", "p"]).exit_code == 0
+    rows = json.loads(runner.invoke(app, ["suggestions", "p", "--json"]).stdout)
+    by_doc = {r["document"]: r for r in rows}
+    assert set(by_doc) == {"d1", "d2"} and by_doc["d1"]["excerpt"] == "first"
+    result = runner.invoke(app, ["accept", "p", "d1"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(runner.invoke(app, ["doc", "p", "d1", "--json"]).stdout)
+    assert shown["labels"] == [by_doc["d1"]["class"]]
+    other = "a" if by_doc["d2"]["class"] == "b" else "b"
+    result = runner.invoke(app, ["reject", "p", "d2", other])
+    assert result.exit_code == 3 and "no suggestion of class" in result.stderr
+    result = runner.invoke(app, ["reject", "p", str(by_doc["d2"]["id"])])
+    assert result.exit_code == 0, result.output
+    assert json.loads(runner.invoke(app, ["suggestions", "p", "--json"]).stdout) == []

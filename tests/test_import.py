@@ -343,3 +343,15 @@ def test_azure_kind_must_match_an_existing_project(store: Store, tmp_path: Path)
 
 def test_library_errors_are_labelwise_errors() -> None:
     assert issubclass(ImportFailure, LabelwiseError)
+
+
+def test_csv_label_column_semicolons_and_ignored_columns(store: Store, tmp_path: Path) -> None:
+    """A column called `label` is found without asking; a `;` file (spreadsheets in many
+    locales) is read as such; unused columns are reported."""
+    make_project(store)
+    path = tmp_path / "d.csv"
+    path.write_text("name;text;label;extra\nx;hello, world;a;1\ny;bye;b;2\n", encoding="utf-8")
+    report = run_import(store, "p", str(path))
+    assert report.errors == []
+    assert stored(store) == {"x": ("hello, world", ["a"], "train"), "y": ("bye", ["b"], "train")}
+    assert any("labels from 'label'" in w and "ignored: 'extra'" in w for w in report.warnings)

@@ -241,3 +241,18 @@ def test_price_override(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(LabelwiseError, match="LABELWISE_PRICES must be JSON"):
         price_for("x")
+
+
+def test_llm_edit_changes_only_what_is_given(runner: CliRunner, cli_env: str) -> None:
+    add = ["llm", "add", "x", "--provider", "openai", "--endpoint", "http://127.0.0.1:9/v1"]
+    run(runner, *add, "--model", "m1", "--rpm", "60")
+    again = run(runner, *add, "--model", "m1", code=1)
+    assert "already exists" in again and "labelwise llm edit x" in again
+    run(runner, "llm", "edit", "x", "--model", "m2")
+    shown = json.loads(run(runner, "llm", "show", "x", "--json"))
+    assert (shown["model"], shown["rpm"], shown["endpoint"]) == ("m2", 60, "http://127.0.0.1:9/v1")
+    bad = run(runner, "llm", "edit", "x", "--endpoint", "ftp://nope", code=1)
+    assert "http(s) URL" in bad
+    shown = json.loads(run(runner, "llm", "show", "x", "--json"))
+    assert shown["endpoint"] == "http://127.0.0.1:9/v1"  # a refused change keeps the old one
+    run(runner, "llm", "edit", "nope", "--model", "m", code=3)

@@ -52,6 +52,33 @@ def add(
     out.print(f"added LLM connection {name!r}")
 
 
+@llm_app.command("edit")
+def edit(
+    name: str,
+    endpoint: str | None = typer.Option(None, help="A new endpoint."),
+    model: str | None = typer.Option(None, help="A new model (Azure: deployment name)."),
+    api_version: str | None = typer.Option(None, help="A new Azure API version."),
+    api_key_env: str | None = typer.Option(None, help="A new variable holding the key."),
+    price_model: str | None = typer.Option(None, help="A new model to price tokens as."),
+    rpm: int | None = typer.Option(None, min=1, help="Requests per minute allowed."),
+    tpm: int | None = typer.Option(None, min=1, help="Tokens per minute allowed."),
+) -> None:
+    """Change settings of an LLM connection (only those given)."""
+    with get_store().session() as session:
+        svc.edit_connection(
+            session,
+            name,
+            endpoint=endpoint,
+            model=model,
+            api_version=api_version,
+            api_key_env=api_key_env,
+            price_model=price_model,
+            rpm=rpm,
+            tpm=tpm,
+        )
+    out.print(f"changed LLM connection {name!r}")
+
+
 @llm_app.command("list")
 def list_(as_json: bool = JsonOpt) -> None:
     """List LLM connections."""

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from labelwise.cli.common import JsonOpt, emit_json, get_store, out
+from labelwise.domain import LabelwiseError, NotFound
 from labelwise.store import labels as svc
-from labelwise.store.models import Document
+from labelwise.store.classes import get_class
+from labelwise.store.models import Document, Project
 from labelwise.store.projects import get_project
+
+MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL: a larger number names nothing
 
 
 def suggestions(
@@ -22,13 +28,14 @@ def suggestions(
         rows = svc.reviewable_suggestions(session, p)[:limit]
         names = {c.id: c.name for c in p.classes}
         docs = {
-            d.id: d.name
+            d.id: (d.name, " ".join(d.text[:120].split())[:60])
             for d in session.query(Document).filter(Document.id.in_({s.document_id for s in rows}))
         }
         data = [
             {
                 "id": s.id,
-                "document": docs[s.document_id],
+                "document": docs[s.document_id][0],
+                "excerpt": docs[s.document_id][1],
                 "class": names[s.class_id],
                 "confidence": s.confidence,
                 "labeler": s.labeler,
@@ -41,11 +48,12 @@ def suggestions(
     if as_json:
         emit_json(data)
         return
-    table = Table("id", "document", "class", "confidence", "labeler")
+    table = Table("id", "document", "excerpt", "class", "confidence", "labeler")
     for r in data:
         table.add_row(
             str(r["id"]),
             str(r["document"]),
+            str(r["excerpt"]),
             str(r["class"]),
             f"{r['confidence']:.2f}",
             str(r["labeler"]),
@@ -53,19 +61,56 @@ def suggestions(
     out.print(table if data else "no suggestions to review")
 
 
-def accept(project: str, ids: list[int] = typer.Argument(..., metavar="SUGGESTION_ID...")) -> None:
+TargetArg = typer.Argument(
+    ...,
+    metavar="DOC [CLASS] | SUGGESTION_ID...",
+    help="A document's name, and the class of its suggestion to decide on (default: the most "
+    "confident one); or suggestion ids (scripts).",
+)
+
+
+def resolve_targets(session: Session, project: Project, targets: list[str]) -> list[int]:
+    """Suggestion ids from ``DOC [CLASS]`` or from ids. A document name wins over an id."""
+    doc = session.scalar(
+        select(Document).where(Document.project_id == project.id, Document.name == targets[0])
+    )
+    if doc is None and all(t.isdigit() for t in targets):
+        ids = [int(t) for t in targets]
+        if any(i > MAX_ID for i in ids):
+            raise NotFound(f"no suggestion {max(ids)} in project {project.name!r}")
+        return ids
+    if doc is None:
+        raise NotFound(
+            f"project {project.name!r} has no document named {targets[0]!r}; see "
+            f"`labelwise suggestions {project.name}` for what there is to review"
+        )
+    if len(targets) > 2:
+        raise LabelwiseError("give one document and at most one class: DOC [CLASS]")
+    offered = svc.reviewable_suggestions(session, project, doc)
+    if len(targets) == 2:
+        cls = get_class(session, project, targets[1])
+        offered = [s for s in offered if s.class_id == cls.id]
+    if not offered:
+        of = f" of class {targets[1]!r}" if len(targets) == 2 else ""
+        raise NotFound(f"document {doc.name!r} has no suggestion{of} to review")
+    return [offered[0].id]  # the most confident one
+
+
+def accept(project: str, targets: list[str] = TargetArg) -> None:
     """Accept suggestions: each becomes a user label."""
     with get_store().session() as session:
         p = get_project(session, project)
+        ids = resolve_targets(session, p, targets)
         for i in ids:
             svc.accept(session, p, i)
     out.print(f"accepted {len(ids)}")
 
 
-def reject(project: str, ids: list[int] = typer.Argument(..., metavar="SUGGESTION_ID...")) -> None:
+def reject(project: str, targets: list[str] = TargetArg) -> None:
     """Reject suggestions (the decision is kept for the labeler's accept rate)."""
     with get_store().session() as session:
         p = get_project(session, project)
+        ids = resolve_targets(session, p, targets)
         for i in ids:
             svc.reject(session, p, i)
     out.print(f"rejected {len(ids)}")

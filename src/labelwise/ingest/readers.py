@@ -21,6 +21,8 @@ from labelwise.ingest.sources import Source
 
 Item = DocumentRecord | RecordError
 NAME_COLUMNS = ("name", "id")
+LABEL_COLUMNS = ("labels", "label")
+DELIMITERS = (",", ";", "\t", "|")
 
 
 def read_folder(source: Source, options: Options) -> Iterator[Item]:
@@ -76,8 +78,9 @@ class _Columns:
             columns, options.name_column, NAME_COLUMNS, "name", "--name-column", where
         )
         self.labels = _pick(
-            columns, options.label_column, ("labels",), "labels", "--label-column", where
+            columns, options.label_column, LABEL_COLUMNS, "labels", "--label-column", where
         )
+        self.columns = list(columns)
         self.dataset = "dataset" if "dataset" in columns else None
         self.language = "language" if "language" in columns else None
 
@@ -89,7 +92,9 @@ class _Columns:
             ("dataset", self.dataset),
             ("language", self.language),
         ]
-        return ", ".join(f"{k} from {v!r}" for k, v in used if v)
+        text = ", ".join(f"{k} from {v!r}" for k, v in used if v)
+        ignored = [c for c in self.columns if c not in {v for _, v in used}]
+        return text + (f"; ignored: {', '.join(repr(c) for c in ignored)}" if ignored else "")
 
 
 def _record(
@@ -128,7 +133,7 @@ def read_csv(source: Source, options: Options) -> Iterator[Item]:
     with source.open_text() as fh:
         # strict: a quote that is never closed is an error naming its line, not a field that
         # silently swallows the rest of the file
-        reader = csv.reader(fh, strict=True)
+        reader = csv.reader(fh, strict=True, delimiter=_delimiter(source))
         try:
             header = next(reader)
         except StopIteration:
@@ -176,6 +181,17 @@ def read_csv(source: Source, options: Options) -> Iterator[Item]:
                 )
             except RecordError as err:
                 yield err
+
+
+def _delimiter(source: Source) -> str:
+    """The header line's separator: a comma, unless the header holds none and one of ``;``,
+    tab or ``|`` (spreadsheets in many locales write ``;``; a .tsv uses tabs)."""
+    with source.open_text() as fh:
+        header = fh.readline()
+    if "," in header:
+        return ","
+    found = [d for d in DELIMITERS[1:] if d in header]
+    return max(found, key=header.count) if found else ","
 
 
 def read_jsonl(source: Source, options: Options) -> Iterator[Item]:

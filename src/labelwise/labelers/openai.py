@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import threading
@@ -64,6 +65,7 @@ def retry_after(exc: Any) -> float | None:
     return None
 
 
+log = logging.getLogger("labelwise")
 SHOT_POOL_PER_LABELS = 24  # candidates per label set the few-shot examples are chosen from
 
 
@@ -164,7 +166,13 @@ class OpenAILabeler(Labeler):
                         f"the API key is read from ${o.api_key_env}, which is not set; export it "
                         "in the environment (keys are never stored by labelwise)"
                     )
-                key = "unused"  # local servers (vLLM, Ollama, llama.cpp) take any key
+                log.warning(
+                    "$%s is not set: sending a placeholder key to %s (local servers such as "
+                    "vLLM, Ollama and llama.cpp take any key)",
+                    o.api_key_env,
+                    host,
+                )
+                key = "unused"
             if o.provider == "azure":
                 self._client = openai.AzureOpenAI(
                     azure_endpoint=o.endpoint,

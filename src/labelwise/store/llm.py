@@ -58,7 +58,10 @@ def add_connection(
         if value is not None and value <= 0:
             raise LabelwiseError(f"{flag} must be positive")
     if session.scalar(select(LlmConnection.id).where(LlmConnection.name == name)) is not None:
-        raise Conflict(f"an LLM connection named {name!r} already exists")
+        raise Conflict(
+            f"an LLM connection named {name!r} already exists; change it with "
+            f"`labelwise llm edit {name} --endpoint ...` (or another name)"
+        )
     row = LlmConnection(
         name=name,
         provider=provider,
@@ -73,6 +76,23 @@ def add_connection(
     session.add(row)
     session.flush()
     return row
+
+
+EDITABLE = ("endpoint", "model", "api_version", "api_key_env", "price_model", "rpm", "tpm")
+
+
+def edit_connection(session: Session, name: str, **changes: Any) -> LlmConnection:
+    """Change some settings of a connection; the result is checked as a new one would be."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise LabelwiseError(f"cannot change {', '.join(sorted(unknown))} of a connection")
+    row = get_connection(session, name)
+    current: dict[str, Any] = {k: getattr(row, k) for k in EDITABLE}
+    current.update({k: v for k, v in changes.items() if v is not None})
+    provider = row.provider
+    session.delete(row)
+    session.flush()
+    return add_connection(session, name, provider, **current)
 
 
 def get_connection(session: Session, name: str) -> LlmConnection:
