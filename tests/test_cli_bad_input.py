@@ -152,9 +152,7 @@ def test_bad_input_is_one_line_error(
     assert os.environ.get("LABELWISE_DATABASE_URL")
 
 
-def test_accept_and_reject_by_document_name(
-    project: None, runner: CliRunner, cli_env: str
-) -> None:
+def test_accept_and_reject_by_document_name(project: None, runner: CliRunner, cli_env: str) -> None:
     """`accept PROJECT DOC [CLASS]` names documents as `label` does; ids still work."""
     import json
 
@@ -172,3 +170,27 @@ def test_accept_and_reject_by_document_name(
     result = runner.invoke(app, ["reject", "p", str(by_doc["d2"]["id"])])
     assert result.exit_code == 0, result.output
     assert json.loads(runner.invoke(app, ["suggestions", "p", "--json"]).stdout) == []
+
+
+def test_jobs_and_help_read_at_80_columns(
+    project: None, runner: CliRunner, cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No status word or cost cut to `succ…` / `$0.0…`; help keeps its [default: ...] text."""
+    from labelwise.jobs import runner as jobs
+    from labelwise.store.models import Job
+    from tests.test_cli import get_store
+
+    store = get_store()
+    job_id = jobs.create(store, "p", "embedding")
+    with store.session() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.status, job.cost_usd, job.prompt_tokens = "partially_succeeded", 0.0123, 123456
+    monkeypatch.setenv("COLUMNS", "80")
+    result = runner.invoke(app, ["jobs", "p"])
+    assert result.exit_code == 0, result.output
+    assert "partially_succeeded" in result.stdout and "$0.0123" in result.stdout
+    assert "…" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    result = runner.invoke(app, ["import", "--help"])
+    assert "[default: text]" in result.stdout and "with the text ." not in result.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from labelwise.cli import documents, jobs, labeling, review, serve, training
@@ -48,11 +50,23 @@ def demo(
     project: str = typer.Option(
         "demo-banking77", help="Name of the demo project (replaced if it exists)."
     ),
+    files: Path | None = typer.Option(
+        None,
+        help="Only write the README tour's sample files into this folder (mail/, tickets.csv, "
+        "tickets.jsonl) and stop.",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Run the whole loop offline on a Banking77 sample: import, autolabel, accept, train,
     evaluate, deploy, predict."""
     from labelwise.demo import ACCEPT_ABOVE, run_demo
+
+    if files is not None:
+        from labelwise.tour import write_tour_files
+
+        for path in write_tour_files(files):
+            out.print(f"wrote {path}")
+        return
 
     with progress_steps(quiet=as_json) as step:
         r = run_demo(get_store(), project, step)

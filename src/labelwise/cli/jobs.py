@@ -184,30 +184,23 @@ def jobs(project: str, as_json: bool = JsonOpt) -> None:
     if as_json:
         emit_json(rows)
         return
-    table = Table(
-        "job",
-        "status",
-        "labeler",
-        "done",
-        "failed",
-        "total",
-        "tokens",
-        "cost",
-        "accepted",
-        "rejected",
-    )
+    table = Table(caption="docs: done/failed/total · review: accepted/rejected")
+    table.add_column("job", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True, min_width=len("partially_succeeded"))
+    table.add_column("labeler", overflow="fold")
+    table.add_column("docs", justify="right", overflow="fold")
+    table.add_column("tokens", justify="right", no_wrap=True)
+    table.add_column("cost", justify="right", no_wrap=True)
+    table.add_column("review", justify="right", overflow="fold")
     for r in rows:
         table.add_row(
             str(r["id"]),
             r["status"],
             r["labeler"] + (f" {r['llm']}" if r["llm"] else ""),
-            str(r["done"]),
-            str(r["failed"]),
-            str(r["total"]),
-            str(r["prompt_tokens"] + r["completion_tokens"]),
+            f"{r['done']}/{r['failed']}/{r['total']}",
+            f"{r['prompt_tokens'] + r['completion_tokens']:,}",
             f"${r['cost_usd']:.4f}",
-            str(r["review"]["accepted"]),
-            str(r["review"]["rejected"]),
+            f"{r['review']['accepted']}/{r['review']['rejected']}",
         )
     out.print(table if rows else f"{project!r} has no jobs: labelwise autolabel {project}")
 
