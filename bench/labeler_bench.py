@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from labelwise.domain import ProjectKind
+from labelwise.embeddings.encoder import Encoder
 from labelwise.labelers.base import ClassSpec, DocInput, Example, LabelTask
 from labelwise.labelers.embedding import EmbeddingLabeler
-from labelwise.labelers.encoder import Encoder
 
 SHOTS = 5
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from labelwise.domain import DocFilter, LabelwiseError, ProjectKind
+from labelwise.domain import DocFilter, FailureReason, LabelwiseError, ProjectKind, SuggestionStatus
 from labelwise.labelers.base import (
     ClassSpec,
     DocInput,
@@ -185,7 +185,7 @@ def select_documents(
         Document.project_id == project.id,
         exists().where(
             Suggestion.document_id == Document.id,
-            Suggestion.status == "pending",
+            Suggestion.status == SuggestionStatus.PENDING,
             Suggestion.labeler == labeler.name,
             Suggestion.model == labeler.model_id,
             Suggestion.prompt_version == labeler.prompt_version,
@@ -240,7 +240,10 @@ def to_suggestions(
     for out in outcomes:
         valid = [p for p in out.predictions if p.class_name in task.class_names]
         if not out.failure and len(valid) < len(out.predictions):
-            out.failure, out.detail = "invalid_label", "answered a class outside the task"
+            out.failure, out.detail = (
+                FailureReason.INVALID_LABEL,
+                "answered a class outside the task",
+            )
             out.predictions = []
         if out.failure:
             continue

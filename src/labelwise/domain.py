@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL: a larger number names nothing
 MAX_CLASS_NAME = 50
 MAX_CLASSES = 200
 MAX_DOCUMENT_CHARS = 128_000
@@ -41,6 +43,58 @@ class SuggestionStatus(StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+
+
+class JobStatus(StrEnum):
+    """An autolabel job's status, as Azure names them."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIALLY_SUCCEEDED = "partially_succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_JOB = (JobStatus.QUEUED, JobStatus.RUNNING)
+FINAL_JOB = (
+    JobStatus.SUCCEEDED,
+    JobStatus.PARTIALLY_SUCCEEDED,
+    JobStatus.FAILED,
+    JobStatus.CANCELLED,
+)
+
+
+class ItemStatus(StrEnum):
+    """One document of a job."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ModelStatus(StrEnum):
+    TRAINING = "training"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class FailureReason(StrEnum):
+    """Why a document of a job failed; every failure stored names one."""
+
+    INVALID_LABEL = "invalid_label"
+    PARSE_ERROR = "parse_error"
+    EMPTY_RESPONSE = "empty_response"
+    PROVIDER_ERROR = "provider_error"
+    CONTENT_FILTER = "content_filter"
+    TIMEOUT = "timeout"
+    MISSING = "missing"  # a batched answer left the document out (retried once)
+    DOCUMENT_DELETED = "document_deleted"
+
+
+def check_constraint(column: str, values: type[StrEnum]) -> str:
+    """``column in ('a', 'b')`` for a CHECK constraint from an enum's values."""
+    return f"{column} in ({', '.join(repr(v.value) for v in values)})"
 
 
 class DocFilter(StrEnum):
@@ -169,3 +223,52 @@ class RecordError(LabelwiseError):
         super().__init__(f"{where}: {reason}")
         self.where = where
         self.reason = reason
+
+
+# -- the labeling task: what every labeler is given (no I/O) ------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """A class as a labeler sees it."""
+
+    name: str
+    description: str = ""
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Example:
+    """A user-labeled document, usable as a few-shot example or a class prototype."""
+
+    text: str
+    labels: tuple[str, ...]
+    content_hash: str = ""
+
+
+@dataclass(frozen=True)
+class LabelTask:
+    """Everything about the project a labeler needs, the same for every document of a run."""
+
+    kind: ProjectKind
+    classes: tuple[ClassSpec, ...]
+    examples: tuple[Example, ...] = ()
+    language: str = "en"
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.classes)
+
+
+@dataclass(frozen=True)
+class DocInput:
+    """One document to label; ``exclude`` names classes not to suggest (the user set them)."""
+
+    id: int
+    text: str
+    content_hash: str = ""
+    exclude: frozenset[str] = frozenset()
+
+
+Progress = Callable[[int, int | None], None]
+"""``on_progress(done, total)``: the one progress callback of every long step."""

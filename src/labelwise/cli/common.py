@@ -23,6 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+from sqlalchemy.exc import DataError
 
 from labelwise.domain import LabelwiseError, NotFound
 from labelwise.settings import Settings
@@ -84,6 +85,9 @@ def friendly_errors(func: F) -> F:
         except LabelwiseError as exc:
             fail(str(exc))
             raise typer.Exit(3 if isinstance(exc, NotFound) else 1) from exc
+        except DataError as exc:  # a value the database cannot hold (a safety net)
+            fail(f"the database refused a value: {str(exc.orig).splitlines()[0][:200]}")
+            raise typer.Exit(1) from exc
         except OverflowError as exc:  # an id no integer column can hold names nothing
             fail(f"{exc}: no stored row has such an id; check the number")
             raise typer.Exit(3) from exc

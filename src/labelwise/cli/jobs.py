@@ -38,6 +38,7 @@ from labelwise.cli.labeling import (
     parse_classes,
     parse_docs,
 )
+from labelwise.domain import JobStatus
 from labelwise.jobs import runner
 from labelwise.jobs.runner import JobProgress
 from labelwise.store import jobs as svc
@@ -186,7 +187,7 @@ def jobs(project: str, as_json: bool = JsonOpt) -> None:
         return
     table = Table(caption="docs: done/failed/total · review: accepted/rejected")
     table.add_column("job", justify="right", no_wrap=True)
-    table.add_column("status", no_wrap=True, min_width=len("partially_succeeded"))
+    table.add_column("status", no_wrap=True, min_width=max(len(s) for s in JobStatus))
     table.add_column("labeler", overflow="fold")
     table.add_column("docs", justify="right", overflow="fold")
     table.add_column("tokens", justify="right", no_wrap=True)
@@ -218,7 +219,9 @@ def cancel(job_id: int) -> None:
         job = svc.request_cancel(session, job_id)
         status = job.status
     out.print(
-        f"job {job_id}: cancel requested" if status != "cancelled" else f"job {job_id} cancelled"
+        f"job {job_id}: cancel requested"
+        if status != JobStatus.CANCELLED
+        else f"job {job_id} cancelled"
     )
 
 

@@ -8,13 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelwise.cli.common import JsonOpt, emit_json, get_store, out
-from labelwise.domain import LabelwiseError, NotFound
+from labelwise.domain import MAX_ID, LabelwiseError, NotFound
 from labelwise.store import labels as svc
 from labelwise.store.classes import get_class
 from labelwise.store.models import Document, Project
 from labelwise.store.projects import get_project
-
-MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL: a larger number names nothing
 
 
 def suggestions(

@@ -20,7 +20,7 @@ from labelwise.cli.common import (
     out,
     progress_bar,
 )
-from labelwise.domain import LabelwiseError
+from labelwise.domain import LabelwiseError, ModelStatus
 from labelwise.ingest.records import loads_bounded
 from labelwise.store import trained as svc
 from labelwise.store.projects import get_project
@@ -109,7 +109,7 @@ def evaluate(
     with get_store().session() as session:
         row = svc.get_model(session, get_project(session, project), model)
         ev, status = dict(row.evaluation), row.status
-    if status != "ready":
+    if status != ModelStatus.READY:
         raise typer.BadParameter(f"model {model!r} is {status}")
     if plot is not None:
         from labelwise.training.plot import confusion_png

@@ -24,7 +24,7 @@ from labelwise.autolabel import (
     to_suggestions,
 )
 from labelwise.costs import cost
-from labelwise.domain import Conflict, LabelwiseError
+from labelwise.domain import Conflict, FailureReason, ItemStatus, JobStatus, LabelwiseError
 from labelwise.labelers.base import DocInput, Labeler, LabelTask, Outcome
 from labelwise.processes import here
 from labelwise.store import Store
@@ -136,7 +136,7 @@ def _results(outcomes: Sequence[Outcome], ids: Sequence[int]) -> list[dict[str, 
     results = [
         {
             "document_id": o.doc_id,
-            "status": "failed" if o.failure else "done",
+            "status": ItemStatus.FAILED if o.failure else ItemStatus.DONE,
             "reason": o.failure or "",
             "detail": o.detail,
             "prompt_tokens": o.prompt_tokens,
@@ -148,8 +148,8 @@ def _results(outcomes: Sequence[Outcome], ids: Sequence[int]) -> list[dict[str, 
     results += [
         {
             "document_id": d,
-            "status": "failed",
-            "reason": "document_deleted",
+            "status": ItemStatus.FAILED,
+            "reason": FailureReason.DOCUMENT_DELETED,
             "prompt_tokens": 0,
             "completion_tokens": 0,
         }
@@ -184,15 +184,15 @@ def run(
     worker = worker or worker_name()
     with store.session() as session:
         job = svc.get_job(session, job_id)
-        if job.status == "succeeded":
+        if job.status == JobStatus.SUCCEEDED:
             raise Conflict(f"job {job_id} already succeeded; nothing to do")
         if takeover:
             svc.release(session, job_id)
         project = get_project(session, _project_name(session, job))
         labeler = labeler_for(store, job, project)
         task = build_task(session, project, job.classes)
-        if takeover or job.status != "running":  # joining a running job keeps its cancel
-            job.status, job.reason, job.cancel_requested = "running", "", False
+        if takeover or job.status != JobStatus.RUNNING:  # joining a running job keeps its cancel
+            job.status, job.reason, job.cancel_requested = JobStatus.RUNNING, "", False
         if takeover:
             job.crashes = 0  # resumed on purpose: count afresh
         job.started_at = job.started_at or utcnow()
@@ -333,15 +333,15 @@ def run(
         if reason == "ended" or (not reason and svc.pending_count(session, job_id)):
             return job  # ended by another process, or others still hold claims
         if reason == "cancelled":
-            job.status, job.reason = "cancelled", "cancelled on request"
+            job.status, job.reason = JobStatus.CANCELLED, "cancelled on request"
         elif reason:
-            job.status, job.reason = "partially_succeeded", reason
+            job.status, job.reason = JobStatus.PARTIALLY_SUCCEEDED, reason
         elif job.failed and not job.done:
-            job.status, job.reason = "failed", "every document failed"
+            job.status, job.reason = JobStatus.FAILED, "every document failed"
         elif job.failed:
-            job.status, job.reason = "partially_succeeded", f"{job.failed} documents failed"
+            job.status, job.reason = JobStatus.PARTIALLY_SUCCEEDED, f"{job.failed} documents failed"
         else:
-            job.status = "succeeded"
+            job.status = JobStatus.SUCCEEDED
         job.finished_at = utcnow()
         return job
 

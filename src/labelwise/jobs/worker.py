@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from labelwise.domain import LabelwiseError
+from labelwise.domain import ItemStatus, LabelwiseError
 from labelwise.jobs import runner
 from labelwise.processes import alive_here
 from labelwise.store import Store
@@ -80,7 +80,7 @@ def release_dead_local(store: Store) -> int:
     with store.session() as session:
         holders = session.execute(
             select(JobItem.job_id, JobItem.claimed_by)
-            .where(JobItem.status == "pending", JobItem.claimed_by != "")
+            .where(JobItem.status == ItemStatus.PENDING, JobItem.claimed_by != "")
             .distinct()
         ).all()
         for job_id, holder in holders:

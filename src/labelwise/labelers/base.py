@@ -3,64 +3,22 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from labelwise.domain import ProjectKind
-
-FAILURE_REASONS = (
-    "invalid_label",
-    "parse_error",
-    "empty_response",
-    "provider_error",
-    "content_filter",
-    "timeout",
+from labelwise.domain import (  # the task types live in the domain; labelers re-export them
+    ClassSpec,
+    DocInput,
+    Example,
+    FailureReason,
+    LabelTask,
+    Progress,
 )
 
-
-@dataclass(frozen=True)
-class ClassSpec:
-    """A class as a labeler sees it."""
-
-    name: str
-    description: str = ""
-    examples: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Example:
-    """A user-labeled document, usable as a few-shot example or a class prototype."""
-
-    text: str
-    labels: tuple[str, ...]
-    content_hash: str = ""
-
-
-@dataclass(frozen=True)
-class LabelTask:
-    """Everything about the project a labeler needs, the same for every document of a run."""
-
-    kind: ProjectKind
-    classes: tuple[ClassSpec, ...]
-    examples: tuple[Example, ...] = ()
-    language: str = "en"
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.classes)
-
-
-@dataclass(frozen=True)
-class DocInput:
-    """One document to label; ``exclude`` names classes not to suggest (the user set them)."""
-
-    id: int
-    text: str
-    content_hash: str = ""
-    exclude: frozenset[str] = frozenset()
+FAILURE_REASONS = tuple(FailureReason)
 
 
 @dataclass(frozen=True)
@@ -81,9 +39,6 @@ class Outcome:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     confidence_source: str = ""
-
-
-Progress = Callable[[int, int | None], None]
 
 
 class Labeler(ABC):
@@ -128,3 +83,16 @@ class Labeler(ABC):
     def flush(self) -> None:  # noqa: B027 (a hook: most labelers buffer nothing)
         """Write what the labeler buffered (cached answers). The job runner calls it once a
         wave from its own thread, so request threads never wait on the database."""
+
+
+__all__ = [
+    "FAILURE_REASONS",
+    "ClassSpec",
+    "DocInput",
+    "Example",
+    "LabelTask",
+    "Labeler",
+    "Outcome",
+    "Prediction",
+    "Progress",
+]

@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from labelwise.domain import ProjectKind
+from labelwise.embeddings import VectorCache, embed_cached
+from labelwise.embeddings.encoder import Encoder, Matrix, normalize, shared_encoder
 from labelwise.labelers.base import (
     ClassSpec,
     DocInput,
@@ -31,41 +32,10 @@ from labelwise.labelers.base import (
     Outcome,
     Prediction,
 )
-from labelwise.labelers.encoder import Encoder, Matrix, normalize, shared_encoder
 
 PROMPT_VERSION = "proto-v1"
 DEFAULT_TEMPERATURE = 0.05
 MULTI_MARGIN = 0.03  # multi-label without labels: classes this close to the best one
-
-
-class VectorCache(Protocol):
-    """Where document embeddings are kept between runs (keyed by content hash and model)."""
-
-    def get_vectors(self, model: str, hashes: Sequence[str]) -> dict[str, Matrix]: ...
-
-    def put_vectors(self, model: str, vectors: dict[str, Matrix]) -> None: ...
-
-
-def embed_cached(
-    encoder: Encoder, texts: Sequence[str], hashes: Sequence[str] | None, cache: VectorCache | None
-) -> Matrix:
-    """Embeddings of ``texts``: cached ones (by content hash and model) are read, the others
-    computed and written to the cache."""
-    if cache is None or hashes is None:
-        return encoder.encode(texts)
-    have = cache.get_vectors(encoder.model_id, [h for h in hashes if h])
-    missing = [i for i, h in enumerate(hashes) if not h or h not in have]
-    fresh = encoder.encode([texts[i] for i in missing])
-    new = {hashes[i]: fresh[k] for k, i in enumerate(missing) if hashes[i]}
-    if new:
-        cache.put_vectors(encoder.model_id, new)
-    out = np.empty((len(texts), encoder.dim), dtype=np.float32)
-    for k, i in enumerate(missing):
-        out[i] = fresh[k]
-    for i, h in enumerate(hashes):
-        if h in have:
-            out[i] = have[h]
-    return out
 
 
 def class_text(spec: ClassSpec) -> str:

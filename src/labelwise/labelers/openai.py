@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from labelwise.costs import token_counter
-from labelwise.domain import LabelwiseError, check_key_env, redact
+from labelwise.domain import FailureReason, LabelwiseError, check_key_env, redact
 from labelwise.labelers.base import DocInput, Example, Labeler, LabelTask, Outcome, Prediction
 from labelwise.labelers.ratelimit import AdaptiveGate, RateLimiter
 from labelwise.prompts import classify
@@ -339,12 +339,12 @@ class OpenAILabeler(Labeler):
         pending = docs
         for _attempt in range(2):  # a partial answer retries only the missing documents
             outcomes.update((o.doc_id, o) for o in self._request(task, pending, shots))
-            pending = [d for d in pending if outcomes[d.id].failure == "missing"]
+            pending = [d for d in pending if outcomes[d.id].failure == FailureReason.MISSING]
             if not pending:
                 break
         for o in outcomes.values():
-            if o.failure == "missing":
-                o.failure, o.detail = "parse_error", "no answer for this document"
+            if o.failure == FailureReason.MISSING:
+                o.failure, o.detail = FailureReason.PARSE_ERROR, "no answer for this document"
         return [outcomes[d.id] for d in docs]
 
     def _request(self, task: LabelTask, docs: list[DocInput], shots: Any) -> list[Outcome]:
@@ -364,9 +364,9 @@ class OpenAILabeler(Labeler):
             response = self._create(render, task, keys)
         except openai.BadRequestError as exc:
             reason = (
-                "content_filter"
+                FailureReason.CONTENT_FILTER
                 if "content" in str(exc).lower() and "filter" in str(exc).lower()
-                else "provider_error"
+                else FailureReason.PROVIDER_ERROR
             )
             return [Outcome(d.id, failure=reason, detail=self._short(exc)) for d in docs]
         except (DeadlinePassed, openai.APITimeoutError) as exc:
@@ -375,9 +375,12 @@ class OpenAILabeler(Labeler):
                 f"{type(exc).__name__}: no answer in time (each try waits up to "
                 f"{opts.timeout:g} s, a document at most {opts.deadline:g} s across its tries)"
             )
-            return [Outcome(d.id, failure="timeout", detail=detail) for d in docs]
+            return [Outcome(d.id, failure=FailureReason.TIMEOUT, detail=detail) for d in docs]
         except openai.OpenAIError as exc:
-            return [Outcome(d.id, failure="provider_error", detail=self._short(exc)) for d in docs]
+            return [
+                Outcome(d.id, failure=FailureReason.PROVIDER_ERROR, detail=self._short(exc))
+                for d in docs
+            ]
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
@@ -422,10 +425,17 @@ class OpenAILabeler(Labeler):
         self, task: LabelTask, docs: list[DocInput], keys: list[str], answer: dict[str, Any]
     ) -> list[Outcome]:
         if answer["finish_reason"] == "no_choices":
-            return [Outcome(d.id, failure="empty_response", detail="no choices") for d in docs]
+            return [
+                Outcome(d.id, failure=FailureReason.EMPTY_RESPONSE, detail="no choices")
+                for d in docs
+            ]
         if answer["finish_reason"] == "content_filter":
             return [
-                Outcome(d.id, failure="content_filter", detail="the provider filtered the answer")
+                Outcome(
+                    d.id,
+                    failure=FailureReason.CONTENT_FILTER,
+                    detail="the provider filtered the answer",
+                )
                 for d in docs
             ]
         content = answer["content"]
@@ -439,7 +449,7 @@ class OpenAILabeler(Labeler):
                 reason, detail = parsed.errors[key]
                 out.append(Outcome(doc.id, failure=reason, detail=detail))
             elif key not in parsed.labels:
-                out.append(Outcome(doc.id, failure="missing"))
+                out.append(Outcome(doc.id, failure=FailureReason.MISSING))
             else:
                 preds = []
                 source = "logprobs" if tokens else "fixed (server gave no logprobs)"
@@ -493,10 +503,10 @@ class OpenAILabeler(Labeler):
 
     def _build_selector(self, task: LabelTask, k: int) -> Any:
         if self._encoder is None:
-            from labelwise.labelers.encoder import shared_encoder
+            from labelwise.embeddings.encoder import shared_encoder
 
             self._encoder = shared_encoder()
-        from labelwise.labelers.embedding import embed_cached
+        from labelwise.embeddings import embed_cached
 
         encoder, cache = self._encoder, self._cache
         examples = shot_pool(task.examples, SHOT_POOL_PER_LABELS)

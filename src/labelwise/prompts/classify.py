@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from labelwise.domain import ProjectKind
-from labelwise.labelers.base import ClassSpec, Example
+from labelwise.domain import ClassSpec, Example, FailureReason, ProjectKind
 
 VERSION = "classify-v3"
 TAG = re.compile(r"<(/?)(document|example)", re.IGNORECASE)
@@ -191,7 +190,7 @@ def parse(
     """
     out = Parsed()
     if content is None or not content.strip():
-        out.failure = ("empty_response", "the model returned no text")
+        out.failure = (FailureReason.EMPTY_RESPONSE, "the model returned no text")
         return out
     try:
         data = _extract_json(content)
@@ -205,11 +204,11 @@ def parse(
             if len(hits) == 1 or (hits and kind == ProjectKind.MULTI_LABEL):
                 out.labels[keys[0]] = [(h, None) for h in hits]
                 return out
-        out.failure = ("parse_error", f"not JSON: {content[:120]!r}")
+        out.failure = (FailureReason.PARSE_ERROR, f"not JSON: {content[:120]!r}")
         return out
     results = _results(data, keys)
     if results is None:
-        out.failure = ("parse_error", f"no 'results' list in {content[:120]!r}")
+        out.failure = (FailureReason.PARSE_ERROR, f"no 'results' list in {content[:120]!r}")
         return out
     allowed = set(classes)
     lowered = {c.lower(): c for c in classes}
@@ -223,7 +222,10 @@ def parse(
         raw = item.get("label", item.get("labels", item.get("class", item.get("classes"))))
         values = raw if isinstance(raw, list) else [raw]
         if kind == ProjectKind.SINGLE_LABEL and len(values) != 1:
-            out.errors[key] = ("invalid_label", f"{len(values)} labels in a single-label project")
+            out.errors[key] = (
+                FailureReason.INVALID_LABEL,
+                f"{len(values)} labels in a single-label project",
+            )
             continue
         labels: list[tuple[str, tuple[int, int] | None]] = []
         bad = None
@@ -240,10 +242,10 @@ def parse(
                 cursor = span[1]
             labels.append((name, span))
         if bad is not None:
-            out.errors[key] = ("invalid_label", f"answered {bad[:80]!r}, not a class")
+            out.errors[key] = (FailureReason.INVALID_LABEL, f"answered {bad[:80]!r}, not a class")
             continue
         if not labels:
-            out.errors[key] = ("invalid_label", "answered no class")
+            out.errors[key] = (FailureReason.INVALID_LABEL, "answered no class")
             continue
         out.labels[key] = list(dict.fromkeys(labels))
         if isinstance(item.get("rationale"), str):

@@ -29,7 +29,7 @@ def insert_ignoring_duplicates(store: Store, model: type[Any]) -> Any:
 
 
 class StoreVectorCache:
-    """:class:`labelwise.labelers.embedding.VectorCache` on the project store."""
+    """:class:`labelwise.embeddings.VectorCache` on the project store."""
 
     def __init__(self, store: Store) -> None:
         self.store = store

@@ -10,10 +10,18 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from labelwise.domain import Conflict, NotFound
+from labelwise.domain import (
+    ACTIVE_JOB,
+    FINAL_JOB,
+    MAX_ID,
+    Conflict,
+    ItemStatus,
+    JobStatus,
+    NotFound,
+)
 from labelwise.store.models import Job, JobItem, Project, utcnow
 
-FINAL = ("succeeded", "partially_succeeded", "failed", "cancelled")
+FINAL = FINAL_JOB
 CHUNK = 1000
 
 
@@ -51,7 +59,7 @@ def create_job(
 
 
 def get_job(session: Session, job_id: int) -> Job:
-    job = session.get(Job, job_id)
+    job = session.get(Job, job_id) if 0 < job_id <= MAX_ID else None
     if job is None:
         raise NotFound(f"no job {job_id}")
     return job
@@ -80,7 +88,9 @@ def claim_items(
     serialises writers and ignores the clause."""
     free = (
         select(JobItem.id)
-        .where(JobItem.job_id == job_id, JobItem.status == "pending", _unclaimed(stale_after))
+        .where(
+            JobItem.job_id == job_id, JobItem.status == ItemStatus.PENDING, _unclaimed(stale_after)
+        )
         .order_by(JobItem.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -99,7 +109,11 @@ def heartbeat(session: Session, job_id: int, worker: str) -> None:
     now = utcnow()
     session.execute(
         update(JobItem)
-        .where(JobItem.job_id == job_id, JobItem.status == "pending", JobItem.claimed_by == worker)
+        .where(
+            JobItem.job_id == job_id,
+            JobItem.status == ItemStatus.PENDING,
+            JobItem.claimed_by == worker,
+        )
         .values(claimed_at=now)
     )
     session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=now))
@@ -108,7 +122,7 @@ def heartbeat(session: Session, job_id: int, worker: str) -> None:
 def release(session: Session, job_id: int, worker: str | None = None) -> int:
     """Give back the claims on a job's pending items: ``worker``'s, or everyone's. (A finished
     item keeps ``claimed_by``: the process that did it.)"""
-    query = update(JobItem).where(JobItem.job_id == job_id, JobItem.status == "pending")
+    query = update(JobItem).where(JobItem.job_id == job_id, JobItem.status == ItemStatus.PENDING)
     if worker is not None:
         query = query.where(JobItem.claimed_by == worker)
     return int(session.execute(query.values(claimed_by="", claimed_at=None)).rowcount)  # type: ignore[attr-defined]
@@ -122,11 +136,11 @@ def count_crash(session: Session, job_id: int) -> None:
     instead of being resumed again (a job that runs out of memory would kill every worker that
     takes it, in a loop). ``job resume`` starts it again on purpose."""
     job = session.get(Job, job_id)
-    if job is None or job.status not in ("queued", "running"):
+    if job is None or job.status not in ACTIVE_JOB:
         return
     job.crashes += 1
     if job.crashes >= MAX_CRASHES:
-        job.status, job.finished_at = "failed", utcnow()
+        job.status, job.finished_at = JobStatus.FAILED, utcnow()
         job.reason = (
             f"the process running it died {job.crashes} times (killed, or out of memory); it "
             f"is not resumed again by itself: fix the cause, then `labelwise job resume {job_id}`"
@@ -136,7 +150,9 @@ def count_crash(session: Session, job_id: int) -> None:
 def pending_count(session: Session, job_id: int) -> int:
     return int(
         session.scalar(
-            select(func.count()).where(JobItem.job_id == job_id, JobItem.status == "pending")
+            select(func.count()).where(
+                JobItem.job_id == job_id, JobItem.status == ItemStatus.PENDING
+            )
         )
         or 0
     )
@@ -145,13 +161,15 @@ def pending_count(session: Session, job_id: int) -> int:
 def jobs_with_work(session: Session, stale_after: float) -> list[int]:
     """Queued or running jobs, oldest first, that a worker can help with: not being cancelled,
     and with a pending item nobody (alive) holds, or with none left pending (to be ended)."""
-    pending = select(JobItem.id).where(JobItem.job_id == Job.id, JobItem.status == "pending")
+    pending = select(JobItem.id).where(
+        JobItem.job_id == Job.id, JobItem.status == ItemStatus.PENDING
+    )
     claimable = pending.where(_unclaimed(stale_after))
     return list(
         session.scalars(
             select(Job.id)
             .where(
-                Job.status.in_(("queued", "running")),
+                Job.status.in_(ACTIVE_JOB),
                 Job.cancel_requested.is_(False),
                 or_(claimable.exists(), ~pending.exists()),
             )
@@ -173,7 +191,7 @@ def record(
             .where(
                 JobItem.job_id == job_id,
                 JobItem.document_id == r["document_id"],
-                JobItem.status == "pending",
+                JobItem.status == ItemStatus.PENDING,
             )
             .values(
                 status=r["status"],
@@ -185,8 +203,8 @@ def record(
             )
         ).rowcount  # type: ignore[attr-defined]
         if changed:
-            done += r["status"] == "done"
-            failed += r["status"] == "failed"
+            done += r["status"] == ItemStatus.DONE
+            failed += r["status"] == ItemStatus.FAILED
             prompt += r["prompt_tokens"]
             completion += r["completion_tokens"]
     session.execute(
@@ -211,14 +229,18 @@ def failures(session: Session, job_id: int, examples: int = 3) -> dict[str, dict
     out: dict[str, dict[str, Any]] = {}
     counts = session.execute(
         select(JobItem.reason, func.count())
-        .where(JobItem.job_id == job_id, JobItem.status == "failed")
+        .where(JobItem.job_id == job_id, JobItem.status == ItemStatus.FAILED)
         .group_by(JobItem.reason)
     )
     for reason, n in counts:
         rows = session.execute(
             select(Document.name, JobItem.detail)
             .join(Document, Document.id == JobItem.document_id)
-            .where(JobItem.job_id == job_id, JobItem.status == "failed", JobItem.reason == reason)
+            .where(
+                JobItem.job_id == job_id,
+                JobItem.status == ItemStatus.FAILED,
+                JobItem.reason == reason,
+            )
             .limit(examples)
         )
         out[reason] = {"count": n, "examples": [f"{name}: {detail}" for name, detail in rows]}
@@ -230,8 +252,8 @@ def request_cancel(session: Session, job_id: int) -> Job:
     if job.status in FINAL:
         raise Conflict(f"job {job_id} already ended ({job.status})")
     job.cancel_requested = True
-    if job.status == "queued":
-        job.status, job.finished_at, job.reason = "cancelled", utcnow(), "cancelled"
+    if job.status == JobStatus.QUEUED:
+        job.status, job.finished_at, job.reason = JobStatus.CANCELLED, utcnow(), "cancelled"
     return job
 
 
@@ -240,8 +262,8 @@ def reset_failed(session: Session, job_id: int) -> int:
     job = get_job(session, job_id)
     n: int = session.execute(
         update(JobItem)
-        .where(JobItem.job_id == job_id, JobItem.status == "failed")
-        .values(status="pending", reason="", detail="", finished_at=None, claimed_by="")
+        .where(JobItem.job_id == job_id, JobItem.status == ItemStatus.FAILED)
+        .values(status=ItemStatus.PENDING, reason="", detail="", finished_at=None, claimed_by="")
     ).rowcount  # type: ignore[attr-defined]
     job.failed -= n
     return n

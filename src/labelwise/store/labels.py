@@ -16,7 +16,14 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from labelwise.domain import Conflict, LabelwiseError, NotFound, ProjectKind, SuggestionStatus
+from labelwise.domain import (
+    MAX_ID,
+    Conflict,
+    LabelwiseError,
+    NotFound,
+    ProjectKind,
+    SuggestionStatus,
+)
 from labelwise.store.models import (
     Document,
     Label,
@@ -179,6 +186,8 @@ def reviewable_suggestions(
 
 
 def _load(session: Session, project: Project, suggestion_id: int) -> Suggestion:
+    if not 0 < suggestion_id <= MAX_ID:
+        raise NotFound(f"project {project.name!r} has no suggestion {suggestion_id}")
     row = session.scalar(
         select(Suggestion)
         .join(Document, Document.id == Suggestion.document_id)

@@ -21,6 +21,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from labelwise.domain import (
+    Dataset,
+    ItemStatus,
+    JobStatus,
+    ModelStatus,
+    ProjectKind,
+    SuggestionStatus,
+    check_constraint,
+)
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -60,7 +70,7 @@ class Project(Base):
         order_by="LabelClass.id",
     )
 
-    __table_args__ = (CheckConstraint("kind in ('single_label', 'multi_label')", name="kind"),)
+    __table_args__ = (CheckConstraint(check_constraint("kind", ProjectKind), name="kind"),)
 
 
 class LabelClass(Base):
@@ -94,7 +104,7 @@ class Document(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "name", name="uq_documents_project_name"),
         Index("ix_documents_project_dataset", "project_id", "dataset"),
-        CheckConstraint("dataset in ('train', 'test')", name="dataset"),
+        CheckConstraint(check_constraint("dataset", Dataset), name="dataset"),
     )
 
 
@@ -133,12 +143,12 @@ class Suggestion(Base):
     job_id: Mapped[int | None] = mapped_column(Integer, default=None)
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     confidence_source: Mapped[str] = mapped_column(String(40), default="", server_default="")
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[str] = mapped_column(String(10), default=SuggestionStatus.PENDING)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     __table_args__ = (
-        CheckConstraint("status in ('pending', 'accepted', 'rejected')", name="status"),
+        CheckConstraint(check_constraint("status", SuggestionStatus), name="status"),
         CheckConstraint("confidence >= 0 and confidence <= 1", name="confidence"),
         Index("ix_suggestions_document_status", "document_id", "status"),
         Index("ix_suggestions_class", "class_id"),
@@ -212,7 +222,7 @@ class TrainedModel(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
     algorithm: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(10), default="training")
+    status: Mapped[str] = mapped_column(String(10), default=ModelStatus.TRAINING)
     config: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     arrays: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     evaluation: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
@@ -222,7 +232,7 @@ class TrainedModel(Base):
 
     __table_args__ = (
         UniqueConstraint("project_id", "name", name="uq_trained_models_project_name"),
-        CheckConstraint("status in ('training', 'ready', 'failed')", name="status"),
+        CheckConstraint(check_constraint("status", ModelStatus), name="status"),
         # one training per project at a time, enforced by the database
         Index(
             "uq_trained_models_one_training",
@@ -256,7 +266,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20), default="autolabel")
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED)
     labeler: Mapped[str] = mapped_column(String(50))
     llm: Mapped[str] = mapped_column(String(100), default="")
     model: Mapped[str] = mapped_column(String(100), default="")
@@ -279,13 +289,7 @@ class Job(Base):
     # times a process running this job died holding documents (killed, out of memory)
     crashes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    __table_args__ = (
-        CheckConstraint(
-            "status in ('queued', 'running', 'succeeded', 'partially_succeeded', 'failed', "
-            "'cancelled')",
-            name="status",
-        ),
-    )
+    __table_args__ = (CheckConstraint(check_constraint("status", JobStatus), name="status"),)
 
 
 class JobItem(Base):
@@ -297,7 +301,7 @@ class JobItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[str] = mapped_column(String(10), default=ItemStatus.PENDING)
     reason: Mapped[str] = mapped_column(String(30), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -311,7 +315,7 @@ class JobItem(Base):
     __table_args__ = (
         UniqueConstraint("job_id", "document_id", name="uq_job_items_job_document"),
         Index("ix_job_items_job_status", "job_id", "status"),
-        CheckConstraint("status in ('pending', 'done', 'failed')", name="status"),
+        CheckConstraint(check_constraint("status", ItemStatus), name="status"),
     )
 
 

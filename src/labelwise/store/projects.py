@@ -8,7 +8,14 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from labelwise.domain import Conflict, LabelwiseError, NotFound, ProjectKind, validate_project_name
+from labelwise.domain import (
+    Conflict,
+    LabelwiseError,
+    NotFound,
+    ProjectKind,
+    SuggestionStatus,
+    validate_project_name,
+)
 from labelwise.store.models import Document, Label, LabelClass, Project, Suggestion
 
 
@@ -119,7 +126,7 @@ def summarize(session: Session, project: Project) -> ProjectSummary:
         session.execute(
             select(LabelClass.name, func.count(Suggestion.id))
             .join(Suggestion, Suggestion.class_id == LabelClass.id)
-            .where(LabelClass.project_id == pid, Suggestion.status == "pending")
+            .where(LabelClass.project_id == pid, Suggestion.status == SuggestionStatus.PENDING)
             .group_by(LabelClass.name)
         ).all()
     )

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelwise.domain import Conflict, LabelwiseError, NotFound
+from labelwise.domain import Conflict, LabelwiseError, ModelStatus, NotFound
 from labelwise.processes import alive_here, here
 from labelwise.store.models import Deployment, Project, TrainedModel, as_utc, utcnow
 
@@ -22,7 +22,7 @@ def start_training(session: Session, project: Project, name: str, algorithm: str
     same = session.scalar(
         select(TrainedModel).where(TrainedModel.project_id == project.id, TrainedModel.name == name)
     )
-    if same is not None and _reap(same).status == "failed":
+    if same is not None and _reap(same).status == ModelStatus.FAILED:
         session.delete(same)  # a failed training left nothing to keep: its name is free again
         session.flush()
     elif same is not None:
@@ -32,11 +32,11 @@ def start_training(session: Session, project: Project, name: str, algorithm: str
         )
     running = session.scalar(
         select(TrainedModel).where(
-            TrainedModel.project_id == project.id, TrainedModel.status == "training"
+            TrainedModel.project_id == project.id, TrainedModel.status == ModelStatus.TRAINING
         )
     )
     if running is not None:
-        if _reap(running).status == "training":
+        if _reap(running).status == ModelStatus.TRAINING:
             raise training_running(project.name)
         session.flush()
     host, pid = here()
@@ -44,7 +44,7 @@ def start_training(session: Session, project: Project, name: str, algorithm: str
         project_id=project.id,
         name=name,
         algorithm=algorithm,
-        status="training",
+        status=ModelStatus.TRAINING,
         config={"host": host, "pid": pid},
     )
     session.add(row)
@@ -65,8 +65,8 @@ def _is_dead(row: TrainedModel) -> bool:
 def _reap(row: TrainedModel) -> TrainedModel:
     """Mark ``row`` failed when it reads ``training`` but its process died (killed, power
     loss), so that nothing shows a training that will never end."""
-    if row.status == "training" and _is_dead(row):
-        row.status, row.finished_at = "failed", utcnow()
+    if row.status == ModelStatus.TRAINING and _is_dead(row):
+        row.status, row.finished_at = ModelStatus.FAILED, utcnow()
         row.error = "the training process died before it finished (killed, or out of memory)"
     return row
 
@@ -83,15 +83,15 @@ def finish_training(
     evaluation: dict[str, Any],
 ) -> None:
     row = session.get(TrainedModel, model_id)
-    assert row is not None and row.status == "training"
+    assert row is not None and row.status == ModelStatus.TRAINING
     row.arrays, row.config, row.evaluation = arrays, config, evaluation
-    row.status, row.finished_at = "ready", utcnow()
+    row.status, row.finished_at = ModelStatus.READY, utcnow()
 
 
 def fail_training(session: Session, model_id: int, error: str) -> None:
     row = session.get(TrainedModel, model_id)
-    if row is not None and row.status == "training":
-        row.status, row.error, row.finished_at = "failed", error[:2000], utcnow()
+    if row is not None and row.status == ModelStatus.TRAINING:
+        row.status, row.error, row.finished_at = ModelStatus.FAILED, error[:2000], utcnow()
 
 
 def get_model(session: Session, project: Project, name: str) -> TrainedModel:
@@ -107,7 +107,7 @@ def get_model(session: Session, project: Project, name: str) -> TrainedModel:
 
 def ready_model(session: Session, project: Project, name: str) -> TrainedModel:
     row = get_model(session, project, name)
-    if row.status != "ready" or row.arrays is None:
+    if row.status != ModelStatus.READY or row.arrays is None:
         raise LabelwiseError(
             f"model {name!r} is {row.status}"
             + (f": {row.error}" if row.error else "")

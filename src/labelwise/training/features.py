@@ -20,8 +20,8 @@ TFIDF_PARAMS = {
 
 def embed(texts: Sequence[str], hashes: Sequence[str], cache: Any = None) -> Array:
     """Sentence embeddings of ``texts``, through the embedding cache when one is given."""
-    from labelwise.labelers.embedding import embed_cached
-    from labelwise.labelers.encoder import shared_encoder
+    from labelwise.embeddings import embed_cached
+    from labelwise.embeddings.encoder import shared_encoder
 
     return np.asarray(embed_cached(shared_encoder(), texts, hashes, cache), dtype=np.float64)
 

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.exc import IntegrityError
 
-from labelwise.domain import LabelwiseError, ProjectKind
-from labelwise.labelers.base import Progress
+from labelwise.domain import LabelwiseError, Progress, ProjectKind
 from labelwise.store import Store, trained
 from labelwise.store import labels as rules
 from labelwise.store.documents import labels_by_document
@@ -244,7 +243,7 @@ def _fit(
         embedding_model = ""
     else:
         x = features.embed(texts, [d.content_hash for d in docs], StoreVectorCache(store))
-        from labelwise.labelers.encoder import MODEL_ID
+        from labelwise.embeddings.encoder import MODEL_ID
 
         embedding_model = MODEL_ID
     if kind == ProjectKind.SINGLE_LABEL:

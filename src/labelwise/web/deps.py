@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from pydantic import Field
 
+from labelwise.domain import MAX_ID
 from labelwise.store import Store
 
 TOKEN_COOKIE = "lw_token"
@@ -82,6 +83,5 @@ def csrf_token(request: Request) -> str:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; a larger one names nothing
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 """A stored row's id, in a path, a query or a body."""

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from labelwise.domain import DocFilter
+from labelwise.domain import ACTIVE_JOB, DocFilter, JobStatus, ModelStatus, SuggestionStatus
 from labelwise.jobs import runner
 from labelwise.store import llm as llm_svc
 from labelwise.store import trained
@@ -27,6 +27,15 @@ from labelwise.web.guard import local_path
 from labelwise.web.routers.documents import DocFilters, Filters, listing_page
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# the statuses, one vocabulary: templates use the enums, the page's JS reads them from the page
+templates.env.globals.update(JobStatus=JobStatus, ModelStatus=ModelStatus, ACTIVE_JOB=ACTIVE_JOB)
+VOCABULARY = {
+    "job": {s.name: s.value for s in JobStatus},
+    "activeJob": [s.value for s in ACTIVE_JOB],
+    "model": {s.name: s.value for s in ModelStatus},
+    "suggestion": {s.name: s.value for s in SuggestionStatus},
+}
+templates.env.globals["vocabulary"] = VOCABULARY
 router = APIRouter(include_in_schema=False)
 PAGE = 50
 
@@ -204,7 +213,7 @@ def autolabel_page(request: Request, project: str, store: StoreDep) -> HTMLRespo
         p = get_project(session, project)
         summary = summarize(session, p)
         connections = [llm_svc.public(c) for c in llm_svc.list_connections(session)]
-        models = [m.name for m in trained.list_models(session, p) if m.status == "ready"]
+        models = [m.name for m in trained.list_models(session, p) if m.status == ModelStatus.READY]
     return render(
         request,
         "autolabel.html",

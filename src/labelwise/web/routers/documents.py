@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
-from labelwise.domain import Conflict, Dataset, DocFilter, LabelwiseError
+from labelwise.domain import MAX_ID, Conflict, Dataset, DocFilter, LabelwiseError
 from labelwise.store import labels as rules
 from labelwise.store.classes import get_class
 from labelwise.store.documents import (
@@ -21,7 +21,7 @@ from labelwise.store.documents import (
 )
 from labelwise.store.models import Document, Project
 from labelwise.store.projects import get_project
-from labelwise.web.deps import MAX_ID, DbId, StoreDep
+from labelwise.web.deps import DbId, StoreDep
 
 router = APIRouter(prefix="/api/projects/{project}/documents", tags=["documents"])
 

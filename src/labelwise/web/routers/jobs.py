@@ -7,11 +7,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from labelwise.domain import LabelwiseError
+from labelwise.domain import MAX_ID, JobStatus, LabelwiseError
 from labelwise.jobs import runner
 from labelwise.store import jobs as svc
 from labelwise.store import llm as llm_svc
-from labelwise.web.deps import MAX_ID, DbId, StoreDep
+from labelwise.web.deps import DbId, StoreDep
 
 router = APIRouter(tags=["autolabel"])
 
@@ -172,10 +172,15 @@ def resume(job_id: DbId, body: Resume, request: Request, store: StoreDep) -> dic
     again); with ``retry_failed`` the failed ones are sent again too."""
     with store.session() as session:
         job = svc.get_job(session, job_id)
-        if job.status == "succeeded" and not body.retry_failed:
+        if job.status == JobStatus.SUCCEEDED and not body.retry_failed:
             raise LabelwiseError(f"job {job_id} already succeeded; nothing to resume")
         if body.retry_failed:
             svc.reset_failed(session, job_id)
-        job.status, job.reason, job.cancel_requested, job.finished_at = "queued", "", False, None
+        job.status, job.reason, job.cancel_requested, job.finished_at = (
+            JobStatus.QUEUED,
+            "",
+            False,
+            None,
+        )
     request.app.state.background.nudge()
     return runner.show(store, job_id)

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from labelwise.domain import MAX_ID
 from labelwise.store import labels as rules
 from labelwise.store.models import Document, LabelClass, Suggestion
 from labelwise.store.projects import get_project
-from labelwise.web.deps import MAX_ID, DbId, StoreDep
+from labelwise.web.deps import DbId, StoreDep
 
 router = APIRouter(prefix="/api/projects/{project}/suggestions", tags=["suggestions"])
 

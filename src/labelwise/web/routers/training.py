@@ -9,7 +9,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from labelwise.domain import LabelwiseError
+from labelwise.domain import LabelwiseError, ModelStatus
 from labelwise.store import trained as svc
 from labelwise.store.projects import get_project
 from labelwise.training.train import TrainOptions, begin_training
@@ -48,7 +48,7 @@ def train(
     response.headers["Location"] = f"/api/projects/{project}/models/{body.model}"
     return {
         "model": body.model,
-        "status": "training",
+        "status": ModelStatus.TRAINING,
         "train_documents": len(training.train_docs),
         "test_documents": len(training.test_docs),
         "discarded_suggestions": training.discarded,
@@ -78,7 +78,7 @@ def delete_model(project: str, model: str, store: StoreDep) -> None:
 def _evaluation(store: Any, project: str, model: str) -> dict[str, Any]:
     with store.session() as session:
         row = svc.get_model(session, get_project(session, project), model)
-        if row.status != "ready":
+        if row.status != ModelStatus.READY:
             raise LabelwiseError(f"model {model!r} is {row.status}; no evaluation yet")
         return dict(row.evaluation)
 

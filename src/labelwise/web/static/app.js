@@ -3,6 +3,9 @@
 "use strict";
 
 const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+// statuses as the server names them (rendered into the page from the enums; never retyped)
+const vocabulary = JSON.parse(document.getElementById("lw-vocabulary").textContent);
+const isActiveJob = (status) => vocabulary.activeJob.includes(status);
 
 async function api(method, url, body, raw) {
   const headers = { "X-CSRF-Token": csrf() };
@@ -260,10 +263,10 @@ function jobsPage() {
       for (const j of jobs) {
         const tr = rows.get(j.id);
         if (!tr) { location.reload(); return; }
-        if (j.status === "queued" || j.status === "running") active = true;
+        if (isActiveJob(j.status)) active = true;
         const status = $(".status", tr);
         if (!status.textContent.startsWith(j.status)) {
-          if (!/queued|running/.test(j.status)) { location.reload(); return; }
+          if (!isActiveJob(j.status)) { location.reload(); return; }
           status.firstChild.textContent = j.status;
         }
         $("progress", tr).max = j.total || 1;
@@ -291,7 +294,7 @@ function modelsPage() {
     flash(`training ${r.model} on ${r.train_documents} documents…` + (r.warnings.length ? " " + r.warnings.join("; ") : ""));
     const wait = async () => {
       const m = await api("GET", `/api/projects/${enc(project)}/models/${enc(body.model)}`);
-      if (m.status === "training") setTimeout(wait, 1000);
+      if (m.status === vocabulary.model.TRAINING) setTimeout(wait, 1000);
       else location.reload();
     };
     setTimeout(wait, 1000);

