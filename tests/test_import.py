@@ -56,7 +56,7 @@ def test_folder_bad_files_are_listed_and_good_ones_imported(store: Store, tmp_pa
     got = reasons(report)
     assert any(r.startswith("empty.txt document is empty") for r in got)
     assert any(
-        r.startswith("huge.txt document has 128,001 characters") and "--truncate" in r for r in got
+        r.startswith("huge.txt document has 128,001 characters") and "truncation" in r for r in got
     )
     assert any(r.startswith("latin1.txt not valid UTF-8 (byte 3)") for r in got)
     assert list(stored(store)) == ["good.txt"]
@@ -112,7 +112,7 @@ def test_csv_bad_rows_name_their_line(store: Store, tmp_path: Path) -> None:
     assert got[0].startswith("rows.csv:3 text is not valid UTF-8")
     assert got[1].startswith("rows.csv:4 document is empty")
     assert got[2].startswith("rows.csv:5 label 'zzz' is not a class")
-    assert "--create-classes" in got[2]
+    assert "class creation" in got[2]
     assert got[3].startswith("rows.csv:6 1 fields where the header has 3")
     assert got[4].startswith("rows.csv:7 2 labels (a, b) in a single-label project")
     assert stored(store) == {"ok": ("good text", ["a"], "train"), "ok2": ("more text", [], "train")}
@@ -124,7 +124,7 @@ def test_csv_unknown_column_fails_before_storing_anything(store: Store, tmp_path
     path.write_text("name,body\nx,hello\n", encoding="utf-8")
     with pytest.raises(ImportFailure, match="no 'text' column; the columns are: name, body"):
         run_import(store, "p", str(path))
-    with pytest.raises(ImportFailure, match=r"no column 'txt' for the text.*--text-column"):
+    with pytest.raises(ImportFailure, match=r"no column 'txt' for the text.*name the text column"):
         run_import(store, "p", str(path), options=Options(text_column="txt"))
     with pytest.raises(ImportFailure, match="no column 'cat' for the labels"):
         run_import(store, "p", str(path), options=Options(text_column="body", label_column="cat"))

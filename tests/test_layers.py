@@ -4,6 +4,7 @@ included (they hid two cycles: labelers <-> training and labelers <-> prompts)."
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -66,3 +67,34 @@ def test_the_core_layers_stay_below_the_surfaces() -> None:
     for low in ("domain", "settings", "embeddings", "store", "prompts"):
         assert not graph.get(low, set()) & {"web", "cli", "jobs"}, low
     assert not graph.get("domain", set()) - {"settings"}
+
+
+CORE = (
+    "domain",
+    "settings",
+    "embeddings",
+    "store",
+    "ingest",
+    "labelers",
+    "prompts",
+    "jobs",
+    "training",
+    "autolabel",
+    "estimate",
+    "costs",
+    "tokens",
+)
+
+
+def test_no_core_message_names_a_cli_flag() -> None:
+    """Browser and API users never see CLI flags; the CLI adds its own hints."""
+    flag = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if unit(path) not in CORE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            text = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(text, str) and flag.search(text) and not text.startswith("-"):
+                found.append(f"{path.name}:{node.lineno}: {text[:60]}")
+    assert not found, found

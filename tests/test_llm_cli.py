@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from labelwise.cli import app
 from labelwise.cli.common import get_store
-from labelwise.costs import price_for, token_counter
+from labelwise.costs import price_for
 from labelwise.prompts import classify
+from labelwise.tokens import token_counter
 from tests.llm_server import FakeLLM, Server
 
 SECRET = "sk-very-secret-value-123"
@@ -92,7 +93,7 @@ def test_llm_connections(runner: CliRunner, cli_env: str) -> None:
         "m",
         code=1,
     )
-    assert "--api-version" in err
+    assert "API version" in err
     shown = json.loads(run(runner, "llm", "show", "az", "--json"))
     assert shown["api_key_env"] == "AZURE_OPENAI_API_KEY" and shown["price_model"] == "gpt-4o"
     assert [c["name"] for c in json.loads(run(runner, "llm", "list", "--json"))] == ["az"]

@@ -79,20 +79,24 @@ def make_labeler(
         from labelwise.training.predict import resolve
 
         if not (project and model):
-            raise LabelwiseError("the model labeler needs --model NAME (see `labelwise models`)")
+            raise LabelwiseError(
+                "the model labeler needs the name of one of the project's trained models"
+            )
         model_name, artifact = resolve(store, project, model=model)
         return ModelLabeler(artifact, model_name, cache=cache)
     if cls is EmbeddingLabeler:
         if llm:
-            raise LabelwiseError("--llm is for the openai labeler; the embedded one needs none")
+            raise LabelwiseError(
+                "an LLM connection is for the openai labeler; the embedded one needs none"
+            )
         return EmbeddingLabeler(cache=cache)
     if cls is OpenAILabeler:
         if not llm:
-            raise LabelwiseError("the openai labeler needs --llm NAME (see `labelwise llm list`)")
+            raise LabelwiseError("the openai labeler needs an LLM connection (add one first)")
         with store.session() as session:
             conn = get_connection(session, llm)
             opts = options_from_connection(conn, **(options or {}))
-        from labelwise.store.embeddings import StoreAnswerCache
+        from labelwise.store.answers import StoreAnswerCache
 
         return OpenAILabeler(opts, cache=cache, answers=StoreAnswerCache(store))
     return cls()
@@ -166,7 +170,8 @@ def select_documents(
     if isinstance(docs, str):
         if docs not in DOC_CHOICES:
             raise LabelwiseError(
-                f"--docs {docs!r}: use unlabeled, all, auto-labeled or a file of document names"
+                f"documents {docs!r}: choose unlabeled, all, auto-labeled or a list of "
+                "document names"
             )
         query = select(Document.id).where(filter_clause(project, DocFilter(docs), None))
     else:

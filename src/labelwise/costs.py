@@ -1,4 +1,4 @@
-"""Token counts and prices: exact offline counts for OpenAI encodings, estimates elsewhere.
+"""Prices of tokens (the counts come from :mod:`labelwise.tokens`).
 
 Prices are USD per 1M tokens (input, output), from the providers' public list prices; the user
 overrides or adds models with ``LABELWISE_PRICES='{"my-model": [0.2, 0.8]}'``.
@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import cache
 
 from labelwise.domain import LabelwiseError
 
@@ -30,54 +27,6 @@ PRICES: dict[str, tuple[float, float]] = {
     "gpt-3.5-turbo": (0.50, 1.50),
     "gpt-35-turbo": (0.50, 1.50),
 }
-O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4", "gpt-oss")
-CL100K_PREFIXES = ("gpt-4", "gpt-3.5", "gpt-35", "text-embedding-3")
-# per-message framing of the chat format (OpenAI cookbook): 3 tokens a message, 3 to prime
-MESSAGE_OVERHEAD = 3
-REPLY_OVERHEAD = 3
-
-
-@dataclass(frozen=True)
-class TokenCounter:
-    """Counts tokens; ``exact`` says whether the count is the model's own encoding."""
-
-    encoding: str
-    exact: bool
-    count: Callable[[str], int]
-
-    def count_messages(self, messages: Sequence[dict[str, str]]) -> int:
-        return (
-            sum(MESSAGE_OVERHEAD + self.count(m["content"]) + 1 for m in messages) + REPLY_OVERHEAD
-        )
-
-
-def _estimate(text: str) -> int:
-    return max(1, (len(text) + 3) // 4)
-
-
-@cache
-def _quicktok(encoding: str) -> Callable[[str], int]:
-    import quicktok
-
-    tokenizer = quicktok.get_encoding(encoding)
-    return tokenizer.count  # type: ignore[no-any-return]
-
-
-def encoding_for(model: str) -> str | None:
-    name = model.lower().split("/")[-1]
-    if name.startswith(O200K_PREFIXES):
-        return "o200k_base"
-    if name.startswith(CL100K_PREFIXES):
-        return "cl100k_base"
-    return None
-
-
-def token_counter(model: str) -> TokenCounter:
-    """An exact counter for OpenAI models, else a 4-characters-a-token estimate."""
-    encoding = encoding_for(model)
-    if encoding is None:
-        return TokenCounter("estimate (4 characters a token)", False, _estimate)
-    return TokenCounter(encoding, True, _quicktok(encoding))
 
 
 def price_table() -> dict[str, tuple[float, float]]:

@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from labelwise.cli.common import App, JsonOpt, YesOpt, confirm, emit_json, get_store, out
+from labelwise.domain import Conflict
 from labelwise.store import llm as svc
 
 llm_app = App(help="LLM connections: Azure OpenAI, OpenAI or any OpenAI-compatible server.")
@@ -37,6 +38,11 @@ def add(
 ) -> None:
     """Save an LLM connection (no key is stored: only the variable's name)."""
     with get_store().session() as session:
+        if name in {c.name for c in svc.list_connections(session)}:
+            raise Conflict(
+                f"an LLM connection named {name!r} already exists; change it with "
+                f"`labelwise llm edit {name} --model ...` (or pick another name)"
+            )
         svc.add_connection(
             session,
             name,

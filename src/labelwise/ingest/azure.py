@@ -177,7 +177,7 @@ def _document(entry: Any, root: Source, where: str, options: Options) -> Documen
     if not root.fs.exists(path):
         raise RecordError(
             where,
-            f"file not found in {root.url}; pass the folder holding the documents with --documents",
+            f"file not found in {root.url}; give the folder that holds the documents",
         )
     with root.open_bytes(path) as fh:
         raw = fh.read()
@@ -249,7 +249,7 @@ def write_project(
             raise LabelwiseError(
                 f"document {location!r} cannot be written beside another document whose name "
                 "is the same file or folder (e.g. 'a' and 'a/b', or names that differ only in "
-                "case); rename one with --replace on import, or export to CSV or JSONL"
+                "case); export to CSV or JSONL instead"
             )
         files.add(key)
         folders.update(parents)

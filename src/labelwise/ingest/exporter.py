@@ -87,7 +87,7 @@ def export_project(
     if any(label_separator in c["name"] for c in classes):
         raise LabelwiseError(
             f"a class name contains the label separator {label_separator!r}; "
-            "pass another one with --label-separator"
+            "choose another label separator"
         )
     return _write_csv(out, docs, include_suggestions, label_separator)
 

@@ -68,10 +68,10 @@ def detect_format(source: Source) -> str:
             return "azure"
         raise ImportFailure(
             f"{source.url}: a .json file that is not an Azure project export (no "
-            "'projectFileVersion'); for one JSON object per line use --format jsonl"
+            "'projectFileVersion'); for one JSON object per line, choose the jsonl format"
         )
     raise ImportFailure(
-        f"{source.url}: cannot tell the format from the name; pass --format "
+        f"{source.url}: cannot tell the format from the name; choose one of "
         "folder, csv, jsonl or azure"
     )
 
@@ -218,7 +218,7 @@ def _open_items(
             raise ImportFailure(f"{source.url}: not a folder; pass a folder of .txt files")
         return read_folder(source, options), sum(1 for _ in source.find(".txt"))
     if source.is_dir:
-        raise ImportFailure(f"{source.url}: is a folder; --format {fmt} needs a file")
+        raise ImportFailure(f"{source.url}: is a folder; the {fmt} format needs a file")
     lines = source.count_lines()
     if fmt == "csv":
         return read_csv(source, options), (max(lines - 1, 0) if lines is not None else None)

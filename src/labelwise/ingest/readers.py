@@ -57,7 +57,7 @@ def _pick(
         if asked not in columns:
             raise ImportFailure(
                 f"{where}: no column {asked!r} for the {what}; the columns are: "
-                f"{', '.join(columns)}. Pass the right one with {flag}"
+                f"{', '.join(columns)}; name the {flag}"
             )
         return asked
     return next((c for c in defaults if c in columns), None)
@@ -67,18 +67,16 @@ class _Columns:
     """Which input columns hold what, decided once from the header or the first object."""
 
     def __init__(self, columns: Sequence[str], options: Options, where: str) -> None:
-        text = _pick(columns, options.text_column, ("text",), "text", "--text-column", where)
+        text = _pick(columns, options.text_column, ("text",), "text", "text column", where)
         if text is None:
             raise ImportFailure(
                 f"{where}: no 'text' column; the columns are: {', '.join(columns)}. "
-                "Name the column holding the text with --text-column"
+                "name the column that holds the text"
             )
         self.text = text
-        self.name = _pick(
-            columns, options.name_column, NAME_COLUMNS, "name", "--name-column", where
-        )
+        self.name = _pick(columns, options.name_column, NAME_COLUMNS, "name", "name column", where)
         self.labels = _pick(
-            columns, options.label_column, LABEL_COLUMNS, "labels", "--label-column", where
+            columns, options.label_column, LABEL_COLUMNS, "labels", "label column", where
         )
         self.columns = list(columns)
         self.dataset = "dataset" if "dataset" in columns else None

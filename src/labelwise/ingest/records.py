@@ -75,7 +75,7 @@ def check_text(text: str, where: str, options: Options) -> str:
                 (
                     f"document has {len(text):,} characters, "
                     f"over the {MAX_DOCUMENT_CHARS:,} limit; "
-                    "split it, or import with --truncate to keep the first "
+                    "split it, or import it with truncation to keep the first "
                     f"{MAX_DOCUMENT_CHARS:,}"
                 ),
             )

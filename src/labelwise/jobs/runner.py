@@ -81,7 +81,7 @@ def create(
 ) -> int:
     """Persist a job over the chosen documents (skipping those a user label settles)."""
     if budget_usd is not None and budget_usd <= 0:
-        raise LabelwiseError("--budget must be a positive amount of USD")
+        raise LabelwiseError("the budget must be a positive amount of USD")
     labeler = make_labeler(
         store,
         labeler_name,

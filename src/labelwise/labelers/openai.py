@@ -24,12 +24,12 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from labelwise.costs import token_counter
 from labelwise.domain import FailureReason, LabelwiseError, check_key_env, redact
 from labelwise.labelers.base import DocInput, Example, Labeler, LabelTask, Outcome, Prediction
 from labelwise.labelers.ratelimit import AdaptiveGate, RateLimiter
 from labelwise.prompts import classify
 from labelwise.settings import Settings
+from labelwise.tokens import token_counter
 
 FALLBACK_CONFIDENCE = 0.7
 
@@ -122,7 +122,7 @@ class OpenAILabeler(Labeler):
     ) -> None:
         super().__init__(options)
         if options.docs_per_request < 1:
-            raise LabelwiseError("--docs-per-request must be at least 1")
+            raise LabelwiseError("documents per request must be at least 1")
         self._client: Any = None
         self._mode = "json_schema"
         self._logprobs = options.logprobs

@@ -59,7 +59,7 @@ def write_batch(
                         rec.where,
                         (
                             f"label {unknown[0]!r} is not a class of project {project.name!r}; "
-                            "add it with `labelwise class add` or import with --create-classes"
+                            "add the class first, or import with class creation on"
                         ),
                     )
                 )

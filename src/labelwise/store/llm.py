@@ -44,23 +44,22 @@ def add_connection(
     if not endpoint.startswith(("http://", "https://")):
         raise LabelwiseError(f"endpoint {endpoint!r} must be an http(s) URL")
     if provider == "azure" and not api_version:
-        raise LabelwiseError("an Azure connection needs --api-version (e.g. 2024-10-21)")
+        raise LabelwiseError("an Azure connection needs an API version (e.g. 2024-10-21)")
     if not model.strip():
-        raise LabelwiseError("give --model (for Azure: the deployment name)")
+        raise LabelwiseError("give the model (for Azure: the deployment name)")
     api_key_env = api_key_env or DEFAULT_KEY_ENV[provider]
     if not ENV_NAME.match(api_key_env):
         raise LabelwiseError(
-            f"--api-key-env {api_key_env[:4]}... is not an environment variable name; give "
+            f"the key variable {api_key_env[:4]}... is not an environment variable name; give "
             "the variable's name (the key itself is never stored)"
         )
     check_key_env(api_key_env, Settings().key_env_names())
-    for value, flag in ((rpm, "--rpm"), (tpm, "--tpm")):
+    for value, flag in ((rpm, "requests per minute"), (tpm, "tokens per minute")):
         if value is not None and value <= 0:
             raise LabelwiseError(f"{flag} must be positive")
     if session.scalar(select(LlmConnection.id).where(LlmConnection.name == name)) is not None:
         raise Conflict(
-            f"an LLM connection named {name!r} already exists; change it with "
-            f"`labelwise llm edit {name} --endpoint ...` (or another name)"
+            f"an LLM connection named {name!r} already exists; edit it, or pick another name"
         )
     row = LlmConnection(
         name=name,

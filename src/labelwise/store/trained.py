@@ -169,8 +169,8 @@ def get_deployment(session: Session, project: Project, name: str) -> Deployment:
     )
     if row is None:
         raise NotFound(
-            f"project {project.name!r} has no deployment {name!r}; create it with "
-            f"`labelwise deploy {project.name} MODEL --name {name}`"
+            f"project {project.name!r} has no deployment {name!r}; deploy a model under "
+            "that name first"
         )
     return row
 

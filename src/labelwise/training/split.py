@@ -26,7 +26,9 @@ def auto_split(
     """Split the documents of the train set, stratified by their first label: every class keeps
     at least one training document, and gets a test document when it has two or more."""
     if not 1 <= train_percent <= 99:
-        raise LabelwiseError(f"--split {train_percent}: give a training percentage from 1 to 99")
+        raise LabelwiseError(
+            f"a training share of {train_percent} %: give a percentage from 1 to 99"
+        )
     by_class: dict[str, list[LabeledDoc]] = defaultdict(list)
     for d in docs:
         if d.dataset == "train":
@@ -49,10 +51,9 @@ def manual_split(docs: Sequence[LabeledDoc]) -> tuple[list[LabeledDoc], list[Lab
     test = [d for d in docs if d.dataset == "test"]
     if not test:
         raise LabelwiseError(
-            "--manual-split needs labeled documents in the test set; assign "
-            "some with `labelwise dataset PROJECT test DOC...`, or use the "
-            "automatic split (--split 80)"
+            "the manual split needs labeled documents in the test set; put some in the "
+            "test set, or use the automatic split (80 % for training)"
         )
     if not train:
-        raise LabelwiseError("--manual-split: no labeled documents in the train set")
+        raise LabelwiseError("the manual split found no labeled documents in the train set")
     return train, test
