@@ -1,4 +1,4 @@
-"""Every rule of DESIGN.md "Label semantics", on each database backend."""
+"""Every label rule of the README ("Label rules"), on each database backend."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Typed vocabulary and the rules of DESIGN.md that need no I/O."""
+"""Typed vocabulary and the rules without I/O (the label rules: README, "Label rules")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""User labels and suggestions, and the label rules of DESIGN.md.
+"""User labels and suggestions, and the label rules (README, "Label rules").
 
 - A suggestion never changes or removes a user label.
 - Accepting a suggestion creates the user label; rejecting records the decision.
