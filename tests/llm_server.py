@@ -4,7 +4,8 @@ It serves ``/v1/chat/completions`` (OpenAI style) and
 ``/openai/deployments/{deployment}/chat/completions?api-version=...`` (Azure style), reads the
 ``<document id="...">`` blocks of the prompt, and answers from a gold map. Faults are queued:
 latency, 429 with Retry-After, 500, answers outside the class set, malformed JSON, documents
-left out of batched answers, refusing json_schema or logprobs, a 401 echoing the key.
+left out of batched answers, refusing json_schema or logprobs, a 401 echoing the key, 403, 404
+(model not found) and a context length exceeded.
 """
 
 from __future__ import annotations
@@ -68,6 +69,24 @@ class FakeLLM:
             return 429, {"error": {"message": "rate limited"}}, {"Retry-After": after}
         if fault == "500":
             return 500, {"error": {"message": "boom"}}, {}
+        if fault == "404":
+            model = body.get("model")
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            return 404, {"error": {"message": message, "code": "model_not_found"}}, {}
+        if fault == "403":
+            return 403, {"error": {"message": "You are not allowed to sample from this model"}}, {}
+        if fault == "context":
+            return (
+                400,
+                {
+                    "error": {
+                        "message": "This model's maximum context length is 128000 tokens. "
+                        "However, your messages resulted in 130512 tokens.",
+                        "code": "context_length_exceeded",
+                    }
+                },
+                {},
+            )
         if fault == "filter":
             return (
                 400,
@@ -181,22 +200,24 @@ class Handler(BaseHTTPRequestHandler):
             fault = fake.faults.popleft() if fake.faults else None
             if fake.fail_every and (len(fake.requests) + 1) % fake.fail_every == 0:
                 fault = "500"
-            fake.requests.append(
-                {
-                    "path": url.path,
-                    "body": body,
-                    "fault": fault,
-                    "deployment": azure.group(1) if azure else None,
-                    "key": key,
-                    "at": time.monotonic(),
-                }
-            )
+            entry: dict[str, Any] = {
+                "path": url.path,
+                "body": body,
+                "fault": fault,
+                "deployment": azure.group(1) if azure else None,
+                "key": key,
+                "at": time.monotonic(),
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0},  # what it was billed
+            }
+            fake.requests.append(entry)
         if fault == "echo_key":  # some providers echo the key they were sent
             self._send(401, {"error": {"message": f"Incorrect API key provided: {key}"}}, {})
             return
         if fault == "slow" or fake.latency:
             time.sleep(5 if fault == "slow" else fake.latency)
         status, payload, headers = fake.answer(body, fault)
+        if status == 200 and payload.get("usage"):
+            entry["usage"] = payload["usage"]
         self._send(status, payload, headers)
 
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from labelwise.cli import app
+from labelwise.domain import LabelwiseError
 from labelwise.jobs import runner
 from labelwise.store import Store
 from labelwise.store import jobs as svc
@@ -96,9 +97,39 @@ def test_resume_can_retry_failed_documents(
 def test_budget_stops_before_passing_it(project: Store, fake: FakeLLM) -> None:
     job_id = start(project, budget_usd=0.0002)
     job = runner.run(project, job_id)
-    assert job.status == "partially_succeeded" and job.reason.startswith("budget")
+    assert job.status == "budget_reached" and job.reason.startswith("budget reached")
     assert 0 < job.done < 24 and job.cost_usd <= 0.0002
     assert len(fake.requests) == job.done
+
+
+def test_budget_holds_with_worst_case_reservations_and_can_be_raised(
+    project: Store, fake: FakeLLM
+) -> None:
+    """Each request reserves its prompt and its max_tokens before it is sent, so the job's
+    provider-reported cost never passes the budget even with many requests in flight; the stop
+    message gives the job row's own figure; a raised budget lets the job go on."""
+    from labelwise.costs import cost
+
+    budget = 0.0002  # the 24 documents cost about $0.00042
+    job_id = start(project, budget_usd=budget, options={"concurrency": 8, "few_shot": 0})
+    job = runner.run(project, job_id)
+    assert job.status == "budget_reached" and 0 < job.done < 24
+    reported = sum(
+        cost("gpt-4o-mini", r["usage"]["prompt_tokens"], r["usage"]["completion_tokens"]) or 0
+        for r in fake.requests
+    )
+    assert job.cost_usd == pytest.approx(reported) and reported <= budget
+    assert f"${job.cost_usd:.4f} spent of ${budget:.4f}" in job.reason
+    assert all(r["body"]["max_tokens"] > 0 for r in fake.requests)
+    shown = runner.show(project, job_id)
+    assert (shown["status"], shown["cost_usd"]) == ("budget_reached", round(job.cost_usd, 6))
+    with pytest.raises(LabelwiseError, match="give a higher one"):
+        runner.set_budget(project, job_id, job.cost_usd / 2)
+    runner.set_budget(project, job_id, 1.0)
+    job = runner.run(project, job_id, takeover=True)
+    assert (job.status, job.done) == ("succeeded", 24)
+    texts = Counter(r["body"]["messages"][-1]["content"] for r in fake.requests)
+    assert max(texts.values()) == 1  # nothing sent twice
 
 
 def test_cancel_between_waves(project: Store, fake: FakeLLM) -> None:
@@ -275,3 +306,40 @@ def test_connection_limits_reach_the_labeler(project: Store, server: Server) -> 
     labeler.label(task, inputs)
     assert limiter._requests == pytest.approx(598, abs=0.5)  # two requests taken
     assert limiter._tokens < 100_000 - 100
+
+
+def test_a_job_without_a_heartbeat_reads_interrupted(project: Store, runner_cli: CliRunner) -> None:
+    """A running job whose process died (no heartbeat for 60 s) says so everywhere until it
+    is taken up again."""
+    from datetime import timedelta
+
+    from labelwise.store.models import utcnow
+
+    job_id = start(project)
+    with project.session() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.status, job.heartbeat_at = "running", utcnow() - timedelta(seconds=61)
+    assert runner.show(project, job_id)["status"] == "interrupted"
+    shown = json.loads(runner_cli.invoke(app, ["job", "show", str(job_id), "--json"]).stdout)
+    assert shown["status"] == "interrupted"
+    assert runner.project_jobs(project, "p")[0]["status"] == "interrupted"
+    with project.session() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.heartbeat_at = utcnow()  # a live worker beats: it reads running again
+    assert runner.show(project, job_id)["status"] == "running"
+    assert runner.run(project, job_id, takeover=True).status == "succeeded"
+
+
+def test_a_refused_key_stops_the_job_at_once(project: Store, fake: FakeLLM) -> None:
+    """Authentication, permission and missing-model errors end the job with one line; its
+    documents stay pending for a resume, none is marked failed."""
+    fake.faults.extend(["404"] * 50)
+    job_id = start(project, options={"concurrency": 2, "few_shot": 0})
+    job = runner.run(project, job_id)
+    assert job.status == "failed" and "no model or deployment 'gpt-4o-mini'" in job.reason
+    assert "\n" not in job.reason and job.failed == 0 and job.done == 0
+    assert len(fake.requests) <= 2  # the requests in flight, nothing more
+    fake.faults.clear()
+    assert runner.run(project, job_id, takeover=True).status == "succeeded"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from labelwise.domain import LabelwiseError, ProjectKind
+from labelwise.domain import LabelwiseError, ProjectKind, ProviderRefused
 from labelwise.labelers.base import ClassSpec, DocInput, Example, LabelTask
 from labelwise.labelers.openai import FALLBACK_CONFIDENCE, OpenAILabeler
 from tests.llm_server import FakeLLM, Server
@@ -175,11 +175,31 @@ def test_a_hanging_provider_costs_one_deadline_per_document(server: Server, fake
     assert 1 <= len(fake.requests) <= 3
 
 
-def test_a_key_echoed_by_the_provider_is_redacted(server: Server, fake: FakeLLM) -> None:
+def test_a_refused_key_stops_with_the_key_redacted(server: Server, fake: FakeLLM) -> None:
+    """A 401 is no document's fault: it stops the work with one line, the echoed key hidden."""
     fake.faults.extend(["echo_key"])
-    [out] = labeler(server, max_retries=0).label(SINGLE, docs(0))
-    assert out.failure == "provider_error" and "Incorrect API key provided" in out.detail
-    assert "sk-test-secret" not in out.detail and "***" in out.detail
+    with pytest.raises(ProviderRefused) as exc:
+        labeler(server, max_retries=0).label(SINGLE, docs(0))
+    message = str(exc.value)
+    assert "(401)" in message and "Incorrect API key provided" in message
+    assert "sk-test-secret" not in message and "***" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(("fault", "words"), [("403", "(403)"), ("404", "no model or deployment")])
+def test_permission_and_missing_models_stop_the_work(
+    server: Server, fake: FakeLLM, fault: str, words: str
+) -> None:
+    fake.faults.extend([fault])
+    with pytest.raises(ProviderRefused, match=words):
+        labeler(server, max_retries=3).label(SINGLE, docs(0))
+    assert len(fake.requests) == 1  # not retried
+
+
+def test_context_length_fails_the_document_with_its_reason(server: Server, fake: FakeLLM) -> None:
+    fake.faults.extend(["context"])
+    [out] = labeler(server, max_retries=3).label(SINGLE, docs(0))
+    assert out.failure == "context_length" and "window" in out.detail
+    assert len(fake.requests) == 1
 
 
 def test_servers_without_schema_or_logprobs(server: Server, fake: FakeLLM) -> None:

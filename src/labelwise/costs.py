@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 from labelwise.domain import LabelwiseError
 
@@ -59,3 +60,39 @@ def cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None
     if price is None:
         return None
     return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+
+
+class Budget:
+    """A job's money, shared by all requests of a process: a request reserves its worst case
+    (its prompt and ``max_tokens`` of answer) before it is sent, and the reservation is settled
+    with the provider's reported usage when the answer comes. A request that could pass the
+    limit is never started."""
+
+    def __init__(self, limit_usd: float, spent_usd: float = 0.0) -> None:
+        self.limit = limit_usd
+        self.spent = spent_usd
+        self.reserved = 0.0
+        self.refused = False  # a request was held back: the job stops at the budget
+        self._lock = threading.Lock()
+
+    def reserve(self, amount: float) -> bool:
+        with self._lock:
+            if self.spent + self.reserved + amount > self.limit + 1e-12:
+                self.refused = True
+                return False
+            self.reserved += amount
+            return True
+
+    def settle(self, reserved: float, actual: float) -> None:
+        with self._lock:
+            self.reserved = max(0.0, self.reserved - reserved)
+            self.spent += actual
+
+    def sync(self, stored_spent: float) -> None:
+        """Take in what other processes of the job spent (the job row's figure)."""
+        with self._lock:
+            self.spent = max(self.spent, stored_spent)
+
+
+class BudgetReached(Exception):
+    """A request was not sent: its worst case would pass the job's budget."""

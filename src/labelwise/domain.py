@@ -21,6 +21,11 @@ class LabelwiseError(Exception):
     """An error the user can act on; its message says what, where and what to do."""
 
 
+class ProviderRefused(LabelwiseError):
+    """The provider refuses every request of a job (a wrong key, no permission, no such model
+    or deployment): the job stops at once with this message instead of failing each document."""
+
+
 class NotFound(LabelwiseError):
     """A named project, class, document or suggestion does not exist."""
 
@@ -54,6 +59,11 @@ class JobStatus(StrEnum):
     PARTIALLY_SUCCEEDED = "partially_succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    BUDGET_REACHED = "budget_reached"  # stopped before a request could pass the budget
+    INTERRUPTED = "interrupted"  # never stored: a running job whose process stopped beating
+
+
+STORED_JOB = tuple(s for s in JobStatus if s is not JobStatus.INTERRUPTED)
 
 
 ACTIVE_JOB = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -62,6 +72,7 @@ FINAL_JOB = (
     JobStatus.PARTIALLY_SUCCEEDED,
     JobStatus.FAILED,
     JobStatus.CANCELLED,
+    JobStatus.BUDGET_REACHED,
 )
 
 
@@ -88,11 +99,12 @@ class FailureReason(StrEnum):
     PROVIDER_ERROR = "provider_error"
     CONTENT_FILTER = "content_filter"
     TIMEOUT = "timeout"
+    CONTEXT_LENGTH = "context_length"  # the prompt is longer than the model's window
     MISSING = "missing"  # a batched answer left the document out (retried once)
     DOCUMENT_DELETED = "document_deleted"
 
 
-def check_constraint(column: str, values: type[StrEnum]) -> str:
+def check_constraint(column: str, values: Iterable[StrEnum]) -> str:
     """``column in ('a', 'b')`` for a CHECK constraint from an enum's values."""
     return f"{column} in ({', '.join(repr(v.value) for v in values)})"
 

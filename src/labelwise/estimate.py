@@ -16,11 +16,9 @@ from labelwise.autolabel import load_inputs, plan
 from labelwise.costs import cost, price_for
 from labelwise.domain import ProjectKind
 from labelwise.labelers.base import DocInput, Example, LabelTask
-from labelwise.labelers.openai import OpenAILabeler
+from labelwise.labelers.openai import RATIONALE_TOKENS, OpenAILabeler
 from labelwise.store import Store
 from labelwise.tokens import token_counter
-
-RATIONALE_TOKENS = 30  # a one-sentence rationale, measured on gpt-4o-mini answers
 
 
 @dataclass

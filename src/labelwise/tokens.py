@@ -3,6 +3,7 @@ estimate elsewhere, and the chat format's per-message framing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -55,3 +56,14 @@ def token_counter(model: str) -> TokenCounter:
     if encoding is None:
         return TokenCounter("estimate (4 characters a token)", False, _estimate)
     return TokenCounter(encoding, True, _quicktok(encoding))
+
+
+def count_request(
+    counter: TokenCounter, messages: Sequence[dict[str, str]], response_format: object = None
+) -> int:
+    """Prompt tokens of a chat request as providers bill them: the messages with their framing,
+    and a JSON schema ``response_format``, which is billed as prompt text."""
+    tokens = counter.count_messages(messages)
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        tokens += counter.count(json.dumps(response_format["json_schema"], separators=(",", ":")))
+    return tokens

@@ -229,11 +229,15 @@ def cancel(job_id: int) -> None:
 def resume(
     job_id: int,
     retry_failed: bool = typer.Option(False, help="Also send the failed documents again."),
+    budget: float | None = typer.Option(
+        None, min=0.0, help="A new budget in USD for the whole job (e.g. after budget_reached)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Go on with a job that was interrupted (killed, cancelled, stopped by its budget):
     documents already done are not sent again. Takes over the documents other processes had
     claimed, so do not resume a job that workers are still running."""
+    runner.set_budget(get_store(), job_id, budget)
     if retry_failed:
         with get_store().session() as session:
             n = svc.reset_failed(session, job_id)

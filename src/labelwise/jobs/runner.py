@@ -1,9 +1,9 @@
 """Run autolabel jobs: persisted before work starts, answers committed as they arrive, so a
 job whose process dies is resumed without sending a finished document again.
 
-Between waves of requests the runner checks for a cancel request and for the budget: it stops
-before a wave whose estimated cost (its prompts counted exactly, the answers estimated) would
-pass the budget, and the job ends ``partially_succeeded`` with the reason.
+Money: every request reserves its worst case (its prompt counted as the provider bills it,
+and ``max_tokens`` of answer) before it is sent, and settles with the provider's reported usage;
+a request that could pass the budget is never started, and the job ends ``budget_reached``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from labelwise.autolabel import (
@@ -23,9 +24,16 @@ from labelwise.autolabel import (
     select_documents,
     to_suggestions,
 )
-from labelwise.costs import cost
-from labelwise.domain import Conflict, FailureReason, ItemStatus, JobStatus, LabelwiseError
-from labelwise.labelers.base import DocInput, Labeler, LabelTask, Outcome
+from labelwise.costs import Budget, BudgetReached, cost
+from labelwise.domain import (
+    Conflict,
+    FailureReason,
+    ItemStatus,
+    JobStatus,
+    LabelwiseError,
+    ProviderRefused,
+)
+from labelwise.labelers.base import DocInput, Labeler, Outcome
 from labelwise.processes import here
 from labelwise.store import Store
 from labelwise.store import jobs as svc
@@ -122,16 +130,6 @@ def _pipeline(labeler: Labeler) -> tuple[int, int]:
     )
 
 
-def _chunk_cost(labeler: Labeler, task: LabelTask, inputs: Sequence[Any]) -> float:
-    """What a chunk will cost, estimated like `labelwise estimate` does."""
-    if not labeler.needs_network:
-        return 0.0
-    from labelwise.estimate import estimate_inputs
-
-    prompt, completion, model = estimate_inputs(labeler, task, inputs)
-    return cost(model, prompt, completion) or 0.0
-
-
 def _results(outcomes: Sequence[Outcome], ids: Sequence[int]) -> list[dict[str, Any]]:
     results = [
         {
@@ -197,25 +195,29 @@ def run(
             job.crashes = 0  # resumed on purpose: count afresh
         job.started_at = job.started_at or utcnow()
         job.heartbeat_at = utcnow()
-        budget, project_name, spent = job.budget_usd, project.name, job.cost_usd
+        project_name = project.name
+        budget = Budget(job.budget_usd, job.cost_usd) if job.budget_usd is not None else None
+    if budget is not None and hasattr(labeler, "budget"):
+        labeler.budget = budget  # every request reserves its worst case before it is sent
     chunk, in_flight = _pipeline(labeler)
     started, processed = time.perf_counter(), 0
     beat = time.monotonic()
     reason = ""
-    inflight: dict[Future[list[Outcome]], tuple[list[int], float]] = {}
+    inflight: dict[Future[list[Outcome]], list[int]] = {}
 
     queue: deque[tuple[int, DocInput]] = deque()  # (item id, document), read a page at a time
 
     def still_on() -> bool:
         """Once a wave: stop on a cancel request or when another worker ended the job."""
-        nonlocal reason, spent
+        nonlocal reason
         with store.session() as session:
             current = svc.get_job(session, job_id)
             if current.cancel_requested:
                 reason = "cancelled"
             elif current.status in svc.FINAL:  # another worker ended it (budget, cancel)
                 reason = "ended"
-            spent = current.cost_usd
+            if budget is not None:
+                budget.sync(current.cost_usd)  # what other workers of the job spent
         return not reason
 
     def refill() -> None:
@@ -239,18 +241,16 @@ def run(
     def submit(pool: ThreadPoolExecutor) -> bool:
         """Send the next chunk unless finished or over budget."""
         nonlocal reason
+        if budget is not None and budget.refused:
+            reason = "budget"
+            return False
         refill()
         if not queue:
             return False
         taken = [queue.popleft() for _ in range(min(chunk, len(queue)))]
         ids = [d.id for _, d in taken]
         inputs = [d for _, d in taken]
-        estimate = _chunk_cost(labeler, task, inputs) if budget is not None else 0.0
-        reserved = sum(r for _, r in inflight.values())
-        if budget is not None and spent + reserved + estimate > budget:
-            reason = f"budget: ${spent:.4f} spent of ${budget:.4f}; the next request would pass it"
-            return False
-        inflight[pool.submit(labeler.label, task, inputs)] = (ids, estimate)
+        inflight[pool.submit(labeler.label, task, inputs)] = ids
         return True
 
     def store_answers(finished: set[Future[list[Outcome]]]) -> JobProgress:
@@ -260,9 +260,11 @@ def run(
         answered: list[tuple[list[int], list[Outcome]]] = []
         error: BaseException | None = None
         for future in finished:
-            ids, _ = inflight.pop(future)
+            ids = inflight.pop(future)
             try:
                 answered.append((ids, future.result()))
+            except BudgetReached:
+                pass  # nothing sent: its documents stay pending, released at the end
             except Exception as exc:
                 error = error or exc
         with store.session() as session:
@@ -320,6 +322,13 @@ def run(
     try:
         with ThreadPoolExecutor(max_workers=in_flight) as pool:
             _drive(pool)
+    except ProviderRefused as exc:  # every request would be refused: stop the job at once
+        labeler.flush()
+        with store.session() as session:
+            svc.release(session, job_id, worker)
+            job = svc.get_job(session, job_id)
+            job.status, job.reason, job.finished_at = JobStatus.FAILED, str(exc), utcnow()
+            return job
     except BaseException:  # Ctrl-C, a store error: let others take what this process held
         labeler.flush()
         with store.session() as session:
@@ -334,8 +343,13 @@ def run(
             return job  # ended by another process, or others still hold claims
         if reason == "cancelled":
             job.status, job.reason = JobStatus.CANCELLED, "cancelled on request"
-        elif reason:
-            job.status, job.reason = JobStatus.PARTIALLY_SUCCEEDED, reason
+        elif reason == "budget" and job.budget_usd is not None:
+            job.status = JobStatus.BUDGET_REACHED
+            job.reason = (
+                f"budget reached: ${job.cost_usd:.4f} spent of ${job.budget_usd:.4f}; the next "
+                "request could have passed it. Raise the budget to go on: "
+                f"job resume {job_id} with a higher budget"
+            )
         elif job.failed and not job.done:
             job.status, job.reason = JobStatus.FAILED, "every document failed"
         elif job.failed:
@@ -344,6 +358,20 @@ def run(
             job.status = JobStatus.SUCCEEDED
         job.finished_at = utcnow()
         return job
+
+
+def set_budget(store: Store, job_id: int, budget_usd: float | None) -> None:
+    """Raise (or set) a job's budget, e.g. to resume one that reached it."""
+    if budget_usd is None:
+        return
+    with store.session() as session:
+        job = svc.get_job(session, job_id)
+        if budget_usd <= job.cost_usd:
+            raise LabelwiseError(
+                f"job {job_id} has spent ${job.cost_usd:.4f}; a budget of ${budget_usd:.4f} "
+                "leaves nothing to spend: give a higher one"
+            )
+        job.budget_usd = budget_usd
 
 
 def _rate(job: Job) -> float:
@@ -373,12 +401,23 @@ def project_jobs(store: Store, project_name: str) -> list[dict[str, Any]]:
         return [public(session, j) for j in svc.list_jobs(session, project)]
 
 
+def shown_status(job: Job, now: datetime | None = None) -> JobStatus:
+    """The status to show: a running job whose processes stopped beating for
+    :data:`CLAIM_TIMEOUT` seconds (killed, machine lost) reads ``interrupted`` until a worker,
+    the server or ``job resume`` takes it up again."""
+    status = JobStatus(job.status)
+    if status != JobStatus.RUNNING or job.heartbeat_at is None:
+        return status
+    quiet = ((now or utcnow()) - as_utc(job.heartbeat_at)).total_seconds()
+    return JobStatus.INTERRUPTED if quiet > CLAIM_TIMEOUT else status
+
+
 def public(session: Any, job: Job) -> dict[str, Any]:
     """A job as the CLI and API show it."""
     return {
         "id": job.id,
         "project": _project_name(session, job),
-        "status": job.status,
+        "status": shown_status(job),
         "labeler": job.labeler,
         "llm": job.llm,
         "model": job.model,

@@ -24,12 +24,20 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from labelwise.domain import FailureReason, LabelwiseError, check_key_env, redact
+from labelwise.costs import Budget, BudgetReached, cost
+from labelwise.domain import (
+    FailureReason,
+    LabelwiseError,
+    ProjectKind,
+    ProviderRefused,
+    check_key_env,
+    redact,
+)
 from labelwise.labelers.base import DocInput, Example, Labeler, LabelTask, Outcome, Prediction
 from labelwise.labelers.ratelimit import AdaptiveGate, RateLimiter
 from labelwise.prompts import classify
 from labelwise.settings import Settings
-from labelwise.tokens import token_counter
+from labelwise.tokens import count_request, token_counter
 
 FALLBACK_CONFIDENCE = 0.7
 
@@ -66,6 +74,7 @@ def retry_after(exc: Any) -> float | None:
 
 
 log = logging.getLogger("labelwise")
+RATIONALE_TOKENS = 30  # a one-sentence rationale, measured on gpt-4o-mini answers
 SHOT_POOL_PER_LABELS = 24  # candidates per label set the few-shot examples are chosen from
 
 
@@ -136,6 +145,8 @@ class OpenAILabeler(Labeler):
         )
         self._gate = AdaptiveGate(options.concurrency)
         self._shots_lock = threading.Lock()
+        self._max_param = "max_tokens"
+        self.budget: Budget | None = None  # set by the job runner when the job has a budget
         self._shots: tuple[LabelTask, Any] | None = None
 
     @property
@@ -236,23 +247,55 @@ class OpenAILabeler(Labeler):
                 kwargs["response_format"] = {"type": "json_object"}
             if logprobs:
                 kwargs["logprobs"] = True
-            tokens = (  # for the tokens-per-minute limit: the prompt counted, the answer guessed
-                self._counter.count_messages(messages) + 20 * len(keys) if self._limiter else 0
-            )
+            longest = self.max_answer_tokens(task, len(keys))
+            with self._lock:
+                kwargs[self._max_param] = longest
+            prompt = count_request(self._counter, messages, kwargs.get("response_format"))
+            tokens = prompt + longest if self._limiter else 0  # for the tokens-per-minute limit
+            worst = cost(self.price_model, prompt, longest) or 0.0  # unknown price: not held
+            if self.budget is not None and not self.budget.reserve(worst):
+                raise BudgetReached(f"a request of up to ${worst:.6f} would pass the budget")
+            paid = 0.0
             try:
-                return self._send(kwargs, tokens)
+                response = self._send(kwargs, tokens)
+                usage = getattr(response, "usage", None)
+                paid = (
+                    cost(
+                        self.price_model,
+                        int(getattr(usage, "prompt_tokens", 0) or 0),
+                        int(getattr(usage, "completion_tokens", 0) or 0),
+                    )
+                    or 0.0
+                )
+                return response
             except openai.APIStatusError as exc:
                 # servers refuse what they lack with 400, 422 or (llama.cpp) 500: step down
                 text = str(exc).lower()
                 if exc.status_code not in (400, 422, 500) or "content_filter" in text:
                     raise
                 with self._lock:
-                    if logprobs and "logprob" in text:
+                    if "max_tokens" in text and self._max_param == "max_tokens":
+                        self._max_param = "max_completion_tokens"  # reasoning models
+                    elif logprobs and "logprob" in text:
                         self._logprobs = False
                     elif mode != "text" and any(w in text for w in FORMAT_WORDS):
                         self._mode = MODES[MODES.index(mode) + 1]
                     else:
                         raise
+            finally:
+                if self.budget is not None:
+                    self.budget.settle(worst, paid)
+
+    def max_answer_tokens(self, task: LabelTask, documents: int) -> int:
+        """``max_tokens`` of a request for ``documents``: the longest answer the schema allows
+        (the longest class name, as many classes as a document may get, a rationale), with
+        room. It bounds what a request can cost, so a budget can hold."""
+        longest = max(self._counter.count(json.dumps(n)) for n in task.class_names)
+        labels = 1 if task.kind == ProjectKind.SINGLE_LABEL else min(len(task.classes), 8)
+        per_doc = (
+            14 + (longest + 2) * labels + (3 * RATIONALE_TOKENS if self.options.rationale else 0)
+        )
+        return 16 + documents * per_doc
 
     def check(self) -> None:
         self.client()  # builds the client (the key is read here); connects nothing
@@ -337,8 +380,13 @@ class OpenAILabeler(Labeler):
     def _label_chunk(self, task: LabelTask, docs: list[DocInput], shots: Any) -> list[Outcome]:
         outcomes: dict[int, Outcome] = {}
         pending = docs
-        for _attempt in range(2):  # a partial answer retries only the missing documents
-            outcomes.update((o.doc_id, o) for o in self._request(task, pending, shots))
+        for attempt in range(2):  # a partial answer retries only the missing documents
+            try:
+                outcomes.update((o.doc_id, o) for o in self._request(task, pending, shots))
+            except BudgetReached:
+                if attempt == 0:
+                    raise  # nothing was sent: the documents stay pending
+                break  # the retry of a partial answer: what was answered is kept
             pending = [d for d in pending if outcomes[d.id].failure == FailureReason.MISSING]
             if not pending:
                 break
@@ -362,7 +410,26 @@ class OpenAILabeler(Labeler):
             return self._read(task, docs, keys, cached)
         try:
             response = self._create(render, task, keys)
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise ProviderRefused(
+                f"{self._where()} refused the request ({exc.status_code}): {self._short(exc)}; "
+                f"check the key in ${self.options.api_key_env} and its access to the model"
+            ) from None
+        except openai.NotFoundError as exc:
+            raise ProviderRefused(
+                f"{self._where()} has no model or deployment {self.options.model!r} (404): "
+                f"{self._short(exc)}; check the connection's endpoint and model"
+            ) from None
         except openai.BadRequestError as exc:
+            if "context_length" in str(exc) or "maximum context length" in str(exc):
+                detail = (
+                    f"{self._short(exc)}; the prompt is longer than the model's window: lower "
+                    "the tokens kept per document, the documents per request or the few-shot "
+                    "examples"
+                )
+                return [
+                    Outcome(d.id, failure=FailureReason.CONTEXT_LENGTH, detail=detail) for d in docs
+                ]
             reason = (
                 FailureReason.CONTENT_FILTER
                 if "content" in str(exc).lower() and "filter" in str(exc).lower()
@@ -468,6 +535,10 @@ class OpenAILabeler(Labeler):
                     )
                 out.append(Outcome(doc.id, preds, confidence_source=source))
         return out
+
+    def _where(self) -> str:
+        host = urlparse(self.options.endpoint).hostname or self.options.endpoint
+        return f"the {self.options.provider} endpoint {host}"
 
     def _short(self, exc: Exception) -> str:
         """The provider's error, short, with the key (and anything shaped like one) redacted:

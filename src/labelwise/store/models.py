@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from labelwise.domain import (
+    STORED_JOB,
     Dataset,
     ItemStatus,
     JobStatus,
@@ -289,7 +290,7 @@ class Job(Base):
     # times a process running this job died holding documents (killed, out of memory)
     crashes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    __table_args__ = (CheckConstraint(check_constraint("status", JobStatus), name="status"),)
+    __table_args__ = (CheckConstraint(check_constraint("status", STORED_JOB), name="status"),)
 
 
 class JobItem(Base):

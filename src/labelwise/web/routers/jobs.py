@@ -75,6 +75,7 @@ class EstimateCreate(BaseModel):
 class Resume(BaseModel):
     model_config = ConfigDict(extra="forbid")
     retry_failed: bool = False
+    budget_usd: float | None = Field(None, gt=0, le=1e9, description="A new budget for the job.")
 
 
 @router.get("/api/llm", tags=["llm"])
@@ -170,6 +171,7 @@ def cancel(job_id: DbId, store: StoreDep) -> dict[str, Any]:
 def resume(job_id: DbId, body: Resume, request: Request, store: StoreDep) -> dict[str, Any]:
     """Go on with a cancelled, interrupted or budget-stopped job (done documents are not sent
     again); with ``retry_failed`` the failed ones are sent again too."""
+    runner.set_budget(store, job_id, body.budget_usd)
     with store.session() as session:
         job = svc.get_job(session, job_id)
         if job.status == JobStatus.SUCCEEDED and not body.retry_failed:
