@@ -250,3 +250,16 @@ def test_missing_key_for_azure_is_a_clear_error(
 def test_options_forbid_unknown_keys(server: Server) -> None:
     with pytest.raises(ValueError, match="extra"):
         labeler(server, temprature=0.3)
+
+
+def test_a_local_endpoint_without_its_key_warns_once(
+    server: Server, fake: FakeLLM, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Local servers take any key, so a placeholder is sent, but never silently."""
+    monkeypatch.delenv("TEST_LLM_API_KEY")
+    lab = labeler(server)
+    with caplog.at_level("WARNING", logger="labelwise"):
+        lab.label(SINGLE, docs(0, 1, 2))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "$TEST_LLM_API_KEY is not set" in warnings[0]
+    assert fake.requests[0]["key"] == "Bearer unused"

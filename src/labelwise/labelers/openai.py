@@ -145,6 +145,7 @@ class OpenAILabeler(Labeler):
         )
         self._gate = AdaptiveGate(options.concurrency)
         self._shots_lock = threading.Lock()
+        self._client_lock = threading.Lock()
         self._max_param = "max_tokens"
         self.budget: Budget | None = None  # set by the job runner when the job has a budget
         self._shots: tuple[LabelTask, Any] | None = None
@@ -165,39 +166,41 @@ class OpenAILabeler(Labeler):
 
     def client(self) -> Any:
         if self._client is None:
-            import openai
-
-            o = self.options
-            check_key_env(o.api_key_env, Settings().key_env_names())
-            key = os.environ.get(o.api_key_env)
-            host = urlparse(o.endpoint).hostname or ""
-            if not key:
-                if o.provider == "azure" or host.endswith("openai.com"):
-                    raise LabelwiseError(
-                        f"the API key is read from ${o.api_key_env}, which is not set; export it "
-                        "in the environment (keys are never stored by labelwise)"
-                    )
-                log.warning(
-                    "$%s is not set: sending a placeholder key to %s (local servers such as "
-                    "vLLM, Ollama and llama.cpp take any key)",
-                    o.api_key_env,
-                    host,
-                )
-                key = "unused"
-            if o.provider == "azure":
-                self._client = openai.AzureOpenAI(
-                    azure_endpoint=o.endpoint,
-                    api_version=o.api_version,
-                    api_key=key,
-                    azure_deployment=o.model,
-                    timeout=o.timeout,
-                    max_retries=0,  # retries are ours (_send), shared with the whole job
-                )
-            else:
-                self._client = openai.OpenAI(
-                    base_url=o.endpoint, api_key=key, timeout=o.timeout, max_retries=0
-                )
+            with self._client_lock:  # the first requests of a job come from many threads
+                if self._client is None:
+                    self._client = self._build_client()
         return self._client
+
+    def _build_client(self) -> Any:
+        import openai
+
+        o = self.options
+        check_key_env(o.api_key_env, Settings().key_env_names())
+        key = os.environ.get(o.api_key_env)
+        host = urlparse(o.endpoint).hostname or ""
+        if not key:
+            if o.provider == "azure" or host.endswith("openai.com"):
+                raise LabelwiseError(
+                    f"the API key is read from ${o.api_key_env}, which is not set; export it "
+                    "in the environment (keys are never stored by labelwise)"
+                )
+            log.warning(
+                "$%s is not set: sending a placeholder key to %s (local servers such as "
+                "vLLM, Ollama and llama.cpp take any key)",
+                o.api_key_env,
+                host,
+            )
+            key = "unused"
+        if o.provider == "azure":
+            return openai.AzureOpenAI(
+                azure_endpoint=o.endpoint,
+                api_version=o.api_version,
+                api_key=key,
+                azure_deployment=o.model,
+                timeout=o.timeout,
+                max_retries=0,  # retries are ours (_send), shared with the whole job
+            )
+        return openai.OpenAI(base_url=o.endpoint, api_key=key, timeout=o.timeout, max_retries=0)
 
     def messages(
         self,
