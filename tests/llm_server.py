@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from labelwise.tokens import token_counter
+from labelwise.tokens import count_request, token_counter
 
 DOC = re.compile(r'<document id="([^"]+)"[^>]*>\n(.*?)\n</document>', re.DOTALL)
 
@@ -130,7 +130,8 @@ class FakeLLM:
         if body.get("logprobs"):
             choice["logprobs"] = {"content": self._logprobs(content)}
         counter = token_counter(str(body.get("model", "gpt-4o-mini")))  # as a real server
-        prompt_tokens = counter.count_messages(body["messages"])
+        # billed as providers bill it: the messages and a JSON schema response_format
+        prompt_tokens = count_request(counter, body["messages"], body.get("response_format"))
         completion_tokens = counter.count(content) if content else 0
         usage = {
             "prompt_tokens": prompt_tokens,

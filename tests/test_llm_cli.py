@@ -212,16 +212,29 @@ def test_estimate_counts_exact_tokens_for_gpt_4o_mini(
         "--concurrency",
         "1",
     )
-    counter = token_counter("gpt-4o-mini")
-    sent = sum(counter.count_messages(r["body"]["messages"]) for r in fake.requests)
-    assert sent == est["prompt_tokens"]
+    billed = sum(r["usage"]["prompt_tokens"] for r in fake.requests)  # as the server billed
+    assert billed == est["prompt_tokens"]
+    schema = json.dumps(fake.requests[0]["body"]["response_format"]["json_schema"])
+    assert (
+        est["prompt_tokens"]
+        > sum(  # the schema is counted: providers bill it as prompt
+            token_counter("gpt-4o-mini").count_messages(r["body"]["messages"])
+            for r in fake.requests
+        )
+        and len(schema) > 100
+    )
     text_out = run(runner, "estimate", "demo-banking77", "--llm", "mini", "--few-shot", "0")
     assert "exact, o200k_base" in text_out and "cost: $" in text_out
 
 
 def test_known_token_counts_and_prices() -> None:
+    """Golden counts from OpenAI's own tokenizer (tiktoken), not the counter against itself."""
     counter = token_counter("gpt-4o-mini")
     assert counter.exact and counter.count("hello world") == 2
+    cl100k = token_counter("gpt-4").count
+    assert cl100k("tiktoken is great!") == 6  # [83, 1609, 5963, 374, 2294, 0]
+    assert cl100k("Hello, world!") == 4  # [9906, 11, 1917, 0]
+    assert counter.count("Hello, world!") == 4  # o200k: [13225, 11, 2375, 0]
     assert token_counter("gpt-4").encoding == "cl100k_base"
     assert not token_counter("llama-3-8b").exact
     assert price_for("gpt-4o-mini-2024-07-18") == (0.15, 0.60)
@@ -257,3 +270,72 @@ def test_llm_edit_changes_only_what_is_given(runner: CliRunner, cli_env: str) ->
     shown = json.loads(run(runner, "llm", "show", "x", "--json"))
     assert shown["endpoint"] == "http://127.0.0.1:9/v1"  # a refused change keeps the old one
     run(runner, "llm", "edit", "nope", "--model", "m", code=3)
+
+
+def test_dry_run_and_estimate_say_what_they_cost_and_leave_out(
+    runner: CliRunner, demo_server: tuple[Server, FakeLLM]
+) -> None:
+    """The dry run shows its own estimate and asks before sending anything; the estimate says
+    which documents it leaves out and why, and counts a repeated request as free."""
+    server, fake = demo_server
+    add = ["llm", "add", "mini", "--provider", "openai", "--endpoint", server.url + "/v1"]
+    run(runner, *add, "--model", "gpt-4o-mini", "--api-key-env", "DEMO_API_KEY")
+    result = runner.invoke(
+        app,
+        [
+            "autolabel",
+            "demo-banking77",
+            "--labeler",
+            "openai",
+            "--llm",
+            "mini",
+            "--dry-run-on-labeled",
+            "3",
+            "--few-shot",
+            "0",
+        ],
+    )
+    assert result.exit_code == 1 and "dry run estimate: 3 labeled documents" in result.stderr
+    assert "send the dry run?" in result.stderr and fake.requests == []  # asked first
+    est = json.loads(
+        run(
+            runner,
+            "estimate",
+            "demo-banking77",
+            "--llm",
+            "mini",
+            "--docs",
+            "all",
+            "--few-shot",
+            "0",
+            "--json",
+        )
+    )
+    assert est["left_out"]["labeled"] > 0 and est["cached"] == 0
+    run(
+        runner,
+        "suggest",
+        "demo-banking77",
+        "--labeler",
+        "openai",
+        "--llm",
+        "mini",
+        "--limit",
+        "2",
+        "--few-shot",
+        "0",
+    )
+    again = json.loads(
+        run(runner, "estimate", "demo-banking77", "--llm", "mini", "--few-shot", "0", "--json")
+    )
+    assert again["left_out"]["already_suggested"] == 2
+    rows = json.loads(run(runner, "suggestions", "demo-banking77", "--json", "--limit", "500"))
+    mine = [r for r in rows if r["labeler"] == "openai"]
+    run(runner, "reject", "demo-banking77", *[str(r["id"]) for r in mine])
+    rejected = json.loads(
+        run(runner, "estimate", "demo-banking77", "--llm", "mini", "--few-shot", "0", "--json")
+    )
+    assert rejected["cached"] == 2  # the same requests were answered before: free
+    assert rejected["requests"] == rejected["documents"] - 2
+    text = run(runner, "estimate", "demo-banking77", "--llm", "mini", "--few-shot", "2")
+    assert "not looked up with few-shot examples" in text

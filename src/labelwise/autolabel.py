@@ -165,8 +165,10 @@ def load_examples(session: Session, project: Project, specs: Sequence[ClassSpec]
 
 def select_documents(
     session: Session, project: Project, docs: str | Sequence[str], labeler: Labeler
-) -> tuple[list[int], int]:
-    """Ids of the documents to label, and how many of the chosen ones were skipped."""
+) -> tuple[list[int], dict[str, int]]:
+    """Ids of the documents to label, and how many of the chosen ones are left out, by why:
+    ``labeled`` (a user label settles them) and ``already_suggested`` (a pending suggestion
+    of this labeler, model and prompt version)."""
     if isinstance(docs, str):
         if docs not in DOC_CHOICES:
             raise LabelwiseError(
@@ -196,15 +198,20 @@ def select_documents(
             Suggestion.prompt_version == labeler.prompt_version,
         ),
     )
-    skipped = set(session.scalars(skip))
+    suggested = set(session.scalars(skip))
+    labeled: set[int] = set()
     if project.kind == ProjectKind.SINGLE_LABEL:  # a user label always wins
-        skipped |= set(
+        labeled = set(
             session.scalars(
                 select(Label.document_id).join(Document).where(Document.project_id == project.id)
             )
         )
-    kept = [i for i in chosen if i not in skipped]
-    return kept, len(chosen) - len(kept)
+    kept = [i for i in chosen if i not in suggested and i not in labeled]
+    left_out = {
+        "labeled": sum(i in labeled for i in chosen),
+        "already_suggested": sum(i in suggested and i not in labeled for i in chosen),
+    }
+    return kept, left_out
 
 
 def plan(
@@ -214,9 +221,9 @@ def plan(
     docs: str | Sequence[str],
     classes: Sequence[str] | None,
     limit: int | None,
-) -> tuple[LabelTask, list[int], int]:
+) -> tuple[LabelTask, list[int], dict[str, int]]:
     """The task, the ids of the documents to label (at most ``limit``) and how many of the
-    chosen documents are skipped."""
+    chosen documents are left out, by why."""
     with store.session() as session:
         project = get_project(session, project_name)
         task = build_task(session, project, classes)
@@ -286,7 +293,10 @@ def suggest(
     progress = on_progress or (lambda done, total: None)
     task, ids, skipped = plan(store, project_name, labeler, docs, classes, limit)
     report = SuggestReport(
-        labeler=labeler.name, model=labeler.model_id, documents=len(ids), skipped=skipped
+        labeler=labeler.name,
+        model=labeler.model_id,
+        documents=len(ids),
+        skipped=sum(skipped.values()),
     )
     failures: dict[str, list[str]] = defaultdict(list)
     progress(0, len(ids))
@@ -324,19 +334,17 @@ class DryRun:
     failed: int
 
 
-def dry_run(
+def dry_run_inputs(
     store: Store,
     project_name: str,
-    labeler: Labeler,
     n: int,
     classes: Sequence[str] | None = None,
     seed: int = 0,
-) -> DryRun:
-    """Run ``labeler`` on up to ``n`` user-labeled documents without storing anything. The
-    documents are left out of the labeler's examples, so it cannot copy the answer."""
+) -> tuple[LabelTask, list[DocInput], dict[int, str], list[DocInput]]:
+    """The dry run's task (the sampled documents left out of its examples, so the labeler
+    cannot copy the answer), the sampled user-labeled documents, their names, and the same
+    documents as the labeler sees them (as if unlabeled)."""
     import random
-
-    from labelwise.training.metrics import evaluate
 
     with store.session() as session:
         project = get_project(session, project_name)
@@ -361,8 +369,24 @@ def dry_run(
         tuple(e for e in task.examples if e.content_hash not in held),
         task.language,
     )
+    blind = [DocInput(d.id, d.text, d.content_hash) for d in inputs]
+    return task, inputs, names, blind
+
+
+def dry_run(
+    store: Store,
+    project_name: str,
+    labeler: Labeler,
+    n: int,
+    classes: Sequence[str] | None = None,
+    seed: int = 0,
+) -> DryRun:
+    """Run ``labeler`` on up to ``n`` user-labeled documents without storing anything. The
+    documents are left out of the labeler's examples, so it cannot copy the answer."""
+    from labelwise.training.metrics import evaluate
+
+    task, inputs, names, blind = dry_run_inputs(store, project_name, n, classes, seed)
     truth = [[c for c in d.exclude if c in task.class_names] for d in inputs]
-    blind = [DocInput(d.id, d.text, d.content_hash) for d in inputs]  # as if unlabeled
     outcomes = labeler.label(task, blind)
     labeler.flush()
     to_suggestions(task, labeler, outcomes)  # marks answers outside the task as failures

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from labelwise.autolabel import load_inputs, plan
@@ -34,6 +34,11 @@ class Estimate:
     price_in: float | None
     price_out: float | None
     cost_usd: float | None
+    # chosen documents not sent, by why: labeled, already_suggested (by this model and prompt)
+    left_out: dict[str, int] = field(default_factory=dict)
+    # of ``documents``, those whose request was answered before (free); None: not checked, as
+    # few-shot examples are chosen per request when it is sent
+    cached: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,16 +83,23 @@ def estimate(
     opts = labeler.options
     price_model = labeler.price_model
     counter = token_counter(price_model)
-    task, ids, _ = plan(store, project_name, labeler, docs, classes, limit)
+    task, ids, left_out = plan(store, project_name, labeler, docs, classes, limit)
     shots = representative_shots(task.examples, opts.few_shot)
-    prompt_tokens = completion_tokens = requests = 0
-    step = max(1, 512 // opts.docs_per_request) * opts.docs_per_request  # whole requests
+    exact_prompts = not shots  # without examples, each request is known before it is sent
+    prompt_tokens = completion_tokens = requests = cached = 0
+    k = opts.docs_per_request
+    step = max(1, 512 // k) * k  # whole requests
     for start in range(0, len(ids), step):
         inputs, _ = load_inputs(store, ids[start : start + step])
-        prompt, completion, _ = estimate_inputs(labeler, task, inputs, shots)
-        prompt_tokens += prompt
-        completion_tokens += completion
-        requests += -(-len(inputs) // opts.docs_per_request)
+        for i in range(0, len(inputs), k):
+            chunk = inputs[i : i + k]
+            if exact_prompts and labeler.answered_before(task, chunk, shots):
+                cached += len(chunk)  # answered before: free
+                continue
+            prompt, completion, _ = estimate_inputs(labeler, task, chunk, shots)
+            prompt_tokens += prompt
+            completion_tokens += completion
+            requests += 1
     price = price_for(price_model)
     return Estimate(
         model=opts.model,
@@ -101,6 +113,8 @@ def estimate(
         price_in=price[0] if price else None,
         price_out=price[1] if price else None,
         cost_usd=cost(price_model, prompt_tokens, completion_tokens),
+        left_out=left_out,
+        cached=cached if exact_prompts else None,
     )
 
 
@@ -122,8 +136,7 @@ def estimate_inputs(
     k = opts.docs_per_request
     for i in range(0, len(inputs), k):
         chunk = inputs[i : i + k]
-        messages = labeler.messages(task, chunk, shots)
-        prompt += counter.count_messages(messages)
+        prompt += labeler.request_tokens(task, chunk, shots)
         completion += counter.count(_answer(task.kind, chunk, longest))
         completion += RATIONALE_TOKENS * len(chunk) if opts.rationale else 0
     return prompt, completion, price_model
@@ -133,3 +146,19 @@ def _answer(kind: ProjectKind, docs: Sequence[DocInput], label: str) -> str:
     key = "label" if kind == ProjectKind.SINGLE_LABEL else "labels"
     value: Any = label if kind == ProjectKind.SINGLE_LABEL else [label]
     return json.dumps({"results": [{"id": str(d.id), key: value} for d in docs]})
+
+
+def estimate_dry_run(
+    store: Store,
+    project_name: str,
+    labeler: OpenAILabeler,
+    n: int,
+    classes: Sequence[str] | None = None,
+) -> tuple[int, int, int, float | None]:
+    """(documents, prompt tokens, expected completion tokens, cost) of ``dry_run`` on ``n``
+    user-labeled documents: what checking the labeler first costs, before anything is sent."""
+    from labelwise.autolabel import dry_run_inputs
+
+    task, _, _, blind = dry_run_inputs(store, project_name, n, classes)
+    prompt, completion, model = estimate_inputs(labeler, task, blind)
+    return len(blind), prompt, completion, cost(model, prompt, completion)

@@ -34,6 +34,7 @@ from labelwise.cli.labeling import (
     LabelerOpt,
     LlmOpt,
     RationaleOpt,
+    left_out_line,
     llm_options,
     parse_classes,
     parse_docs,
@@ -41,6 +42,7 @@ from labelwise.cli.labeling import (
 from labelwise.domain import JobStatus
 from labelwise.jobs import runner
 from labelwise.jobs.runner import JobProgress
+from labelwise.labelers.openai import OpenAILabeler
 from labelwise.store import jobs as svc
 
 job_app = App(help="Show, cancel and resume autolabel jobs.")
@@ -128,6 +130,18 @@ def autolabel(
         checker = make_labeler(
             store, labeler, llm=llm, options=options or None, project=project, model=model
         )
+        if isinstance(checker, OpenAILabeler):  # it spends money: say how much, then ask
+            from labelwise.estimate import estimate_dry_run
+
+            n, prompt, completion, dry_cost = estimate_dry_run(
+                store, project, checker, dry_run_on_labeled, class_list
+            )
+            price = "unknown (no price)" if dry_cost is None else f"${dry_cost:.4f}"
+            err.print(
+                f"dry run estimate: {n} labeled documents, {prompt:,} prompt tokens, "
+                f"~{completion:,} completion tokens, {price}"
+            )
+            confirm("send the dry run?", yes)
         check = dry_run(store, project, checker, dry_run_on_labeled, class_list)
         spent = price_of(checker.price_model, check.prompt_tokens, check.completion_tokens) or 0.0
         err.print(
@@ -154,6 +168,7 @@ def autolabel(
             f"({'exact' if est.exact else 'estimated'}), ~{est.completion_tokens:,} "
             f"completion tokens, {cost}; charged per token by the provider"
         )
+        err.print(f"  {left_out_line(est)}")
         if budget is not None:
             err.print(f"budget: ${budget:.4f} (the job stops before passing it)")
         confirm("start the job?", yes)

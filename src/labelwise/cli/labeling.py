@@ -111,6 +111,21 @@ def suggest(
     out.print(f"review them: labelwise docs {project} --filter auto-labeled")
 
 
+def left_out_line(est: Any) -> str:
+    """What the estimate leaves out, and why, in words."""
+    parts = []
+    if est.cached is None:
+        parts.append("answers cached before are not looked up with few-shot examples")
+    elif est.cached:
+        parts.append(f"{est.cached} answered before (cached, free)")
+    left = est.left_out or {}
+    if left.get("labeled"):
+        parts.append(f"{left['labeled']} left out: a user label settles them")
+    if left.get("already_suggested"):
+        parts.append(f"{left['already_suggested']} left out: already suggested by this model")
+    return "; ".join(parts) if parts else "nothing left out"
+
+
 def estimate(
     project: str,
     llm: str = typer.Option(..., "--llm", help="The LLM connection to price."),
@@ -139,6 +154,7 @@ def estimate(
         return
     kind = "exact" if result.exact else "estimated"
     out.print(f"{result.documents} documents in {result.requests} requests to {result.model}")
+    out.print(left_out_line(result))
     out.print(f"prompt tokens: {result.prompt_tokens:,} ({kind}, {result.encoding})")
     out.print(f"completion tokens (expected): {result.completion_tokens:,}")
     if result.cost_usd is None:

@@ -234,20 +234,9 @@ class OpenAILabeler(Labeler):
                 "messages": messages,
                 "temperature": 0,
             }
-            if mode == "json_schema":
-                kwargs["response_format"] = {
-                    "type": "json_schema",
-                    "json_schema": classify.json_schema(
-                        task.kind, task.class_names, keys, self.options.rationale
-                    ),
-                }
-            elif mode == "json_object_schema":
-                schema = classify.json_schema(
-                    task.kind, task.class_names, keys, self.options.rationale, exact_count=True
-                )
-                kwargs["response_format"] = {"type": "json_object", "schema": schema["schema"]}
-            elif mode == "json_object":
-                kwargs["response_format"] = {"type": "json_object"}
+            response_format = self._response_format(task, keys, mode)
+            if response_format is not None:
+                kwargs["response_format"] = response_format
             if logprobs:
                 kwargs["logprobs"] = True
             longest = self.max_answer_tokens(task, len(keys))
@@ -288,6 +277,46 @@ class OpenAILabeler(Labeler):
             finally:
                 if self.budget is not None:
                     self.budget.settle(worst, paid)
+
+    def _response_format(
+        self, task: LabelTask, keys: Sequence[str], mode: str
+    ) -> dict[str, Any] | None:
+        """The output constraint sent in ``mode`` (a JSON schema with the class names as an
+        enum where the server takes one)."""
+        if mode == "json_schema":
+            return {
+                "type": "json_schema",
+                "json_schema": classify.json_schema(
+                    task.kind, task.class_names, keys, self.options.rationale
+                ),
+            }
+        if mode == "json_object_schema":
+            schema = classify.json_schema(
+                task.kind, task.class_names, keys, self.options.rationale, exact_count=True
+            )
+            return {"type": "json_object", "schema": schema["schema"]}
+        if mode == "json_object":
+            return {"type": "json_object"}
+        return None
+
+    def request_tokens(
+        self, task: LabelTask, docs: Sequence[DocInput], shots: Sequence[Example]
+    ) -> int:
+        """Prompt tokens of the request for ``docs`` as the provider bills them: the messages
+        and the response format's schema."""
+        keys = [str(i) for i in range(1, len(docs) + 1)]
+        messages = self.messages(task, docs, shots)
+        return count_request(self._counter, messages, self._response_format(task, keys, self._mode))
+
+    def answered_before(
+        self, task: LabelTask, docs: Sequence[DocInput], shots: Sequence[Example]
+    ) -> bool:
+        """Whether this exact request is in the answer cache (it would cost nothing)."""
+        if self._answers is None:
+            return False
+        keys = [str(i) for i in range(1, len(docs) + 1)]
+        key = self._cache_key(self.messages(task, docs, shots), task, keys)
+        return self._answers.get_answer(key) is not None
 
     def max_answer_tokens(self, task: LabelTask, documents: int) -> int:
         """``max_tokens`` of a request for ``documents``: the longest answer the schema allows
