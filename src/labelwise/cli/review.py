@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from labelwise.cli.common import JsonOpt, emit_json, get_store, out
 from labelwise.domain import MAX_ID, LabelwiseError, NotFound
 from labelwise.store import labels as svc
+from labelwise.store import trust
 from labelwise.store.classes import get_class
 from labelwise.store.models import Document, Project
 from labelwise.store.projects import get_project
@@ -116,10 +117,38 @@ def reject(project: str, targets: list[str] = TargetArg) -> None:
 
 def accept_above(
     project: str,
-    threshold: float = typer.Argument(..., min=0.0, max=1.0, help="Confidence, 0 to 1."),
+    threshold: float | None = typer.Argument(
+        None, min=0.0, max=1.0, help="Confidence, 0 to 1 (or give --precision)."
+    ),
     class_name: str | None = typer.Option(None, "--class", help="Only this class."),
+    precision: float | None = typer.Option(
+        None,
+        min=0.5,
+        max=0.999,
+        help="Accept at this target precision instead: the lowest threshold whose reviewed "
+        "decisions reach it at their 90 % lower bound; nothing when they cannot.",
+    ),
+    labeler: str | None = typer.Option(
+        None, help="With --precision: whose suggestions (default: the only labeler)."
+    ),
+    as_json: bool = JsonOpt,
 ) -> None:
-    """Accept every suggestion offered for review at or above a confidence."""
+    """Accept every suggestion offered for review at or above a confidence, or at a target
+    precision estimated from the reviewed decisions."""
+    if (threshold is None) == (precision is None):
+        raise LabelwiseError("give a confidence threshold or --precision, not both")
     with get_store().session() as session:
-        n = svc.accept_above(session, get_project(session, project), threshold, class_name)
-    out.print(f"accepted {n} suggestion{'s' if n != 1 else ''} at confidence >= {threshold}")
+        p = get_project(session, project)
+        if precision is not None:
+            result = trust.accept_at_precision(session, p, precision, labeler)
+            data: dict[str, object] = result.to_dict()
+            text = result.message
+        else:
+            assert threshold is not None
+            n = svc.accept_above(session, p, threshold, class_name)
+            data = {"accepted": n, "threshold": threshold}
+            text = f"accepted {n} suggestion{'s' if n != 1 else ''} at confidence >= {threshold}"
+    if as_json:
+        emit_json(data)
+    else:
+        out.print(text)

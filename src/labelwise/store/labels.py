@@ -314,10 +314,16 @@ def suggestions_by_document(
 
 
 def accept_above(
-    session: Session, project: Project, threshold: float, class_name: str | None = None
+    session: Session,
+    project: Project,
+    threshold: float,
+    class_name: str | None = None,
+    *,
+    labeler: str | None = None,
 ) -> int:
     """Accept every suggestion offered for review with confidence >= ``threshold`` (one class,
-    or all). Single-label: only a document's most confident suggestion is accepted."""
+    or all; one labeler's, or all). Single-label: only a document's most confident suggestion
+    is accepted."""
     query = (
         select(Suggestion)
         .join(Document, Document.id == Suggestion.document_id)
@@ -332,6 +338,8 @@ def accept_above(
         query = query.join(LabelClass, LabelClass.id == Suggestion.class_id).where(
             LabelClass.name == class_name
         )
+    if labeler is not None:
+        query = query.where(Suggestion.labeler == labeler)
     accepted = 0
     seen: set[int] = set()
     for s in session.scalars(query).all():

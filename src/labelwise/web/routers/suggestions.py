@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from labelwise.domain import MAX_ID
 from labelwise.store import labels as rules
+from labelwise.store import trust
 from labelwise.store.models import Document, LabelClass, Suggestion
 from labelwise.store.projects import get_project
 from labelwise.web.deps import DbId, StoreDep
@@ -26,6 +27,27 @@ class AcceptAbove(BaseModel):
     model_config = ConfigDict(extra="forbid")
     threshold: float = Field(ge=0, le=1)
     class_name: str | None = Field(None, alias="class")
+
+
+class PrecisionAccept(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    precision: float = Field(ge=0.5, le=0.999, description="The target precision, e.g. 0.95.")
+    labeler: str | None = Field(None, description="Whose suggestions (default: the only one).")
+    dry_run: bool = Field(False, description="Say what would be accepted, accept nothing.")
+
+
+class AcceptancePublic(BaseModel):
+    """What accepting at a target precision did, and the estimate behind it."""
+
+    labeler: str
+    target: float
+    accepted: int
+    threshold: float | None
+    estimated_precision: float
+    interval: list[float] = Field(description="80 % two-sided: its low end is the 90 % bound.")
+    reviewed: int
+    more_needed: int | None
+    message: str
 
 
 @router.get("")
@@ -109,3 +131,19 @@ def accept_above(project: str, body: AcceptAbove, store: StoreDep) -> dict[str, 
             session, get_project(session, project), body.threshold, body.class_name
         )
     return {"accepted": n}
+
+
+@router.post("/accept-at-precision", response_model=AcceptancePublic)
+def accept_at_precision(project: str, body: PrecisionAccept, store: StoreDep) -> dict[str, Any]:
+    """Accept the pending suggestions above the lowest confidence whose reviewed decisions
+    reach the target precision at their 90 % lower bound; nothing when they cannot (the answer
+    says how many more to review)."""
+    with store.session() as session:
+        result = trust.accept_at_precision(
+            session,
+            get_project(session, project),
+            body.precision,
+            body.labeler,
+            dry_run=body.dry_run,
+        )
+    return result.to_dict()

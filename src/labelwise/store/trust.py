@@ -1,0 +1,141 @@
+"""Accept at a target precision: a labeler's reviewed decisions (its accepted and rejected
+suggestions, and its suggestions on documents the user labeled) tell how precise it is above
+each confidence; the lowest threshold whose precision holds the target at its lower 90 % bound
+is used to accept what is pending above it. Too few decisions: nothing is accepted, and the
+answer says how many more to review."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labelwise.domain import LabelwiseError, SuggestionStatus
+from labelwise.stats import choose_threshold
+from labelwise.store import labels as rules
+from labelwise.store.models import Document, Label, Project, Suggestion
+
+
+@dataclass
+class Acceptance:
+    labeler: str
+    target: float
+    accepted: int
+    threshold: float | None
+    estimated_precision: float
+    interval: tuple[float, float]  # the 80 % two-sided interval: its low end is the 90 % bound
+    reviewed: int  # reviewed decisions at or above the threshold (or where it was tried)
+    more_needed: int | None  # when nothing was accepted: decisions still to review
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["interval"] = list(self.interval)
+        return data
+
+
+def reviewed_decisions(session: Session, project: Project) -> dict[str, list[tuple[float, bool]]]:
+    """Per labeler: (confidence, right) of each suggestion a person has decided on: accepted
+    (right), rejected (wrong), or shadowed by the user's own label (right when it names the
+    suggested class)."""
+    rows = session.execute(
+        select(
+            Suggestion.labeler,
+            Suggestion.confidence,
+            Suggestion.status,
+            Suggestion.class_id,
+            Suggestion.document_id,
+        )
+        .join(Document, Document.id == Suggestion.document_id)
+        .where(Document.project_id == project.id)
+    ).all()
+    user: dict[int, set[int]] = defaultdict(set)
+    for doc_id, class_id in session.execute(
+        select(Label.document_id, Label.class_id)
+        .join(Document, Document.id == Label.document_id)
+        .where(Document.project_id == project.id, Label.suggestion_id.is_(None))
+    ):
+        user[doc_id].add(class_id)
+    out: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    for labeler, confidence, status, class_id, doc_id in rows:
+        if status == SuggestionStatus.ACCEPTED:
+            out[labeler].append((confidence, True))
+        elif status == SuggestionStatus.REJECTED:
+            out[labeler].append((confidence, False))
+        elif doc_id in user:  # pending, and the user labeled the document by hand
+            out[labeler].append((confidence, class_id in user[doc_id]))
+    return dict(out)
+
+
+def accept_at_precision(
+    session: Session,
+    project: Project,
+    target: float,
+    labeler: str | None = None,
+    *,
+    dry_run: bool = False,
+) -> Acceptance:
+    """Accept the pending suggestions of ``labeler`` above the lowest threshold whose reviewed
+    precision reaches ``target`` at its lower 90 % bound; accept nothing when none does."""
+    if not 0 < target < 1:
+        raise LabelwiseError(f"a target precision of {target} is not between 0 and 1")
+    labeler = labeler or _only_labeler(session, project)
+    decisions = reviewed_decisions(session, project).get(labeler, [])
+    pick = choose_threshold(decisions, target)
+    queue = "the auto-labeled documents, the review queue"
+    if pick.threshold is None:
+        more = (
+            f"review about {pick.more_needed} more of its suggestions ({queue}) to support it"
+            if pick.more_needed is not None
+            else "its reviewed precision is below the target at every confidence; review more "
+            f"({queue}) or use a better labeler"
+        )
+        return Acceptance(
+            labeler,
+            target,
+            0,
+            None,
+            pick.precision,
+            pick.interval,
+            pick.reviewed,
+            pick.more_needed,
+            f"accepted nothing: {len(decisions)} reviewed decisions of {labeler!r} cannot "
+            f"support a precision of {target:.0%}; {more}",
+        )
+    accepted = (
+        0 if dry_run else rules.accept_above(session, project, pick.threshold, labeler=labeler)
+    )
+    return Acceptance(
+        labeler,
+        target,
+        accepted,
+        pick.threshold,
+        pick.precision,
+        pick.interval,
+        pick.reviewed,
+        None,
+        f"accepted {accepted} suggestions of {labeler!r} at confidence >= {pick.threshold:.3f}: "
+        f"{pick.reviewed} reviewed decisions above it were {pick.precision:.1%} right "
+        f"(90 % lower bound {pick.interval[0]:.1%})",
+    )
+
+
+def _only_labeler(session: Session, project: Project) -> str:
+    names = sorted(
+        set(
+            session.scalars(
+                select(Suggestion.labeler)
+                .join(Document, Document.id == Suggestion.document_id)
+                .where(Document.project_id == project.id, rules.reviewable_clause(project))
+            )
+        )
+    )
+    if len(names) != 1:
+        raise LabelwiseError(
+            "name the labeler whose suggestions to accept: "
+            + (", ".join(names) if names else "there are no suggestions to review")
+        )
+    return names[0]

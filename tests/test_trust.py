@@ -1,0 +1,128 @@
+"""Accept at a target precision: the interval, the threshold rule and its refusal on synthetic
+scores, and the whole path through the store, the CLI and the API."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from typer.testing import CliRunner
+
+from labelwise.cli import app
+from labelwise.stats import Z_TWO_SIDED_95, choose_threshold, needed, wilson
+from labelwise.store import Store
+from labelwise.store import labels as rules
+from labelwise.store.documents import get_document
+from labelwise.store.projects import get_project
+from labelwise.store.trust import accept_at_precision, reviewed_decisions
+from tests.helpers import make_project
+
+
+def test_wilson_interval_known_values() -> None:
+    lo, hi = wilson(95, 100, Z_TWO_SIDED_95)  # the textbook 95 % Wilson interval of 95/100
+    assert (lo, hi) == pytest.approx((0.8882, 0.9785), abs=2e-4)
+    assert wilson(0, 0) == (0.0, 1.0)
+    lo, hi = wilson(10, 10)
+    assert hi == pytest.approx(1.0) and 0.8 < lo < 0.9
+
+
+def calibrated(n: int, seed: int, base: float = 0.0) -> list[tuple[float, bool]]:
+    """Scores whose confidence is the true chance of being right (a reliable labeler)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        c = base + (1 - base) * rng.random() ** 0.5
+        out.append((c, rng.random() < c))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_threshold_holds_the_target_on_new_data(seed: int) -> None:
+    """Reliability check: the threshold chosen on 2,000 reviewed decisions keeps >= 94 % of the
+    suggestions above it right on 20,000 fresh ones from the same labeler."""
+    pick = choose_threshold(calibrated(2000, seed), 0.95)
+    assert pick.threshold is not None and pick.interval[0] >= 0.95
+    fresh = [right for c, right in calibrated(20_000, 1000 + seed) if c >= pick.threshold]
+    assert len(fresh) > 500 and sum(fresh) / len(fresh) >= 0.94
+
+
+def test_too_few_decisions_accept_nothing_and_say_how_many_more() -> None:
+    few = [(0.99, True)] * 6
+    pick = choose_threshold(few, 0.95)
+    assert pick.threshold is None and pick.more_needed is not None and pick.more_needed > 0
+    assert choose_threshold([*few, *[(0.99, True)] * pick.more_needed], 0.95).threshold == 0.99
+    bad = [(0.99, i % 3 != 0) for i in range(300)]  # 67 % right: more reviews cannot help
+    refused = choose_threshold(bad, 0.95)
+    assert refused.threshold is None and refused.more_needed is None
+    assert needed(0.9, 0.95) is None and needed(1.0, 0.95) == 32
+
+
+@pytest.fixture
+def reviewed(store: Store) -> Store:
+    """120 documents with embedding suggestions: 60 reviewed (decided), 60 pending. The
+    labeler is right above 0.8 and wrong below."""
+    docs = {f"d{i:03d}": f"text {i}" for i in range(120)}
+    make_project(store, classes=("a", "b"), docs=docs)
+    with store.session() as s:
+        p = get_project(s, "p")
+        new = []
+        for i in range(120):
+            conf = 0.5 + 0.5 * (i % 60) / 60
+            new.append(
+                rules.NewSuggestion(get_document(s, p, f"d{i:03d}").id, "a", conf, "embedding")
+            )
+        stored = rules.add_suggestions(s, p, new)
+        for sug in stored[:60]:
+            if sug.confidence >= 0.8:
+                rules.accept(s, p, sug.id)
+            else:
+                rules.reject(s, p, sug.id)
+    return store
+
+
+def test_accept_at_precision_in_the_store(reviewed: Store) -> None:
+    with reviewed.session() as s:
+        p = get_project(s, "p")
+        decisions = reviewed_decisions(s, p)["embedding"]
+        assert len(decisions) == 60 and sum(r for _, r in decisions) == 24
+        result = accept_at_precision(s, p, 0.9)
+        assert result.threshold == pytest.approx(0.8) and result.estimated_precision == 1.0
+        assert result.accepted == 24  # the pending ones at or above 0.8
+        assert result.interval[0] >= 0.9
+    with reviewed.session() as s:
+        again = accept_at_precision(s, get_project(s, "p"), 0.99)
+        assert again.accepted == 0 and again.threshold is None
+        assert again.more_needed and "review about" in again.message
+
+
+def test_accept_above_precision_cli_and_api(reviewed: Store, cli_env: str) -> None:
+    """`accept-above PROJECT --precision 0.95 --json` and the API route give the same shape;
+    the old `accept-above PROJECT 0.9` stays."""
+    runner = CliRunner()
+    result = runner.invoke(app, ["accept-above", "p", "--precision", "0.95", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"accepted", "threshold", "estimated_precision", "interval"} <= set(data)
+    assert data["accepted"] == 0 and data["more_needed"] > 0  # 24 right answers are too few
+    result = runner.invoke(app, ["accept-above", "p", "0.95", "--json"])
+    assert json.loads(result.stdout)["accepted"] == 6  # the plain threshold still works
+
+
+def test_accept_at_precision_over_http(reviewed: Store) -> None:
+    from tests.test_api import serve
+    from tests.test_web_api import Client
+
+    for base in serve(reviewed, None):
+        client = Client(base)
+        status, body, _ = client(
+            "POST",
+            "/api/projects/p/suggestions/accept-at-precision",
+            {"precision": 0.9, "dry_run": True},
+        )
+        assert status == 200 and body["threshold"] == pytest.approx(0.8)
+        assert body["accepted"] == 0  # a dry run accepts nothing
+        status, body, _ = client(
+            "POST", "/api/projects/p/suggestions/accept-at-precision", {"precision": 0.9}
+        )
+        assert status == 200 and body["accepted"] == 24 and len(body["interval"]) == 2
