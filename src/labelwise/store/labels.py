@@ -259,6 +259,25 @@ def reject(session: Session, project: Project, suggestion_id: int) -> Suggestion
     return s
 
 
+def undo(session: Session, project: Project, suggestion_id: int) -> Suggestion:
+    """Take back a decision: the suggestion is pending again, the label its acceptance made is
+    removed (a label the user set by hand since stays), and the counts are corrected."""
+    s = _load(session, project, suggestion_id)
+    if s.status == SuggestionStatus.PENDING:
+        raise Conflict(f"suggestion {s.id} is pending: there is no decision to undo")
+    source = _source(s.job_id, s.labeler)
+    if s.status == SuggestionStatus.ACCEPTED:
+        label = session.scalar(select(Label).where(Label.suggestion_id == s.id))
+        if label is not None:
+            session.delete(label)
+        _count(session, project.id, source, accepted=-1)
+    else:
+        _count(session, project.id, source, rejected=-1)
+    s.status, s.decided_at = SuggestionStatus.PENDING.value, None
+    session.flush()
+    return s
+
+
 def discard_suggestions(
     session: Session, project: Project, document_ids: Sequence[int] | None = None
 ) -> int:

@@ -38,6 +38,12 @@ VOCABULARY = {
 templates.env.globals["vocabulary"] = VOCABULARY
 router = APIRouter(include_in_schema=False)
 PAGE = 50
+LIST_NAMES = {
+    DocFilter.ALL: "All",
+    DocFilter.UNLABELED: "Unlabeled",
+    DocFilter.LABELED: "Labeled",
+    DocFilter.AUTO_LABELED: "Auto labeled",
+}
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -165,6 +171,7 @@ def document_page(
         query=_filter_query(filters),
         next=view["next"],
         previous=view["previous"],
+        list_name=LIST_NAMES[filters.filter],
         tab="documents",
     )
 

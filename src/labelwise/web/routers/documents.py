@@ -83,6 +83,10 @@ class Review(BaseModel):
         None, description="The document's user labels, replacing those it has (manual labeling)."
     )
     dataset: Dataset | None = None
+    undo: list[DbId] = Field(
+        default_factory=list,
+        description="Suggestion ids whose decision to take back (pending again), done first.",
+    )
 
 
 class DatasetChange(BaseModel):
@@ -210,6 +214,9 @@ def review(project: str, name: str, body: Review, store: StoreDep) -> dict[str, 
     with store.session() as session:
         p = get_project(session, project)
         doc = get_document(session, p, name)
+        for sid in body.undo:
+            if rules.undo(session, p, sid).document_id != doc.id:
+                raise Conflict(f"suggestion {sid} is not one of {name!r}")
         unknown = (set(body.accept) | set(body.reject)) - _offered(session, p, doc)
         if unknown:
             raise Conflict(

@@ -79,83 +79,218 @@ function importForm() {
 
 // -- one document: decisions stay pending until Save ----------------------------------------------
 function reviewPage() {
+  // One key per decision, no page load: a decision goes through the API and the next document
+  // of the list is fetched and drawn in place (the URL follows, so history and reload work).
   const root = $("#review");
   if (!root) return;
-  const project = root.dataset.project, name = root.dataset.document;
+  const project = root.dataset.project;
   const single = root.dataset.kind === "single_label";
-  const decisions = new Map(); // suggestion id -> "accept" | "reject"
-  const manualStart = $$("#manual input").filter((i) => i.checked).map((i) => i.value).join("\n");
-  const datasetStart = $("#dataset").value;
-  let manualChanged = false;
+  const classes = JSON.parse(root.dataset.classes);
+  const query = root.dataset.query;
+  const listName = root.dataset.listName;
+  const qs = query ? `?${query}` : "";
+  const docUrl = (name) => `/api/projects/${enc(project)}/documents/${enc(name)}${qs}`;
+  const pageUrl = (name) => `/projects/${enc(project)}/documents/${enc(name)}${qs}`;
+  let doc = null;       // the document shown, as the API gives it
+  let startTotal = null; // documents in the list when review began
+  let picked = new Set(); // multi-label: classes toggled with the number keys
+  let filterText = "";   // more than 9 classes: type to filter, Enter picks
+  const history_ = [];   // decisions to undo: {name, body}
 
-  const dirty = () => decisions.size > 0 || manualChanged || $("#dataset").value !== datasetStart;
-  const refresh = () => {
-    for (const li of $$("#suggestions .suggestion")) {
-      const d = decisions.get(Number(li.dataset.id));
-      li.classList.toggle("accepted", d === "accept");
-      li.classList.toggle("rejected", d === "reject");
+  // a decision's errors show in the flash box (``guard`` is for event handlers)
+  const safe = (fn) => async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      flash(err.message, true);
     }
-    $("#save").disabled = !dirty();
-    $("#unsaved").textContent = dirty() ? "unsaved changes" : "";
   };
-  const decide = (li, what) => {
-    const id = Number(li.dataset.id);
-    if (decisions.get(id) === what) {
-      decisions.delete(id);
-    } else {
-      if (what === "accept" && single) {
-        // one class per document: accepting one sets aside the other accepted ones
-        for (const [other, d] of decisions) if (d === "accept") decisions.delete(other);
-      }
-      decisions.set(id, what);
-    }
-    refresh();
+  const el = (tag, cls, text) => {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
   };
-  for (const li of $$("#suggestions .suggestion")) {
-    $(".accept", li).addEventListener("click", () => decide(li, "accept"));
-    $(".reject", li).addEventListener("click", () => decide(li, "reject"));
+
+  async function count() {
+    const r = await api("GET", `/api/projects/${enc(project)}/documents${qs}${qs ? "&" : "?"}limit=1&count=true`);
+    return r.total;
   }
-  for (const input of $$("#manual input")) {
-    input.addEventListener("change", () => {
-      manualChanged = $$("#manual input").filter((i) => i.checked).map((i) => i.value).join("\n") !== manualStart;
-      refresh();
+
+  function render() {
+    document.title = `${doc.name} · ${project}`;
+    $("#doc-name").textContent = doc.name;
+    $("#doc-text").textContent = doc.text; // text only, never HTML
+    const labels = $("#user-labels");
+    labels.replaceChildren();
+    if (!doc.labels.length) labels.append(el("span", "muted", "no user label yet"));
+    for (const l of doc.labels) {
+      const chip = el("span", "label user", l);
+      chip.dataset.class = l;
+      chip.append(el("span", "chip-kind", " · yours"));
+      labels.append(chip);
+    }
+    // suggestions merged by class: one chip per class, every labeler that proposed it
+    const byClass = new Map();
+    for (const s of doc.suggestions) {
+      if (!byClass.has(s.class)) byClass.set(s.class, []);
+      byClass.get(s.class).push(s);
+    }
+    const list = $("#suggestions");
+    list.replaceChildren();
+    if (!byClass.size) list.append(el("li", "muted", "no suggestions to review"));
+    for (const [cls, items] of byClass) {
+      const li = el("li", "suggestion");
+      li.dataset.class = cls;
+      li.dataset.id = items[0].id;
+      li.dataset.ids = items.map((s) => s.id).join(",");
+      const chip = el("span", "label suggested", cls);
+      chip.append(el("span", "chip-kind", " · suggested"));
+      li.append(chip, " ");
+      const who = items.map((s) => `${s.labeler}${s.model ? " " + s.model : ""} ${s.confidence.toFixed(2)}`).join(" · ");
+      li.append(el("span", "confidence", items[0].confidence.toFixed(2)), " ");
+      const ok = el("button", "accept", "✓");
+      ok.type = "button"; ok.title = "Accept (a)"; ok.setAttribute("aria-label", `Accept ${cls}`);
+      ok.addEventListener("click", () => decide("accept", li));
+      const no = el("button", "reject", "✗");
+      no.type = "button"; no.title = "Reject (r)"; no.setAttribute("aria-label", `Reject ${cls}`);
+      no.addEventListener("click", () => decide("reject", li));
+      li.append(ok, " ", no, el("div", "meta", who));
+      const why = items.find((s) => s.rationale);
+      if (why) li.append(el("div", "rationale", why.rationale));
+      list.append(li);
+    }
+    const manual = $("#manual");
+    manual.replaceChildren();
+    classes.forEach((c, i) => {
+      const label = el("label");
+      const input = el("input");
+      input.type = single ? "radio" : "checkbox";
+      input.name = "manual";
+      input.value = c;
+      input.checked = doc.labels.includes(c) || picked.has(c);
+      input.addEventListener("change", () => {
+        if (single) pick(c); else { toggle(c); }
+      });
+      label.append(input, ` ${i < 9 ? i + 1 + " " : ""}${c}`);
+      label.hidden = Boolean(filterText) && !c.toLowerCase().includes(filterText);
+      manual.append(label);
     });
+    $("#dataset").value = doc.dataset;
+    $("#prev").hidden = !doc.previous;
+    $("#next").hidden = !doc.next;
+    $("#undo").disabled = !history_.length;
   }
-  $("#dataset").addEventListener("change", refresh);
 
-  const save = guard(async () => {
-    if (!dirty()) return;
-    const body = { accept: [], reject: [] };
-    for (const [id, d] of decisions) body[d].push(id);
-    if (manualChanged) body.labels = $$("#manual input").filter((i) => i.checked).map((i) => i.value);
-    if ($("#dataset").value !== datasetStart) body.dataset = $("#dataset").value;
-    await api("POST", `/api/projects/${enc(project)}/documents/${enc(name)}/review`, body);
-    decisions.clear();
-    manualChanged = false;
-    window.removeEventListener("beforeunload", warn);
-    location.reload();
-  });
-  $("#save").addEventListener("click", save);
+  async function show(name, push) {
+    doc = await api("GET", docUrl(name));
+    picked = new Set();
+    filterText = "";
+    $("#class-filter").value = "";
+    if (push) history.pushState({ name }, "", pageUrl(name));
+    render();
+    const left = await count();
+    if (startTotal === null) startTotal = left;
+    $("#counter").textContent = `${left} of ${startTotal} left in ${listName}`;
+  }
 
-  const warn = (event) => {
-    if (dirty()) {
-      event.preventDefault();
-      event.returnValue = "";
+  async function moveOn(next) {
+    if (next) await show(next, true);
+    else { // the end of the list: what is left is counted again
+      const left = await count();
+      $("#counter").textContent = `${left} of ${startTotal} left in ${listName}; the end of the list`;
+      flash("the end of the list");
     }
-  };
-  window.addEventListener("beforeunload", warn);
+  }
 
-  const firstOpen = () => $$("#suggestions .suggestion").find((li) => !decisions.has(Number(li.dataset.id)));
-  document.addEventListener("keydown", (event) => {
-    if (event.target.closest("input, textarea, select") || event.ctrlKey || event.metaKey || event.altKey) return;
-    const li = firstOpen();
-    if (event.key === "a" && li) decide(li, "accept");
-    else if (event.key === "r" && li) decide(li, "reject");
-    else if (event.key === "s") save();
-    else if (event.key === "j" && $("#next")) location.href = $("#next").href;
-    else if (event.key === "k" && $("#prev")) location.href = $("#prev").href;
+  async function send(body, undoBody) {
+    const next = doc.next;
+    const name = doc.name;
+    await api("POST", `/api/projects/${enc(project)}/documents/${enc(name)}/review`, body);
+    history_.push({ name, body: undoBody });
+    return { next, name };
+  }
+
+  const decide = safe(async (what, li) => {
+    li = li || $("#suggestions .suggestion");
+    if (!li) { flash("no suggestion to decide on: pick a class with 1–9"); return; }
+    const ids = li.dataset.ids.split(",").map(Number);
+    const body = what === "accept" ? { accept: [ids[0]], reject: ids.slice(1) } : { reject: ids };
+    const { next } = await send(body, { undo: ids });
+    const rest = doc.suggestions.filter((s) => !ids.includes(s.id));
+    if (what === "accept" && !single && rest.length) return show(doc.name, false);
+    if (what === "reject" && rest.length) return show(doc.name, false);
+    return moveOn(next);
   });
-  refresh();
+
+  const pick = safe(async (cls) => {
+    // single-label: the class becomes the document's label (accepting the suggestion that
+    // names it, rejecting the others); on to the next document
+    const match = doc.suggestions.filter((s) => s.class === cls).map((s) => s.id);
+    const others = doc.suggestions.filter((s) => s.class !== cls).map((s) => s.id);
+    const body = match.length
+      ? { accept: [match[0]], reject: [...others, ...match.slice(1)] }
+      : { labels: [cls], reject: others };
+    const { next } = await send(body, { undo: [...match, ...others], labels: doc.labels });
+    return moveOn(next);
+  });
+
+  function toggle(cls) {
+    if (picked.has(cls)) picked.delete(cls); else picked.add(cls);
+    render();
+  }
+
+  const savePicked = safe(async () => {
+    const labels = [...new Set([...doc.labels, ...picked])];
+    const { next } = await send({ labels }, { labels: doc.labels });
+    return moveOn(next);
+  });
+
+  const undo = safe(async () => {
+    const last = history_.pop();
+    if (!last) { flash("nothing to undo"); return; }
+    await api("POST", `/api/projects/${enc(project)}/documents/${enc(last.name)}/review`, last.body);
+    await show(last.name, last.name !== (doc && doc.name));
+    flash(`undone on ${last.name}`);
+  });
+
+  const saveDataset = safe(async () => {
+    await api("POST", `/api/projects/${enc(project)}/documents/${enc(doc.name)}/review`, { dataset: $("#dataset").value });
+    flash(`${doc.name} is in the ${$("#dataset").value} set`);
+  });
+  $("#dataset").addEventListener("change", saveDataset);
+  $("#undo").addEventListener("click", undo);
+  $("#prev").addEventListener("click", (e) => { e.preventDefault(); if (doc.previous) show(doc.previous, true); });
+  $("#next").addEventListener("click", (e) => { e.preventDefault(); if (doc.next) show(doc.next, true); });
+  $("#class-filter").addEventListener("input", (e) => { filterText = e.target.value.toLowerCase(); render(); });
+  $("#class-filter").addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    const shown = classes.filter((c) => c.toLowerCase().includes(filterText));
+    if (shown.length === 1) (single ? pick(shown[0]) : toggle(shown[0]));
+    e.target.blur();
+  });
+  window.addEventListener("popstate", (e) => { if (e.state && e.state.name) show(e.state.name, false); });
+
+  const typing = (t) => t.closest("textarea, select, input[type=text], input[type=search], input:not([type])");
+  document.addEventListener("keydown", (event) => {
+    if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey || !doc) return;
+    const k = event.key;
+    if (k === "a") decide("accept");
+    else if (k === "r") decide("reject");
+    else if (k === "u") undo();
+    else if (k === "j" && doc.next) show(doc.next, true);
+    else if (k === "k" && doc.previous) show(doc.previous, true);
+    else if (k === "Enter" && !single && picked.size) savePicked();
+    else if (/^[1-9]$/.test(k) && classes[Number(k) - 1]) {
+      const c = classes[Number(k) - 1];
+      if (single) pick(c); else toggle(c);
+    } else if (k === "/") { event.preventDefault(); $("#class-filter").focus(); }
+    else return;
+    if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
+  });
+  history.replaceState({ name: root.dataset.document }, "", location.href);
+  show(root.dataset.document, false).catch((err) => flash(err.message, true));
 }
 
 // -- bulk review ------------------------------------------------------------------------------------
