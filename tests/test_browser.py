@@ -262,6 +262,14 @@ def test_new_project_import_llm_wizard_and_bulk_review(
     page.click("#reject-selected")
     page.wait_for_function("document.querySelectorAll('#suggestion-table input.pick').length === 4")
     page.fill("#threshold", "0")
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))  # say no first
+    page.click("#accept-above")
+    page.wait_for_function("document.querySelector('#flash') !== null")
+    page.wait_for_timeout(300)
+    assert asked == ["Accept 4 suggestions at confidence ≥ 0?"]
+    assert page.locator("#suggestion-table input.pick").count() == 4  # nothing accepted
+    page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
     page.click("#accept-above")
     page.wait_for_function("document.querySelectorAll('#suggestion-table input.pick').length === 0")
     with store.session() as s:

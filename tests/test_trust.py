@@ -106,7 +106,33 @@ def test_accept_above_precision_cli_and_api(reviewed: Store, cli_env: str) -> No
     assert {"accepted", "threshold", "estimated_precision", "interval"} <= set(data)
     assert data["accepted"] == 0 and data["more_needed"] > 0  # 24 right answers are too few
     result = runner.invoke(app, ["accept-above", "p", "0.95", "--json"])
+    assert result.exit_code == 1 and "accept 6 suggestions at confidence >= 0.95?" in (
+        result.stderr
+    )  # it asks first; nobody at a terminal to answer: nothing accepted
+    result = runner.invoke(app, ["accept-above", "p", "0.95", "--json", "--yes"])
     assert json.loads(result.stdout)["accepted"] == 6  # the plain threshold still works
+
+
+def test_train_asks_before_deleting_unreviewed_suggestions(reviewed: Store, cli_env: str) -> None:
+    """60 suggestions were never reviewed: training says so (and their cost) and asks."""
+    runner = CliRunner()
+    with reviewed.session() as s:
+        p = get_project(s, "p")
+        left = rules.unaccepted(s, p)
+        assert (left["pending"], left["rejected"]) == (60, 36)
+        for i in range(10):  # user labels of class b too, so a model can be trained
+            doc = get_document(s, p, f"d{i:03d}")
+            rules.set_labels(s, p, doc, [c for c in p.classes if c.name == "b"])
+    result = runner.invoke(app, ["train", "p", "--model", "m"])
+    assert result.exit_code == 1 and "training deletes 60 suggestions nobody reviewed" in (
+        result.stderr
+    )
+    with reviewed.session() as s:
+        assert rules.unaccepted(s, get_project(s, "p"))["pending"] == 60  # nothing deleted
+    result = runner.invoke(app, ["train", "p", "--model", "m", "--yes"])
+    assert result.exit_code == 0, result.output
+    with reviewed.session() as s:
+        assert rules.unaccepted(s, get_project(s, "p"))["pending"] == 0
 
 
 def test_accept_at_precision_over_http(reviewed: Store) -> None:
@@ -121,7 +147,7 @@ def test_accept_at_precision_over_http(reviewed: Store) -> None:
             {"precision": 0.9, "dry_run": True},
         )
         assert status == 200 and body["threshold"] == pytest.approx(0.8)
-        assert body["accepted"] == 0  # a dry run accepts nothing
+        assert body["accepted"] == 24 and body["message"].startswith("would accept")
         status, body, _ = client(
             "POST", "/api/projects/p/suggestions/accept-at-precision", {"precision": 0.9}
         )

@@ -7,7 +7,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelwise.cli.common import JsonOpt, emit_json, get_store, out
+from labelwise.cli.common import JsonOpt, YesOpt, confirm, emit_json, get_store, out
 from labelwise.domain import MAX_ID, LabelwiseError, NotFound
 from labelwise.store import labels as svc
 from labelwise.store import trust
@@ -131,6 +131,7 @@ def accept_above(
     labeler: str | None = typer.Option(
         None, help="With --precision: whose suggestions (default: the only labeler)."
     ),
+    yes: bool = YesOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Accept every suggestion offered for review at or above a confidence, or at a target
@@ -140,11 +141,21 @@ def accept_above(
     with get_store().session() as session:
         p = get_project(session, project)
         if precision is not None:
+            preview = trust.accept_at_precision(session, p, precision, labeler, dry_run=True)
+            if preview.accepted:
+                confirm(
+                    f"accept {preview.accepted} suggestions of {preview.labeler!r} at "
+                    f"confidence >= {preview.threshold:.3f}?",
+                    yes,
+                )
             result = trust.accept_at_precision(session, p, precision, labeler)
             data: dict[str, object] = result.to_dict()
             text = result.message
         else:
             assert threshold is not None
+            would = svc.accept_above(session, p, threshold, class_name, dry_run=True)
+            if would:
+                confirm(f"accept {would} suggestions at confidence >= {threshold}?", yes)
             n = svc.accept_above(session, p, threshold, class_name)
             data = {"accepted": n, "threshold": threshold}
             text = f"accepted {n} suggestion{'s' if n != 1 else ''} at confidence >= {threshold}"

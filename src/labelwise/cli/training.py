@@ -36,10 +36,23 @@ def train(
     algorithm: str = typer.Option(
         "embedding-logreg", help="embedding-logreg (default) or tfidf-logreg."
     ),
+    yes: bool = YesOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Train a model on the user labels (deletes suggestions that were not accepted)."""
+    """Train a model on the user labels (deletes suggestions that were not accepted; asks
+    first when some were never reviewed)."""
+    from labelwise.store.labels import unaccepted
     from labelwise.training.train import TrainOptions, train_model
+
+    with get_store().session() as session:
+        left = unaccepted(session, get_project(session, project))
+    if left["pending"]:
+        confirm(
+            f"training deletes {left['pending']} suggestions nobody reviewed (they cost "
+            f"${left['cost_usd']:.4f}) and {left['rejected']} rejected ones; review or accept "
+            "them first to keep them. Train now?",
+            yes,
+        )
 
     options = TrainOptions(algorithm=algorithm, split=split, manual_split=manual_split)
     with progress_bar(f"training {model}", quiet=as_json) as on_progress:

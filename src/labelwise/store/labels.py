@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
@@ -302,6 +303,30 @@ def discard_suggestions(
     return deleted
 
 
+def unaccepted(session: Session, project: Project) -> dict[str, Any]:
+    """What training would delete: pending (never reviewed) and rejected suggestions, and what
+    the pending ones cost (each job's cost shared among its suggestions)."""
+    from labelwise.store.models import Job
+
+    rows = session.execute(
+        select(Suggestion.status, Suggestion.job_id, func.count())
+        .join(Document, Document.id == Suggestion.document_id)
+        .where(
+            Document.project_id == project.id,
+            Suggestion.status != SuggestionStatus.ACCEPTED.value,
+        )
+        .group_by(Suggestion.status, Suggestion.job_id)
+    ).all()
+    pending = sum(n for status, _, n in rows if status == SuggestionStatus.PENDING)
+    rejected = sum(n for status, _, n in rows if status == SuggestionStatus.REJECTED)
+    paid = 0.0
+    for status, job_id, n in rows:
+        job = session.get(Job, job_id) if job_id is not None else None
+        if status == SuggestionStatus.PENDING and job is not None and job.suggestions:
+            paid += job.cost_usd * n / job.suggestions
+    return {"pending": pending, "rejected": rejected, "cost_usd": round(paid, 6)}
+
+
 def outcomes(session: Session, project: Project) -> dict[str, dict[str, int]]:
     """Accepted / rejected / discarded counts per source (``job:<id>`` or ``labeler:<name>``)."""
     rows = session.scalars(
@@ -339,10 +364,11 @@ def accept_above(
     class_name: str | None = None,
     *,
     labeler: str | None = None,
+    dry_run: bool = False,
 ) -> int:
     """Accept every suggestion offered for review with confidence >= ``threshold`` (one class,
     or all; one labeler's, or all). Single-label: only a document's most confident suggestion
-    is accepted."""
+    is accepted. With ``dry_run``, only count them."""
     query = (
         select(Suggestion)
         .join(Document, Document.id == Suggestion.document_id)
@@ -365,7 +391,8 @@ def accept_above(
         if project.kind == ProjectKind.SINGLE_LABEL and s.document_id in seen:
             continue
         seen.add(s.document_id)
-        accept(session, project, s.id)
+        if not dry_run:
+            accept(session, project, s.id)
         accepted += 1
     session.flush()
     return accepted

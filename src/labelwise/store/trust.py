@@ -105,8 +105,8 @@ def accept_at_precision(
             f"accepted nothing: {len(decisions)} reviewed decisions of {labeler!r} cannot "
             f"support a precision of {target:.0%}; {more}",
         )
-    accepted = (
-        0 if dry_run else rules.accept_above(session, project, pick.threshold, labeler=labeler)
+    accepted = rules.accept_above(
+        session, project, pick.threshold, labeler=labeler, dry_run=dry_run
     )
     return Acceptance(
         labeler,
@@ -117,7 +117,8 @@ def accept_at_precision(
         pick.interval,
         pick.reviewed,
         None,
-        f"accepted {accepted} suggestions of {labeler!r} at confidence >= {pick.threshold:.3f}: "
+        f"{'would accept' if dry_run else 'accepted'} {accepted} suggestions of {labeler!r} at "
+        f"confidence >= {pick.threshold:.3f}: "
         f"{pick.reviewed} reviewed decisions above it were {pick.precision:.1%} right "
         f"(90 % lower bound {pick.interval[0]:.1%})",
     )

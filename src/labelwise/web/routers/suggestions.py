@@ -27,6 +27,7 @@ class AcceptAbove(BaseModel):
     model_config = ConfigDict(extra="forbid")
     threshold: float = Field(ge=0, le=1)
     class_name: str | None = Field(None, alias="class")
+    dry_run: bool = Field(False, description="Only count what would be accepted.")
 
 
 class PrecisionAccept(BaseModel):
@@ -48,6 +49,14 @@ class AcceptancePublic(BaseModel):
     reviewed: int
     more_needed: int | None
     message: str
+
+
+@router.get("/unaccepted")
+def unaccepted(project: str, store: StoreDep) -> dict[str, Any]:
+    """What training would delete: suggestions nobody reviewed (and what they cost), and the
+    rejected ones."""
+    with store.session() as session:
+        return rules.unaccepted(session, get_project(session, project))
 
 
 @router.get("")
@@ -128,7 +137,11 @@ def accept_above(project: str, body: AcceptAbove, store: StoreDep) -> dict[str, 
     (single-label: a document's most confident one)."""
     with store.session() as session:
         n = rules.accept_above(
-            session, get_project(session, project), body.threshold, body.class_name
+            session,
+            get_project(session, project),
+            body.threshold,
+            body.class_name,
+            dry_run=body.dry_run,
         )
     return {"accepted": n}
 

@@ -311,6 +311,9 @@ function bulkPage() {
   $("#accept-above").addEventListener("click", guard(async (e) => {
     const body = { threshold: Number($("#threshold").value) };
     if (e.target.dataset.class) body.class = e.target.dataset.class;
+    const would = await api("POST", `${base}/accept-above`, { ...body, dry_run: true });
+    if (!would.accepted) { flash(`no suggestion at confidence ≥ ${body.threshold}`); return; }
+    if (!window.confirm(`Accept ${would.accepted} suggestions at confidence ≥ ${body.threshold}?`)) return;
     const r = await api("POST", `${base}/accept-above`, body);
     flash(`accepted ${r.accepted}`);
     setTimeout(() => location.reload(), 600);
@@ -423,6 +426,8 @@ function modelsPage() {
   if (!form) return;
   const project = form.dataset.project;
   form.addEventListener("submit", guard(async () => {
+    const left = await api("GET", `/api/projects/${enc(project)}/suggestions/unaccepted`);
+    if (left.pending && !window.confirm(`Training deletes ${left.pending} suggestions nobody reviewed (they cost $${left.cost_usd.toFixed(4)}) and ${left.rejected} rejected ones. Train now?`)) return;
     const manual = form.querySelector('input[name="split_mode"]:checked').value === "manual";
     const body = { model: form.model.value, algorithm: form.algorithm.value, split: Number(form.split.value), manual_split: manual };
     const r = await api("POST", `/api/projects/${enc(project)}/models`, body);
