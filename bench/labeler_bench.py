@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from labelwise.domain import ProjectKind
+from labelwise.domain import ClassSpec, DocInput, Example, LabelTask, ProjectKind
 from labelwise.embeddings.encoder import Encoder
-from labelwise.labelers.base import ClassSpec, DocInput, Example, LabelTask
 from labelwise.labelers.embedding import EmbeddingLabeler
 
 SHOTS = 5

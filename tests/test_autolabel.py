@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 
 from labelwise.autolabel import suggest
-from labelwise.domain import ProjectKind
-from labelwise.labelers.base import DocInput, Labeler, LabelTask, Outcome, Prediction
+from labelwise.domain import DocInput, LabelTask, ProjectKind
+from labelwise.labelers.base import Labeler, Outcome, Prediction
 from labelwise.store import Store
 from labelwise.store import labels as rules
 from labelwise.store.documents import get_document

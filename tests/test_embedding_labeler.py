@@ -12,10 +12,9 @@ from typer.testing import CliRunner
 
 from labelwise.autolabel import suggest
 from labelwise.cli import app
-from labelwise.domain import LabelwiseError, ProjectKind
+from labelwise.domain import ClassSpec, DocInput, Example, LabelTask, LabelwiseError, ProjectKind
 from labelwise.embeddings.encoder import shared_encoder
 from labelwise.labelers import create_labeler, labeler_class
-from labelwise.labelers.base import ClassSpec, DocInput, Example, LabelTask
 from labelwise.labelers.embedding import EmbeddingLabeler, fit_temperature, fit_thresholds
 from labelwise.store import Store
 from labelwise.store import labels as rules

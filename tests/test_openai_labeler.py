@@ -7,8 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from labelwise.domain import LabelwiseError, ProjectKind, ProviderRefused
-from labelwise.labelers.base import ClassSpec, DocInput, Example, LabelTask
+from labelwise.domain import (
+    ClassSpec,
+    DocInput,
+    Example,
+    LabelTask,
+    LabelwiseError,
+    ProjectKind,
+    ProviderRefused,
+)
 from labelwise.labelers.openai import FALLBACK_CONFIDENCE, OpenAILabeler
 from tests.llm_server import FakeLLM, Server
 

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from labelwise.domain import ProjectKind
-from labelwise.labelers.base import ClassSpec, Example
+from labelwise.domain import ClassSpec, Example, ProjectKind
 from labelwise.prompts import classify
 from labelwise.prompts.classify import PromptDoc, parse, render
 

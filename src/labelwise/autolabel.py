@@ -17,16 +17,19 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from labelwise.domain import DocFilter, FailureReason, LabelwiseError, ProjectKind, SuggestionStatus
-from labelwise.labelers.base import (
+from labelwise.domain import (
     ClassSpec,
+    DocFilter,
     DocInput,
     Example,
-    Labeler,
+    FailureReason,
     LabelTask,
-    Outcome,
+    LabelwiseError,
     Progress,
+    ProjectKind,
+    SuggestionStatus,
 )
+from labelwise.labelers.base import Labeler, Outcome
 from labelwise.store import Store
 from labelwise.store import labels as rules
 from labelwise.store.documents import filter_clause, labels_by_document

@@ -14,8 +14,7 @@ from typing import Any
 
 from labelwise.autolabel import load_inputs, plan
 from labelwise.costs import cost, price_for
-from labelwise.domain import ProjectKind
-from labelwise.labelers.base import DocInput, Example, LabelTask
+from labelwise.domain import DocInput, Example, LabelTask, ProjectKind
 from labelwise.labelers.openai import RATIONALE_TOKENS, OpenAILabeler
 from labelwise.store import Store
 from labelwise.tokens import token_counter

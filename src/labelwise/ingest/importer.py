@@ -103,20 +103,35 @@ def run_import(
     report = ImportReport(source=url, format=fmt)
     created = fmt == "azure" and not _exists(store, project_name)
     try:
-        _run(
-            store,
-            project_name,
-            source,
-            fmt,
-            options,
-            report,
-            replace,
-            create_classes,
-            dataset,
-            language,
-            batch_size,
-            on_progress,
-        )
+        items, total = _open_items(store, project_name, source, fmt, options, report)
+        progress = on_progress or (lambda done, total: None)
+
+        batch: list[DocumentRecord] = []
+        done = 0
+        progress(0, total)
+        for item in items:
+            done += 1
+            if isinstance(item, RecordError):
+                report.errors.append({"where": item.where, "reason": item.reason})
+            else:
+                if dataset is not None and item.dataset is None:
+                    item.dataset = dataset
+                if language and not item.language:
+                    item.language = language
+                batch.append(item)
+            if len(batch) >= batch_size:
+                _flush(store, project_name, batch, report, replace, create_classes)
+                batch = []
+                progress(done, total)
+        if batch:
+            _flush(store, project_name, batch, report, replace, create_classes)
+        progress(done, total if total is not None else done)
+        report.warnings.extend(options.warnings)
+        if done == 0:
+            raise ImportFailure(
+                f"{source.url}: no documents in it (the file is empty, or the folder has no "
+                ".txt files)"
+            )
     except BaseException:
         if created:  # a failed import leaves no empty project behind
             _drop_if_empty(store, project_name)
@@ -154,50 +169,6 @@ def _drop_if_empty(store: Store, name: str) -> bool:
             return False
         session.delete(project)
     return True
-
-
-def _run(
-    store: Store,
-    project_name: str,
-    source: Source,
-    fmt: str,
-    options: Options,
-    report: ImportReport,
-    replace: bool,
-    create_classes: bool,
-    dataset: Dataset | None,
-    language: str | None,
-    batch_size: int,
-    on_progress: Progress | None,
-) -> None:
-    items, total = _open_items(store, project_name, source, fmt, options, report)
-    progress = on_progress or (lambda done, total: None)
-
-    batch: list[DocumentRecord] = []
-    done = 0
-    progress(0, total)
-    for item in items:
-        done += 1
-        if isinstance(item, RecordError):
-            report.errors.append({"where": item.where, "reason": item.reason})
-        else:
-            if dataset is not None and item.dataset is None:
-                item.dataset = dataset
-            if language and not item.language:
-                item.language = language
-            batch.append(item)
-        if len(batch) >= batch_size:
-            _flush(store, project_name, batch, report, replace, create_classes)
-            batch = []
-            progress(done, total)
-    if batch:
-        _flush(store, project_name, batch, report, replace, create_classes)
-    progress(done, total if total is not None else done)
-    report.warnings.extend(options.warnings)
-    if done == 0:
-        raise ImportFailure(
-            f"{source.url}: no documents in it (the file is empty, or the folder has no .txt files)"
-        )
 
 
 def _open_items(

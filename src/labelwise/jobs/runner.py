@@ -27,13 +27,14 @@ from labelwise.autolabel import (
 from labelwise.costs import Budget, BudgetReached, cost
 from labelwise.domain import (
     Conflict,
+    DocInput,
     FailureReason,
     ItemStatus,
     JobStatus,
     LabelwiseError,
     ProviderRefused,
 )
-from labelwise.labelers.base import DocInput, Labeler, Outcome
+from labelwise.labelers.base import Labeler, Outcome
 from labelwise.processes import here
 from labelwise.store import Store
 from labelwise.store import jobs as svc

@@ -10,15 +10,7 @@ from importlib import import_module
 from typing import Any
 
 from labelwise.domain import LabelwiseError
-from labelwise.labelers.base import (
-    ClassSpec,
-    DocInput,
-    Example,
-    Labeler,
-    LabelTask,
-    Outcome,
-    Prediction,
-)
+from labelwise.labelers.base import Labeler, Outcome, Prediction
 
 REGISTRY: dict[str, str] = {
     "embedding": "labelwise.labelers.embedding:EmbeddingLabeler",
@@ -43,15 +35,4 @@ def create_labeler(name: str, **kwargs: Any) -> Labeler:
     return labeler_class(name)(**kwargs)
 
 
-__all__ = [
-    "REGISTRY",
-    "ClassSpec",
-    "DocInput",
-    "Example",
-    "LabelTask",
-    "Labeler",
-    "Outcome",
-    "Prediction",
-    "create_labeler",
-    "labeler_class",
-]
+__all__ = ["REGISTRY", "Labeler", "Outcome", "Prediction", "create_labeler", "labeler_class"]

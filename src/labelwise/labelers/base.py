@@ -9,14 +9,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from labelwise.domain import (  # the task types live in the domain; labelers re-export them
-    ClassSpec,
-    DocInput,
-    Example,
-    FailureReason,
-    LabelTask,
-    Progress,
-)
+from labelwise.domain import DocInput, FailureReason, LabelTask
 
 FAILURE_REASONS = tuple(FailureReason)
 
@@ -83,16 +76,3 @@ class Labeler(ABC):
     def flush(self) -> None:  # noqa: B027 (a hook: most labelers buffer nothing)
         """Write what the labeler buffered (cached answers). The job runner calls it once a
         wave from its own thread, so request threads never wait on the database."""
-
-
-__all__ = [
-    "FAILURE_REASONS",
-    "ClassSpec",
-    "DocInput",
-    "Example",
-    "LabelTask",
-    "Labeler",
-    "Outcome",
-    "Prediction",
-    "Progress",
-]

@@ -20,18 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from labelwise.domain import ProjectKind
+from labelwise.domain import ClassSpec, DocInput, Example, LabelTask, ProjectKind
 from labelwise.embeddings import VectorCache, embed_cached
 from labelwise.embeddings.encoder import Encoder, Matrix, normalize, shared_encoder
-from labelwise.labelers.base import (
-    ClassSpec,
-    DocInput,
-    Example,
-    Labeler,
-    LabelTask,
-    Outcome,
-    Prediction,
-)
+from labelwise.labelers.base import Labeler, Outcome, Prediction
 
 PROMPT_VERSION = "proto-v1"
 DEFAULT_TEMPERATURE = 0.05

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from labelwise.domain import content_hash
-from labelwise.labelers.base import DocInput, Labeler, LabelTask, Outcome, Prediction
+from labelwise.domain import DocInput, LabelTask, content_hash
+from labelwise.labelers.base import Labeler, Outcome, Prediction
 
 
 class ModelLabeler(Labeler):

@@ -26,14 +26,17 @@ import numpy as np
 
 from labelwise.costs import Budget, BudgetReached, cost
 from labelwise.domain import (
+    DocInput,
+    Example,
     FailureReason,
+    LabelTask,
     LabelwiseError,
     ProjectKind,
     ProviderRefused,
     check_key_env,
     redact,
 )
-from labelwise.labelers.base import DocInput, Example, Labeler, LabelTask, Outcome, Prediction
+from labelwise.labelers.base import Labeler, Outcome, Prediction
 from labelwise.labelers.ratelimit import AdaptiveGate, RateLimiter
 from labelwise.prompts import classify
 from labelwise.settings import Settings
