@@ -42,8 +42,11 @@ def train(
     """Train a model on the user labels (deletes suggestions that were not accepted; asks
     first when some were never reviewed)."""
     from labelwise.store.labels import unaccepted
-    from labelwise.training.train import TrainOptions, train_model
+    from labelwise.training.train import TrainOptions, check_options, train_model
 
+    options = check_options(
+        TrainOptions(algorithm=algorithm, split=split, manual_split=manual_split)
+    )
     with get_store().session() as session:
         left = unaccepted(session, get_project(session, project))
     if left["pending"]:
@@ -54,7 +57,6 @@ def train(
             yes,
         )
 
-    options = TrainOptions(algorithm=algorithm, split=split, manual_split=manual_split)
     with progress_bar(f"training {model}", quiet=as_json) as on_progress:
         result = train_model(get_store(), project, model, options, on_progress)
     if as_json:

@@ -114,16 +114,23 @@ def train_model(
     )
 
 
+def check_options(opts: TrainOptions) -> TrainOptions:
+    """The options, or an error naming the one that cannot work (before anything changes)."""
+    if opts.algorithm not in ALGORITHMS:
+        raise LabelwiseError(
+            f"algorithm {opts.algorithm!r} is unknown; use " + " or ".join(ALGORITHMS)
+        )
+    if not opts.manual_split and not 1 <= opts.split <= 99:
+        raise LabelwiseError(f"a training share of {opts.split} %: give a percentage from 1 to 99")
+    return opts
+
+
 def begin_training(
     store: Store, project_name: str, model_name: str, options: TrainOptions | None = None
 ) -> Training:
     """Check the data and the split, record the training (one per project) and delete the
     suggestions that were not accepted; quick, so the API can answer 202 after it."""
-    opts = options or TrainOptions()
-    if opts.algorithm not in ALGORITHMS:
-        raise LabelwiseError(
-            f"algorithm {opts.algorithm!r} is unknown; use " + " or ".join(ALGORITHMS)
-        )
+    opts = check_options(options or TrainOptions())
     start = time.perf_counter()
     with store.session() as session:
         project = get_project(session, project_name)
