@@ -109,8 +109,10 @@ def demo(
     for text, p in zip(TRY_TEXTS, r.predictions, strict=True):
         best = p["class"][0]
         out.print(f"   {text!r} -> {best['category']} ({best['confidenceScore']:.2f})")
-    out.print(f'next: labelwise project show {s.name} | labelwise predict {s.name} "TEXT"')
-    out.print("      labelwise serve, then open http://127.0.0.1:8000 to review in the browser")
+    out.print("next, one command a line:")
+    out.print(f"  labelwise project show {s.name}")
+    out.print(f'  labelwise predict {s.name} "TEXT"')
+    out.print("  labelwise serve    # then open http://127.0.0.1:8000 to review in the browser")
 
 
 def main() -> None:
