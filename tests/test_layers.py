@@ -98,3 +98,27 @@ def test_no_core_message_names_a_cli_flag() -> None:
             if isinstance(text, str) and flag.search(text) and not text.startswith("-"):
                 found.append(f"{path.name}:{node.lineno}: {text[:60]}")
     assert not found, found
+
+
+def test_openapi_names_a_schema_for_json_responses() -> None:
+    """>= 90 % of the API's JSON answers are declared *Public models (named in the document)."""
+    from labelwise.store import open_store
+    from labelwise.web.app import create_app
+
+    store = open_store("sqlite://")
+    schema = create_app(store, run_jobs=False).openapi()
+    store.dispose()
+    named, untyped = 0, []
+    for path, operations in schema["paths"].items():
+        for method, op in operations.items():
+            for code, answer in op["responses"].items():
+                body = answer.get("content", {}).get("application/json")
+                if not code.startswith("2") or body is None:
+                    continue
+                s = body["schema"]
+                if "$ref" in s or "$ref" in s.get("items", {}):
+                    named += 1
+                else:
+                    untyped.append(f"{method.upper()} {path}")
+    assert named / (named + len(untyped)) >= 0.9, untyped
+    assert named >= 30

@@ -22,6 +22,7 @@ from labelwise.web.background import Background
 from labelwise.web.deps import require_access
 from labelwise.web.guard import HostOriginGuard, allowed_hosts, is_loopback
 from labelwise.web.routers import documents, jobs, predict, projects, suggestions, training
+from labelwise.web.schemas import HealthPublic
 
 STATIC = Path(__file__).parent / "static"
 
@@ -142,7 +143,7 @@ def create_app(
         )
         return error(request, 422, "ValidationError", problems)
 
-    @app.get("/api/health", tags=["health"])
+    @app.get("/api/health", tags=["health"], response_model=HealthPublic)
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 

@@ -22,6 +22,7 @@ from labelwise.store.documents import (
 from labelwise.store.models import Document, Project
 from labelwise.store.projects import get_project
 from labelwise.web.deps import DbId, StoreDep
+from labelwise.web.schemas import ChangedPublic, DocumentListPublic, DocumentPublic
 
 router = APIRouter(prefix="/api/projects/{project}/documents", tags=["documents"])
 
@@ -156,7 +157,7 @@ def listing_page(
     }
 
 
-@router.get("")
+@router.get("", response_model=DocumentListPublic)
 def documents(
     project: str,
     store: StoreDep,
@@ -177,7 +178,7 @@ def documents(
         return data
 
 
-@router.get("/{name:path}")
+@router.get("/{name:path}", response_model=DocumentPublic)
 def document(project: str, name: str, store: StoreDep, filters: Filters) -> dict[str, Any]:
     """One document: text, user labels, suggestions for review, and its neighbours in the
     filtered list (for Back / Next)."""
@@ -205,7 +206,7 @@ def _set_labels(session: Session, project: Project, doc: Document, names: list[s
         rules.remove_labels(session, doc)
 
 
-@router.post("/{name:path}/review")
+@router.post("/{name:path}/review", response_model=DocumentPublic)
 def review(project: str, name: str, body: Review, store: StoreDep) -> dict[str, Any]:
     """Save a reviewer's decisions on one document in one transaction: accepted suggestions
     become user labels, rejected ones are recorded, manual labels and train/test are set."""
@@ -236,7 +237,7 @@ def review(project: str, name: str, body: Review, store: StoreDep) -> dict[str, 
         return document_view(session, p, doc)
 
 
-@router.put("/{name:path}/labels")
+@router.put("/{name:path}/labels", response_model=DocumentPublic)
 def set_labels(project: str, name: str, labels: list[str], store: StoreDep) -> dict[str, Any]:
     """Set a document's user labels (single-label: exactly one class); [] removes them."""
     with store.session() as session:
@@ -246,7 +247,7 @@ def set_labels(project: str, name: str, labels: list[str], store: StoreDep) -> d
         return document_view(session, p, doc)
 
 
-@router.post("/dataset")
+@router.post("/dataset", response_model=ChangedPublic)
 def dataset(project: str, body: DatasetChange, store: StoreDep) -> dict[str, int]:
     """Assign documents to the train or test set."""
     from labelwise.store.documents import set_dataset

@@ -12,6 +12,7 @@ from labelwise.jobs import runner
 from labelwise.store import jobs as svc
 from labelwise.store import llm as llm_svc
 from labelwise.web.deps import DbId, StoreDep
+from labelwise.web.schemas import ConnectionPublic, EstimatePublic, JobPublic
 
 router = APIRouter(tags=["autolabel"])
 
@@ -78,20 +79,20 @@ class Resume(BaseModel):
     budget_usd: float | None = Field(None, gt=0, le=1e9, description="A new budget for the job.")
 
 
-@router.get("/api/llm", tags=["llm"])
+@router.get("/api/llm", tags=["llm"], response_model=list[ConnectionPublic])
 def connections(store: StoreDep) -> list[dict[str, Any]]:
     with store.session() as session:
         return [llm_svc.public(c) for c in llm_svc.list_connections(session)]
 
 
-@router.post("/api/llm", status_code=201, tags=["llm"])
+@router.post("/api/llm", status_code=201, tags=["llm"], response_model=ConnectionPublic)
 def new_connection(body: ConnectionCreate, store: StoreDep) -> dict[str, Any]:
     with store.session() as session:
         row = llm_svc.add_connection(session, **body.model_dump())
         return llm_svc.public(row)
 
 
-@router.get("/api/llm/{name}", tags=["llm"])
+@router.get("/api/llm/{name}", tags=["llm"], response_model=ConnectionPublic)
 def connection(name: str, store: StoreDep) -> dict[str, Any]:
     with store.session() as session:
         return llm_svc.public(llm_svc.get_connection(session, name))
@@ -103,7 +104,7 @@ def remove_connection(name: str, store: StoreDep) -> None:
         llm_svc.remove_connection(session, name)
 
 
-@router.post("/api/projects/{project}/estimate")
+@router.post("/api/projects/{project}/estimate", response_model=EstimatePublic)
 def estimate(project: str, body: EstimateCreate, store: StoreDep) -> dict[str, Any]:
     """Tokens and cost of labeling the chosen documents with an LLM connection, counted
     offline before anything is sent."""
@@ -120,7 +121,7 @@ def estimate(project: str, body: EstimateCreate, store: StoreDep) -> dict[str, A
     ).to_dict()
 
 
-@router.post("/api/projects/{project}/jobs", status_code=202)
+@router.post("/api/projects/{project}/jobs", status_code=202, response_model=JobPublic)
 def start_job(
     project: str, body: JobCreate, request: Request, response: Response, store: StoreDep
 ) -> dict[str, Any]:
@@ -147,19 +148,19 @@ def start_job(
     return runner.show(store, job_id)
 
 
-@router.get("/api/projects/{project}/jobs")
+@router.get("/api/projects/{project}/jobs", response_model=list[JobPublic])
 def jobs(project: str, store: StoreDep) -> list[dict[str, Any]]:
     """A project's jobs, newest first."""
     return runner.project_jobs(store, project)
 
 
-@router.get("/api/jobs/{job_id}")
+@router.get("/api/jobs/{job_id}", response_model=JobPublic)
 def job(job_id: DbId, store: StoreDep) -> dict[str, Any]:
     """A job's status, counts, tokens, cost, times, failures by reason and review counts."""
     return runner.show(store, job_id)
 
 
-@router.post("/api/jobs/{job_id}/cancel", status_code=202)
+@router.post("/api/jobs/{job_id}/cancel", status_code=202, response_model=JobPublic)
 def cancel(job_id: DbId, store: StoreDep) -> dict[str, Any]:
     """Ask a job to stop after the requests in flight."""
     with store.session() as session:
@@ -167,7 +168,7 @@ def cancel(job_id: DbId, store: StoreDep) -> dict[str, Any]:
     return runner.show(store, job_id)
 
 
-@router.post("/api/jobs/{job_id}/resume", status_code=202)
+@router.post("/api/jobs/{job_id}/resume", status_code=202, response_model=JobPublic)
 def resume(job_id: DbId, body: Resume, request: Request, store: StoreDep) -> dict[str, Any]:
     """Go on with a cancelled, interrupted or budget-stopped job (done documents are not sent
     again); with ``retry_failed`` the failed ones are sent again too."""

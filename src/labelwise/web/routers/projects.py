@@ -22,6 +22,7 @@ from labelwise.store.projects import (
     summarize,
 )
 from labelwise.web.deps import StoreDep
+from labelwise.web.schemas import ClassPublic, ClassRemovedPublic, ImportPublic, ProjectPublic
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
 
@@ -50,21 +51,21 @@ class ClassUpdate(BaseModel):
     examples: list[str] | None = None
 
 
-@router.get("")
+@router.get("", response_model=list[ProjectPublic])
 def projects(store: StoreDep) -> list[dict[str, Any]]:
     """Every project with its counts."""
     with store.session() as session:
         return [summarize(session, p).to_dict() for p in list_projects(session)]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=ProjectPublic)
 def new_project(body: ProjectCreate, store: StoreDep) -> dict[str, Any]:
     with store.session() as session:
         project = create_project(session, body.name, body.kind, body.language, body.description)
         return summarize(session, project).to_dict()
 
 
-@router.get("/{project}")
+@router.get("/{project}", response_model=ProjectPublic)
 def project(project: str, store: StoreDep) -> dict[str, Any]:
     """A project's counts: documents, labeled, train/test, labels and suggestions per class."""
     with store.session() as session:
@@ -84,7 +85,7 @@ def _class(c: Any, usage: tuple[int, int] | None = None) -> dict[str, Any]:
     return data
 
 
-@router.get("/{project}/classes", tags=["classes"])
+@router.get("/{project}/classes", tags=["classes"], response_model=list[ClassPublic])
 def classes(project: str, store: StoreDep) -> list[dict[str, Any]]:
     with store.session() as session:
         p = get_project(session, project)
@@ -93,14 +94,14 @@ def classes(project: str, store: StoreDep) -> list[dict[str, Any]]:
         ]
 
 
-@router.post("/{project}/classes", status_code=201, tags=["classes"])
+@router.post("/{project}/classes", status_code=201, tags=["classes"], response_model=ClassPublic)
 def new_class(project: str, body: ClassCreate, store: StoreDep) -> dict[str, Any]:
     with store.session() as session:
         p = get_project(session, project)
         return _class(class_svc.add_class(session, p, body.name, body.description, body.examples))
 
 
-@router.patch("/{project}/classes/{name}", tags=["classes"])
+@router.patch("/{project}/classes/{name}", tags=["classes"], response_model=ClassPublic)
 def change_class(project: str, name: str, body: ClassUpdate, store: StoreDep) -> dict[str, Any]:
     """Rename a class, or set its description or examples."""
     with store.session() as session:
@@ -110,7 +111,7 @@ def change_class(project: str, name: str, body: ClassUpdate, store: StoreDep) ->
         return _class(class_svc.describe_class(session, p, name, body.description, body.examples))
 
 
-@router.delete("/{project}/classes/{name}", tags=["classes"])
+@router.delete("/{project}/classes/{name}", tags=["classes"], response_model=ClassRemovedPublic)
 def remove_class(project: str, name: str, store: StoreDep) -> dict[str, int]:
     """Remove a class with its labels and suggestions."""
     with store.session() as session:
@@ -118,7 +119,7 @@ def remove_class(project: str, name: str, store: StoreDep) -> dict[str, int]:
     return {"labels_removed": labels, "suggestions_removed": suggestions}
 
 
-@router.post("/{project}/import", tags=["documents"])
+@router.post("/{project}/import", tags=["documents"], response_model=ImportPublic)
 async def import_documents(
     project: str,
     request: Request,
@@ -167,7 +168,7 @@ async def import_documents(
     return data
 
 
-@router.get("/{project}/export", tags=["documents"])
+@router.get("/{project}/export", tags=["documents"], response_class=FileResponse)
 def export_documents(
     project: str,
     store: StoreDep,

@@ -14,6 +14,7 @@ from labelwise.store import trust
 from labelwise.store.models import Document, LabelClass, Suggestion
 from labelwise.store.projects import get_project
 from labelwise.web.deps import DbId, StoreDep
+from labelwise.web.schemas import AcceptedPublic, RejectedPublic, ReviewItemPublic, UnacceptedPublic
 
 router = APIRouter(prefix="/api/projects/{project}/suggestions", tags=["suggestions"])
 
@@ -51,7 +52,7 @@ class AcceptancePublic(BaseModel):
     message: str
 
 
-@router.get("/unaccepted")
+@router.get("/unaccepted", response_model=UnacceptedPublic)
 def unaccepted(project: str, store: StoreDep) -> dict[str, Any]:
     """What training would delete: suggestions nobody reviewed (and what they cost), and the
     rejected ones."""
@@ -59,7 +60,7 @@ def unaccepted(project: str, store: StoreDep) -> dict[str, Any]:
         return rules.unaccepted(session, get_project(session, project))
 
 
-@router.get("")
+@router.get("", response_model=list[ReviewItemPublic])
 def suggestions(
     project: str,
     store: StoreDep,
@@ -111,7 +112,7 @@ def suggestions(
         ]
 
 
-@router.post("/accept")
+@router.post("/accept", response_model=AcceptedPublic)
 def accept(project: str, body: Decision, store: StoreDep) -> dict[str, int]:
     """Accept suggestions (all or none): each becomes a user label."""
     with store.session() as session:
@@ -121,7 +122,7 @@ def accept(project: str, body: Decision, store: StoreDep) -> dict[str, int]:
     return {"accepted": len(body.ids)}
 
 
-@router.post("/reject")
+@router.post("/reject", response_model=RejectedPublic)
 def reject(project: str, body: Decision, store: StoreDep) -> dict[str, int]:
     """Reject suggestions (all or none); the decisions count toward the labeler's accept rate."""
     with store.session() as session:
@@ -131,7 +132,7 @@ def reject(project: str, body: Decision, store: StoreDep) -> dict[str, int]:
     return {"rejected": len(body.ids)}
 
 
-@router.post("/accept-above")
+@router.post("/accept-above", response_model=AcceptedPublic)
 def accept_above(project: str, body: AcceptAbove, store: StoreDep) -> dict[str, int]:
     """Accept every suggestion for review at or above a confidence, for one class or all
     (single-label: a document's most confident one)."""

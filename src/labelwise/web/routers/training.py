@@ -14,6 +14,12 @@ from labelwise.store import trained as svc
 from labelwise.store.projects import get_project
 from labelwise.training.train import TrainOptions, begin_training
 from labelwise.web.deps import StoreDep
+from labelwise.web.schemas import (
+    DeploymentPublic,
+    EvaluationPublic,
+    ModelPublic,
+    TrainingStartedPublic,
+)
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["training"])
 
@@ -31,7 +37,7 @@ class DeploymentCreate(BaseModel):
     model: str
 
 
-@router.post("/models", status_code=202)
+@router.post("/models", status_code=202, response_model=TrainingStartedPublic)
 def train(
     project: str, body: TrainCreate, request: Request, response: Response, store: StoreDep
 ) -> dict[str, Any]:
@@ -56,13 +62,13 @@ def train(
     }
 
 
-@router.get("/models")
+@router.get("/models", response_model=list[ModelPublic])
 def models(project: str, store: StoreDep) -> list[dict[str, Any]]:
     with store.session() as session:
         return [svc.public(m) for m in svc.list_models(session, get_project(session, project))]
 
 
-@router.get("/models/{model}")
+@router.get("/models/{model}", response_model=ModelPublic)
 def model(project: str, model: str, store: StoreDep) -> dict[str, Any]:
     """A model: status (training, ready, failed), configuration and metrics."""
     with store.session() as session:
@@ -83,7 +89,7 @@ def _evaluation(store: Any, project: str, model: str) -> dict[str, Any]:
         return dict(row.evaluation)
 
 
-@router.get("/models/{model}/evaluation")
+@router.get("/models/{model}/evaluation", response_model=EvaluationPublic)
 def evaluation(project: str, model: str, store: StoreDep) -> dict[str, Any]:
     """Per-class precision, recall, F1 and counts, micro/macro averages, the confusion matrix
     (single-label), mismatches and guidance."""
@@ -101,13 +107,13 @@ def confusion(project: str, model: str, store: StoreDep) -> Response:
         return Response(path.read_bytes(), media_type="image/png")
 
 
-@router.get("/deployments")
+@router.get("/deployments", response_model=list[DeploymentPublic])
 def deployments(project: str, store: StoreDep) -> list[dict[str, Any]]:
     with store.session() as session:
         return svc.public_deployments(session, get_project(session, project))
 
 
-@router.put("/deployments/{name}")
+@router.put("/deployments/{name}", response_model=DeploymentPublic)
 def deploy(project: str, name: str, body: DeploymentCreate, store: StoreDep) -> dict[str, Any]:
     """Deploy a ready model under a name; deploying another model there swaps it."""
     with store.session() as session:

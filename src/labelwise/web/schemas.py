@@ -1,0 +1,241 @@
+"""The JSON shapes the API answers with, one ``*Public`` model each, declared on the routes so
+the OpenAPI document names them. Open-ended parts (a model's config, a job's options, an
+evaluation's per-class table) are typed as mappings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from labelwise.domain import JobStatus, ModelStatus
+
+
+class Shape(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class HealthPublic(Shape):
+    status: str
+    version: str
+
+
+class ClassCounts(Shape):
+    labels: int
+    pending_suggestions: int
+
+
+class ProjectPublic(Shape):
+    name: str
+    kind: str
+    language: str
+    description: str
+    documents: int
+    labeled: int
+    unlabeled: int
+    train: int
+    test: int
+    pending_suggestions: int
+    classes: dict[str, ClassCounts]
+
+
+class ClassPublic(Shape):
+    name: str
+    description: str
+    examples: list[str]
+    labels: int | None = Field(None, description="User labels of the class (in listings).")
+    suggestions: int | None = Field(None, description="Its suggestions (in listings).")
+
+
+class ClassRemovedPublic(Shape):
+    labels_removed: int
+    suggestions_removed: int
+
+
+class ImportPublic(Shape):
+    source: str
+    format: str
+    inserted: int
+    replaced: int
+    unchanged: int
+    duplicates: int
+    duplicate_names: list[str]
+    classes_created: list[str]
+    errors: list[dict[str, str]] = Field(description="Refused records: where and why.")
+    warnings: list[str]
+
+
+class ClassScorePublic(Shape):
+    class_name: str = Field(alias="class")
+    confidence: float
+
+
+class DocumentRowPublic(Shape):
+    id: int
+    name: str
+    excerpt: str
+    dataset: str
+    labels: list[str]
+    suggestions: list[ClassScorePublic]
+
+
+class DocumentListPublic(Shape):
+    documents: list[DocumentRowPublic]
+    next_after: int | None
+    prev_before: int | None
+    total: int | None = None
+
+
+class SuggestionPublic(Shape):
+    id: int
+    class_name: str = Field(alias="class")
+    confidence: float
+    confidence_source: str
+    rationale: str | None
+    labeler: str
+    model: str
+    job_id: int | None
+
+
+class DocumentPublic(Shape):
+    id: int
+    name: str
+    text: str
+    language: str
+    dataset: str
+    labels: list[str]
+    suggestions: list[SuggestionPublic]
+    next: str | None = Field(None, description="The next document of the filtered list.")
+    previous: str | None = None
+
+
+class ChangedPublic(Shape):
+    changed: int
+
+
+class ReviewItemPublic(Shape):
+    id: int
+    document: str
+    excerpt: str
+    class_name: str = Field(alias="class")
+    confidence: float
+    rationale: str | None
+    labeler: str
+    job_id: int | None
+
+
+class AcceptedPublic(Shape):
+    accepted: int
+
+
+class RejectedPublic(Shape):
+    rejected: int
+
+
+class UnacceptedPublic(Shape):
+    pending: int
+    rejected: int
+    cost_usd: float
+
+
+class ConnectionPublic(Shape):
+    name: str
+    provider: str
+    endpoint: str
+    model: str
+    api_version: str
+    api_key_env: str
+    price_model: str
+    rpm: int | None
+    tpm: int | None
+
+
+class EstimatePublic(Shape):
+    model: str
+    price_model: str
+    encoding: str
+    exact: bool
+    documents: int
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    price_in: float | None
+    price_out: float | None
+    cost_usd: float | None
+    left_out: dict[str, int]
+    cached: int | None
+
+
+class FailureGroupPublic(Shape):
+    count: int
+    examples: list[str]
+
+
+class ReviewCountsPublic(Shape):
+    accepted: int
+    rejected: int
+    discarded: int
+
+
+class JobPublic(Shape):
+    id: int
+    project: str
+    status: JobStatus
+    labeler: str
+    llm: str
+    model: str
+    classes: list[str] | None
+    options: dict[str, Any]
+    total: int
+    done: int
+    failed: int
+    pending: int
+    suggestions: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    docs_per_second: float
+    budget_usd: float | None
+    reason: str
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    failures: dict[str, FailureGroupPublic]
+    review: ReviewCountsPublic
+
+
+class TrainingStartedPublic(Shape):
+    model: str
+    status: ModelStatus
+    train_documents: int
+    test_documents: int
+    discarded_suggestions: int
+    warnings: list[str]
+
+
+class ModelPublic(Shape):
+    name: str
+    algorithm: str
+    status: ModelStatus
+    error: str | None
+    created_at: datetime | None
+    finished_at: datetime | None
+    config: dict[str, Any]
+
+
+class EvaluationPublic(Shape):
+    model_config = ConfigDict(extra="allow")  # guidance and the confusion table come along
+
+    documents: int
+    per_class: dict[str, dict[str, float]]
+    micro: dict[str, float]
+    macro: dict[str, float]
+    mismatches: list[dict[str, Any]]
+    accuracy: float | None = None
+
+
+class DeploymentPublic(Shape):
+    name: str
+    model: str
+    deployed_at: datetime | None
