@@ -141,6 +141,12 @@ def test_accept_at_precision_over_http(reviewed: Store) -> None:
 
     for base in serve(reviewed, None):
         client = Client(base)
+        status, rows, _ = client("GET", "/api/projects/p/suggestions?labeler=openai")
+        assert status == 200 and rows == []  # the labeler filter
+        status, rows, _ = client("GET", "/api/projects/p/suggestions?labeler=embedding&limit=500")
+        assert len(rows) == 60 and {r["labeler"] for r in rows} == {"embedding"}
+        status, page, _ = client("GET", "/projects/p/review?labeler=embedding&job=x")
+        assert status == 200 and b"all labelers" in page and b"embedding" in page
         status, body, _ = client(
             "POST",
             "/api/projects/p/suggestions/accept-at-precision",

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from labelwise.domain import ACTIVE_JOB, DocFilter, JobStatus, ModelStatus, SuggestionStatus
+from labelwise.domain import ACTIVE_JOB, MAX_ID, DocFilter, JobStatus, ModelStatus, SuggestionStatus
 from labelwise.jobs import runner
 from labelwise.store import llm as llm_svc
 from labelwise.store import trained
@@ -184,15 +184,18 @@ def bulk_review(
     class_name: str | None = None,
     min_confidence: float = 0.0,
     sort: Literal["confidence_desc", "confidence_asc", "document"] = "confidence_desc",
-    job: int | None = None,
+    job: str | None = None,
+    labeler: str | None = None,
 ) -> HTMLResponse:
     from labelwise.web.routers.suggestions import suggestions
 
+    job_id = int(job) if job and job.isdigit() and 0 < int(job) <= MAX_ID else None
     rows = suggestions(
         project,
         store,
         class_name=class_name or None,
-        job=job,
+        job=job_id,
+        labeler=labeler or None,
         min_confidence=min_confidence,
         max_confidence=1.0,
         sort=sort,
@@ -201,12 +204,17 @@ def bulk_review(
     )
     with store.session() as session:
         classes = [c.name for c in get_project(session, project).classes]
+        jobs = [j["id"] for j in runner.project_jobs(store, project)]
     return render(
         request,
         "review.html",
         project=project,
         rows=rows,
         classes=classes,
+        jobs=jobs,
+        job=job_id,
+        labeler=labeler or "",
+        labelers=["embedding", "openai", "model"],
         class_name=class_name or "",
         min_confidence=min_confidence,
         sort=sort,

@@ -66,6 +66,7 @@ def suggestions(
     store: StoreDep,
     class_name: str | None = Query(None, alias="class"),
     job: DbId | None = None,
+    labeler: str | None = Query(None, max_length=50, description="Only this labeler's."),
     min_confidence: float = Query(0.0, ge=0, le=1),
     max_confidence: float = Query(1.0, ge=0, le=1),
     sort: Literal["confidence_desc", "confidence_asc", "document"] = "confidence_desc",
@@ -91,6 +92,8 @@ def suggestions(
             query = query.where(LabelClass.name == class_name)
         if job is not None:
             query = query.where(Suggestion.job_id == job)
+        if labeler:
+            query = query.where(Suggestion.labeler == labeler)
         order = {
             "confidence_desc": (Suggestion.confidence.desc(), Suggestion.id),
             "confidence_asc": (Suggestion.confidence, Suggestion.id),
