@@ -88,9 +88,6 @@ def friendly_errors(func: F) -> F:
         except DataError as exc:  # a value the database cannot hold (a safety net)
             fail(f"the database refused a value: {str(exc.orig).splitlines()[0][:200]}")
             raise typer.Exit(1) from exc
-        except OverflowError as exc:  # an id no integer column can hold names nothing
-            fail(f"{exc}: no stored row has such an id; check the number")
-            raise typer.Exit(3) from exc
         except OSError as exc:  # a path that cannot be read or written
             where = f" {exc.filename}" if exc.filename else ""
             reason = exc.strerror or str(exc)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelwise.cli.common import JsonOpt, YesOpt, confirm, emit_json, get_store, out
-from labelwise.domain import MAX_ID, LabelwiseError, NotFound
+from labelwise.domain import LabelwiseError, NotFound
 from labelwise.store import labels as svc
 from labelwise.store import trust
 from labelwise.store.classes import get_class
@@ -74,10 +74,7 @@ def resolve_targets(session: Session, project: Project, targets: list[str]) -> l
         select(Document).where(Document.project_id == project.id, Document.name == targets[0])
     )
     if doc is None and all(t.isdigit() for t in targets):
-        ids = [int(t) for t in targets]
-        if any(i > MAX_ID for i in ids):
-            raise NotFound(f"no suggestion {max(ids)} in project {project.name!r}")
-        return ids
+        return [int(t) for t in targets]  # the store says when one names nothing
     if doc is None:
         raise NotFound(
             f"project {project.name!r} has no document named {targets[0]!r}; see "

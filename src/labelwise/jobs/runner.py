@@ -198,8 +198,7 @@ def run(
         job.heartbeat_at = utcnow()
         project_name = project.name
         budget = Budget(job.budget_usd, job.cost_usd) if job.budget_usd is not None else None
-    if budget is not None and hasattr(labeler, "budget"):
-        labeler.budget = budget  # every request reserves its worst case before it is sent
+    labeler.budget = budget  # every request reserves its worst case before it is sent
     chunk, in_flight = _pipeline(labeler)
     started, processed = time.perf_counter(), 0
     beat = time.monotonic()

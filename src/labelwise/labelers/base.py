@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from labelwise.costs import Budget
 from labelwise.domain import DocInput, FailureReason, LabelTask
 
 FAILURE_REASONS = tuple(FailureReason)
@@ -49,6 +50,8 @@ class Labeler(ABC):
 
     def __init__(self, options: Options | None = None) -> None:
         self.options = options or self.Options()
+        # a job's money, set by the runner: a labeler that spends reserves before each request
+        self.budget: Budget | None = None
 
     @property
     @abstractmethod

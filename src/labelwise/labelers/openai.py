@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from labelwise.costs import Budget, BudgetReached, cost
+from labelwise.costs import BudgetReached, cost
 from labelwise.domain import (
     DocInput,
     Example,
@@ -93,6 +93,20 @@ def shot_pool(examples: Sequence[Example], per_labels: int) -> list[Example]:
     return pool
 
 
+def _keys(n: int) -> list[str]:
+    """The ids of a request's documents in the prompt: short, so fewer tokens."""
+    return [str(i) for i in range(1, n + 1)]
+
+
+def _usage(response: Any) -> tuple[int, int]:
+    """(prompt, completion) tokens the provider reported for a response (0 when it did not)."""
+    usage = getattr(response, "usage", None)
+    return (
+        int(getattr(usage, "prompt_tokens", 0) or 0),
+        int(getattr(usage, "completion_tokens", 0) or 0),
+    )
+
+
 class DeadlinePassed(Exception):
     """A document's deadline passed across its retries (the provider hangs or keeps failing)."""
 
@@ -150,7 +164,7 @@ class OpenAILabeler(Labeler):
         self._shots_lock = threading.Lock()
         self._client_lock = threading.Lock()
         self._max_param = "max_tokens"
-        self.budget: Budget | None = None  # set by the job runner when the job has a budget
+        self._longest_class: dict[tuple[str, ...], int] = {}
         self._shots: tuple[LabelTask, Any] | None = None
 
     @property
@@ -253,15 +267,7 @@ class OpenAILabeler(Labeler):
             paid = 0.0
             try:
                 response = self._send(kwargs, tokens)
-                usage = getattr(response, "usage", None)
-                paid = (
-                    cost(
-                        self.price_model,
-                        int(getattr(usage, "prompt_tokens", 0) or 0),
-                        int(getattr(usage, "completion_tokens", 0) or 0),
-                    )
-                    or 0.0
-                )
+                paid = cost(self.price_model, *_usage(response)) or 0.0
                 return response
             except openai.APIStatusError as exc:
                 # servers refuse what they lack with 400, 422 or (llama.cpp) 500: step down
@@ -307,7 +313,7 @@ class OpenAILabeler(Labeler):
     ) -> int:
         """Prompt tokens of the request for ``docs`` as the provider bills them: the messages
         and the response format's schema."""
-        keys = [str(i) for i in range(1, len(docs) + 1)]
+        keys = _keys(len(docs))
         messages = self.messages(task, docs, shots)
         return count_request(self._counter, messages, self._response_format(task, keys, self._mode))
 
@@ -317,7 +323,7 @@ class OpenAILabeler(Labeler):
         """Whether this exact request is in the answer cache (it would cost nothing)."""
         if self._answers is None:
             return False
-        keys = [str(i) for i in range(1, len(docs) + 1)]
+        keys = _keys(len(docs))
         key = self._cache_key(self.messages(task, docs, shots), task, keys)
         return self._answers.get_answer(key) is not None
 
@@ -325,7 +331,10 @@ class OpenAILabeler(Labeler):
         """``max_tokens`` of a request for ``documents``: the longest answer the schema allows
         (the longest class name, as many classes as a document may get, a rationale), with
         room. It bounds what a request can cost, so a budget can hold."""
-        longest = max(self._counter.count(json.dumps(n)) for n in task.class_names)
+        longest = self._longest_class.get(task.class_names)
+        if longest is None:  # once per class set, not on every request
+            longest = max(self._counter.count(json.dumps(n)) for n in task.class_names)
+            self._longest_class[task.class_names] = longest
         labels = 1 if task.kind == ProjectKind.SINGLE_LABEL else min(len(task.classes), 8)
         per_doc = (
             14 + (longest + 2) * labels + (3 * RATIONALE_TOKENS if self.options.rationale else 0)
@@ -433,7 +442,7 @@ class OpenAILabeler(Labeler):
     def _request(self, task: LabelTask, docs: list[DocInput], shots: Any) -> list[Outcome]:
         import openai
 
-        keys = [str(i) for i in range(1, len(docs) + 1)]  # short ids: fewer tokens
+        keys = _keys(len(docs))
         examples = shots(docs) if shots else []
 
         def render(mode: str) -> list[dict[str, str]]:
@@ -483,9 +492,7 @@ class OpenAILabeler(Labeler):
                 Outcome(d.id, failure=FailureReason.PROVIDER_ERROR, detail=self._short(exc))
                 for d in docs
             ]
-        usage = getattr(response, "usage", None)
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        prompt_tokens, completion_tokens = _usage(response)
         choice = response.choices[0] if getattr(response, "choices", None) else None
         answer = {
             "content": choice.message.content if choice else None,

@@ -1,6 +1,7 @@
-"""The JSON shapes the API answers with, one ``*Public`` model each, declared on the routes so
-the OpenAPI document names them. Open-ended parts (a model's config, a job's options, an
-evaluation's per-class table) are typed as mappings."""
+"""The JSON shapes the API answers with, declared on the routes so the OpenAPI document names
+them. Shapes the core already declares as dataclasses (``ProjectSummary``, ``ImportReport``,
+``Estimate``, ``Acceptance``) are used as they are, not restated here. Open-ended parts (a
+model's config, a job's options, an evaluation's per-class table) are typed as mappings."""
 
 from __future__ import annotations
 
@@ -21,25 +22,6 @@ class HealthPublic(Shape):
     version: str
 
 
-class ClassCounts(Shape):
-    labels: int
-    pending_suggestions: int
-
-
-class ProjectPublic(Shape):
-    name: str
-    kind: str
-    language: str
-    description: str
-    documents: int
-    labeled: int
-    unlabeled: int
-    train: int
-    test: int
-    pending_suggestions: int
-    classes: dict[str, ClassCounts]
-
-
 class ClassPublic(Shape):
     name: str
     description: str
@@ -51,19 +33,6 @@ class ClassPublic(Shape):
 class ClassRemovedPublic(Shape):
     labels_removed: int
     suggestions_removed: int
-
-
-class ImportPublic(Shape):
-    source: str
-    format: str
-    inserted: int
-    replaced: int
-    unchanged: int
-    duplicates: int
-    duplicate_names: list[str]
-    classes_created: list[str]
-    errors: list[dict[str, str]] = Field(description="Refused records: where and why.")
-    warnings: list[str]
 
 
 class ClassScorePublic(Shape):
@@ -149,22 +118,6 @@ class ConnectionPublic(Shape):
     price_model: str
     rpm: int | None
     tpm: int | None
-
-
-class EstimatePublic(Shape):
-    model: str
-    price_model: str
-    encoding: str
-    exact: bool
-    documents: int
-    requests: int
-    prompt_tokens: int
-    completion_tokens: int
-    price_in: float | None
-    price_out: float | None
-    cost_usd: float | None
-    left_out: dict[str, int]
-    cached: int | None
 
 
 class FailureGroupPublic(Shape):

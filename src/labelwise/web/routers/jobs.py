@@ -8,11 +8,12 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelwise.domain import MAX_ID, JobStatus, LabelwiseError
+from labelwise.estimate import Estimate
 from labelwise.jobs import runner
 from labelwise.store import jobs as svc
 from labelwise.store import llm as llm_svc
 from labelwise.web.deps import DbId, StoreDep
-from labelwise.web.schemas import ConnectionPublic, EstimatePublic, JobPublic
+from labelwise.web.schemas import ConnectionPublic, JobPublic
 
 router = APIRouter(tags=["autolabel"])
 
@@ -104,7 +105,7 @@ def remove_connection(name: str, store: StoreDep) -> None:
         llm_svc.remove_connection(session, name)
 
 
-@router.post("/api/projects/{project}/estimate", response_model=EstimatePublic)
+@router.post("/api/projects/{project}/estimate", response_model=Estimate)
 def estimate(project: str, body: EstimateCreate, store: StoreDep) -> dict[str, Any]:
     """Tokens and cost of labeling the chosen documents with an LLM connection, counted
     offline before anything is sent."""

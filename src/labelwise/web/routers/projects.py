@@ -13,8 +13,10 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from labelwise.domain import Dataset, LabelwiseError
+from labelwise.ingest.importer import ImportReport
 from labelwise.store import classes as class_svc
 from labelwise.store.projects import (
+    ProjectSummary,
     create_project,
     delete_project,
     get_project,
@@ -22,7 +24,7 @@ from labelwise.store.projects import (
     summarize,
 )
 from labelwise.web.deps import StoreDep
-from labelwise.web.schemas import ClassPublic, ClassRemovedPublic, ImportPublic, ProjectPublic
+from labelwise.web.schemas import ClassPublic, ClassRemovedPublic
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
 
@@ -51,21 +53,21 @@ class ClassUpdate(BaseModel):
     examples: list[str] | None = None
 
 
-@router.get("", response_model=list[ProjectPublic])
+@router.get("", response_model=list[ProjectSummary])
 def projects(store: StoreDep) -> list[dict[str, Any]]:
     """Every project with its counts."""
     with store.session() as session:
         return [summarize(session, p).to_dict() for p in list_projects(session)]
 
 
-@router.post("", status_code=201, response_model=ProjectPublic)
+@router.post("", status_code=201, response_model=ProjectSummary)
 def new_project(body: ProjectCreate, store: StoreDep) -> dict[str, Any]:
     with store.session() as session:
         project = create_project(session, body.name, body.kind, body.language, body.description)
         return summarize(session, project).to_dict()
 
 
-@router.get("/{project}", response_model=ProjectPublic)
+@router.get("/{project}", response_model=ProjectSummary)
 def project(project: str, store: StoreDep) -> dict[str, Any]:
     """A project's counts: documents, labeled, train/test, labels and suggestions per class."""
     with store.session() as session:
@@ -119,7 +121,7 @@ def remove_class(project: str, name: str, store: StoreDep) -> dict[str, int]:
     return {"labels_removed": labels, "suggestions_removed": suggestions}
 
 
-@router.post("/{project}/import", tags=["documents"], response_model=ImportPublic)
+@router.post("/{project}/import", tags=["documents"], response_model=ImportReport)
 async def import_documents(
     project: str,
     request: Request,

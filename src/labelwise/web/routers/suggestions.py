@@ -38,20 +38,6 @@ class PrecisionAccept(BaseModel):
     dry_run: bool = Field(False, description="Say what would be accepted, accept nothing.")
 
 
-class AcceptancePublic(BaseModel):
-    """What accepting at a target precision did, and the estimate behind it."""
-
-    labeler: str
-    target: float
-    accepted: int
-    threshold: float | None
-    estimated_precision: float
-    interval: list[float] = Field(description="80 % two-sided: its low end is the 90 % bound.")
-    reviewed: int
-    more_needed: int | None
-    message: str
-
-
 @router.get("/unaccepted", response_model=UnacceptedPublic)
 def unaccepted(project: str, store: StoreDep) -> dict[str, Any]:
     """What training would delete: suggestions nobody reviewed (and what they cost), and the
@@ -150,7 +136,7 @@ def accept_above(project: str, body: AcceptAbove, store: StoreDep) -> dict[str, 
     return {"accepted": n}
 
 
-@router.post("/accept-at-precision", response_model=AcceptancePublic)
+@router.post("/accept-at-precision", response_model=trust.Acceptance)
 def accept_at_precision(project: str, body: PrecisionAccept, store: StoreDep) -> dict[str, Any]:
     """Accept the pending suggestions above the lowest confidence whose reviewed decisions
     reach the target precision at their 90 % lower bound; nothing when they cannot (the answer
