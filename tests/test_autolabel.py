@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import pytest
 from sqlalchemy import func, select
 
 from labelwise.autolabel import suggest
-from labelwise.domain import DocInput, LabelTask, ProjectKind
+from labelwise.costs import Budget, BudgetReached
+from labelwise.domain import ClassSpec, DocInput, LabelTask, ProjectKind
 from labelwise.labelers.base import Labeler, Outcome, Prediction
+from labelwise.labelers.loop import LabelingLoop, Stopped
 from labelwise.store import Store
 from labelwise.store import labels as rules
 from labelwise.store.documents import get_document
@@ -65,3 +68,78 @@ def test_multi_label_asks_only_about_classes_the_user_has_not_set(store: Store) 
     report = suggest(store, "p", Spy(), docs="all")
     assert report.documents == 2  # the labeled document is still asked about other classes
     assert sorted(seen.values(), key=len) == [frozenset(), frozenset({"b"})]
+
+
+# --- the one labeling loop (suggest and the job runner both drive it) ---------------------
+
+
+class Counting(Rogue):
+    """Answers "a" for every document; spends a cent a call against its budget; the call
+    whose first document is ``boom`` raises (a labeler that cannot work)."""
+
+    needs_network = True  # one document a call, calls one at a time (no options)
+
+    def __init__(self, boom: int | None = None) -> None:
+        super().__init__()
+        self.calls: list[list[int]] = []
+        self.boom = boom
+
+    def label(self, task: LabelTask, docs: Sequence[DocInput]) -> list[Outcome]:
+        if self.budget is not None and not self.budget.reserve(0.01):
+            raise BudgetReached
+        if self.budget is not None:
+            self.budget.settle(0.01, 0.01)
+        self.calls.append([d.id for d in docs])
+        if docs[0].id == self.boom:
+            raise RuntimeError("the backend broke")
+        return [Outcome(d.id, [Prediction("a", 0.9)]) for d in docs]
+
+
+TASK = LabelTask(ProjectKind.SINGLE_LABEL, (ClassSpec("a"), ClassSpec("b")))
+
+
+def feeder(n: int) -> Callable[[int], list[DocInput]]:
+    todo = list(range(1, n + 1))
+
+    def take(k: int) -> list[DocInput]:
+        chunk, todo[:] = todo[:k], todo[k:]
+        return [DocInput(i, f"text {i}") for i in chunk]
+
+    return take
+
+
+def test_the_loop_labels_everything_a_wave_at_a_time() -> None:
+    labeler = Counting()
+    waves: list[list[int]] = []
+    stopped = LabelingLoop(labeler, TASK).run(
+        feeder(5), lambda answered: waves.extend(w.ids for w in answered)
+    )
+    assert stopped == Stopped.DONE
+    assert waves == [[1], [2], [3], [4], [5]] == labeler.calls
+
+
+def test_the_loop_stops_when_asked_and_at_the_budget() -> None:
+    asked = iter([True, True, False])
+    labeler = Counting()
+    stopped = LabelingLoop(labeler, TASK).run(
+        feeder(9), lambda answered: None, keep_going=lambda: next(asked)
+    )
+    assert stopped == Stopped.ASKED and labeler.calls == [[1], [2]]
+
+    labeler = Counting()
+    labeler.budget = Budget(0.035)  # three calls fit, the fourth could pass it
+    stored: list[int] = []
+    stopped = LabelingLoop(labeler, TASK).run(
+        feeder(9), lambda answered: stored.extend(i for w in answered for i in w.ids)
+    )
+    assert stopped == Stopped.BUDGET and stored == [1, 2, 3]
+
+
+def test_a_labeler_that_breaks_is_raised_after_the_wave_is_stored() -> None:
+    labeler = Counting(boom=2)
+    stored: list[int] = []
+    with pytest.raises(RuntimeError, match="the backend broke"):
+        LabelingLoop(labeler, TASK).run(
+            feeder(5), lambda answered: stored.extend(i for w in answered for i in w.ids)
+        )
+    assert stored == [1] and labeler.calls == [[1], [2]]

@@ -116,7 +116,7 @@ def test_user_path(runner: CliRunner, cli_env: str, tmp_path: Path) -> None:
     assert report["inserted"] == 2 and report["errors"][0]["where"].endswith("t.csv:4")
     run(runner, "label", "tickets", "t2", "login")
     run(runner, "label", "tickets", "t2", "billing", "--add")
-    docs = json.loads(run(runner, "docs", "tickets", "--filter", "labeled", "--json"))
+    docs = json.loads(run(runner, "docs", "tickets", "--filter", "labeled", "--json"))["documents"]
     assert {d["name"]: d["labels"] for d in docs} == {"t1": ["billing"], "t2": ["billing", "login"]}
     run(runner, "unlabel", "tickets", "t2", "billing")
     run(runner, "dataset", "tickets", "test", "t2")
@@ -148,11 +148,13 @@ def test_user_path(runner: CliRunner, cli_env: str, tmp_path: Path) -> None:
         "name": "sign-in",
         "description": "Access problems",
         "examples": ["cannot log in"],
+        "labels": 1,
+        "suggestions": 0,
     }
     out_dir = tmp_path / "export"
     run(runner, "export", "tickets", str(out_dir), "--format", "azure")
     run(runner, "import", "copy", str(out_dir))
-    copied = json.loads(run(runner, "docs", "copy", "--json"))
+    copied = json.loads(run(runner, "docs", "copy", "--json"))["documents"]
     assert {d["name"]: d["labels"] for d in copied} == {"t1": ["billing"], "t2": ["sign-in"]}
     err = run(runner, "class", "remove", "tickets", "billing", code=1)
     assert "--yes" in err  # not at a terminal: refuses to guess
@@ -183,7 +185,7 @@ def test_review_commands(runner: CliRunner, cli_env: str) -> None:
         p = get_project(s, "demo")
         unlabeled = json.loads(
             run(runner, "docs", "demo", "--filter", "unlabeled", "--limit", "2", "--json")
-        )
+        )["documents"]
         ids = [get_document(s, p, d["name"]).id for d in unlabeled]
         rules.add_suggestions(
             s,
@@ -198,7 +200,9 @@ def test_review_commands(runner: CliRunner, cli_env: str) -> None:
         ("age_limit", 0.9),
         ("pin_blocked", 0.4),
     ]
-    auto = json.loads(run(runner, "docs", "demo", "--filter", "auto-labeled", "--json"))
+    auto = json.loads(run(runner, "docs", "demo", "--filter", "auto-labeled", "--json"))[
+        "documents"
+    ]
     assert len(auto) == 2
     run(runner, "accept", "demo", str(listed[0]["id"]))
     run(runner, "reject", "demo", str(listed[1]["id"]))

@@ -8,19 +8,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from labelwise.domain import Conflict, DocFilter, LabelwiseError, NotFound, ProjectKind
+from labelwise.domain import Conflict, LabelwiseError, NotFound, ProjectKind
 from labelwise.ingest.importer import ImportReport, run_import
 from labelwise.ingest.records import ImportFailure, Options
 from labelwise.store import Store
-from labelwise.store.documents import labels_by_document, list_documents
+from labelwise.store.documents import labels_by_document
 from labelwise.store.projects import get_project
+from labelwise.store.query import DocumentQuery
 from tests.helpers import make_project
 
 
 def stored(store: Store, project: str = "p") -> dict[str, tuple[str, list[str], str]]:
     """name -> (text, labels, dataset) of every stored document."""
     with store.session() as s:
-        docs = list_documents(s, get_project(s, project), DocFilter.ALL, limit=None)
+        docs = DocumentQuery().documents(s, get_project(s, project), limit=None)
         labels = labels_by_document(s, [d.id for d in docs])
         return {d.name: (d.text, labels[d.id], d.dataset) for d in docs}
 

@@ -56,8 +56,15 @@ class LlamaServer:
         in the client, which hides the cause: e.g. a build for another CPU)."""
         if self.proc.poll() is not None:
             tail = self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+            hint = ""
+            if self.proc.returncode < 0:  # killed by a signal: SIGSEGV, SIGILL
+                hint = (
+                    "; a crash on the first request is a build for another CPU: rebuild with "
+                    "CMAKE_ARGS=-DGGML_NATIVE=OFF .venv/bin/pip install --no-cache-dir "
+                    "--force-reinstall --no-deps llama-cpp-python==0.3.36"
+                )
             pytest.fail(
-                f"the llama.cpp server died (exit {self.proc.returncode}); its log:\n{tail}"
+                f"the llama.cpp server died (exit {self.proc.returncode}){hint}; its log:\n{tail}"
             )
 
 

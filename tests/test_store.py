@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from pydantic import ValidationError
+from sqlalchemy import inspect, select
 
 from labelwise.domain import (
     MAX_CLASSES,
@@ -20,8 +21,8 @@ from labelwise.domain import (
 from labelwise.store import Store, db, open_store
 from labelwise.store import classes as cls_svc
 from labelwise.store import labels as rules
-from labelwise.store.documents import get_document, list_documents, set_dataset, write_batch
-from labelwise.store.models import Base
+from labelwise.store.documents import get_document, set_dataset, write_batch
+from labelwise.store.models import Base, Document, Suggestion
 from labelwise.store.projects import (
     create_project,
     delete_project,
@@ -29,6 +30,7 @@ from labelwise.store.projects import (
     list_projects,
     summarize,
 )
+from labelwise.store.query import DocumentQuery
 from tests.helpers import make_project
 
 
@@ -201,13 +203,16 @@ def test_document_filters(store: Store) -> None:
                 rules.NewSuggestion(doc["d1"], "b", 0.9, "llm"),  # shadowed by the user label
                 rules.NewSuggestion(doc["d3"], "a", 0.8, "llm"),
                 rules.NewSuggestion(doc["d4"], "c", 0.7, "llm"),
+                rules.NewSuggestion(doc["d4"], "a", 0.4, "embedding"),
             ],
         )
         set_dataset(s, p, ["d5", "d2"], Dataset.TEST)
 
-    def names(which: DocFilter, **kw: object) -> list[str]:
+    def names(which: DocFilter, limit: int = 50, after_id: int = 0, **kw: object) -> list[str]:
+        query = DocumentQuery.model_validate({"filter": which, **kw})
         with store.session() as s:
-            return [d.name for d in list_documents(s, get_project(s, "p"), which, **kw)]  # type: ignore[arg-type]
+            docs = query.documents(s, get_project(s, "p"), limit=limit, after_id=after_id)
+            return [d.name for d in docs]
 
     assert names(DocFilter.ALL) == ["d1", "d2", "d3", "d4", "d5"]
     assert names(DocFilter.LABELED) == ["d1", "d2"]
@@ -215,9 +220,35 @@ def test_document_filters(store: Store) -> None:
     assert names(DocFilter.AUTO_LABELED) == ["d3", "d4"]
     assert names(DocFilter.AUTO_LABELED, class_name="c") == ["d4"]
     assert names(DocFilter.LABELED, class_name="b") == ["d2"]
-    assert names(DocFilter.ALL, class_name="a") == ["d1", "d3"]
+    assert names(DocFilter.ALL, class_name="a") == ["d1", "d3", "d4"]
     assert names(DocFilter.ALL, dataset=Dataset.TEST) == ["d2", "d5"]
     assert names(DocFilter.ALL, limit=2) == ["d1", "d2"]
     with store.session() as s:
         after = get_document(s, get_project(s, "p"), "d2").id
     assert names(DocFilter.ALL, limit=2, after_id=after) == ["d3", "d4"]
+    # the suggestion filters match one suggestion on all of them (and the class) together
+    assert names(DocFilter.ALL, labeler="embedding") == ["d4"]
+    assert names(DocFilter.ALL, labeler="llm", min_confidence=0.75) == ["d3"]
+    assert names(DocFilter.ALL, labeler="embedding", min_confidence=0.5) == []
+    assert names(DocFilter.ALL, **{"class": "c"}, max_confidence=0.5) == []
+    assert names(DocFilter.ALL, **{"class": "a"}, max_confidence=0.5) == ["d4"]
+    assert names(DocFilter.ALL, q="text 3") == ["d3"]
+    assert names(DocFilter.ALL, q="", labeler="") == ["d1", "d2", "d3", "d4", "d5"]
+    # the same object filters the suggestions themselves
+    with store.session() as s:
+        p = get_project(s, "p")
+        query = DocumentQuery(labeler="llm", min_confidence=0.5)
+        found = s.execute(
+            select(Document.name, Suggestion.confidence)
+            .join(Document, Document.id == Suggestion.document_id)
+            .where(query.suggestion_clause(s, p))
+            .order_by(Suggestion.id)
+        ).all()
+    assert [tuple(r) for r in found] == [("d3", 0.8), ("d4", 0.7)]  # d1's is shadowed
+
+
+def test_a_document_query_refuses_what_it_cannot_mean() -> None:
+    with pytest.raises(ValidationError, match="less than or equal to 1"):
+        DocumentQuery(min_confidence=1.5)
+    with pytest.raises(ValidationError, match="filter"):
+        DocumentQuery.model_validate({"filter": "pending"})

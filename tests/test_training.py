@@ -225,7 +225,7 @@ def test_multi_label_training(store: Store) -> None:
         art = Artifact.from_bytes(row.arrays or b"", dict(row.config))
     assert art.thresholds is not None and len(art.thresholds) == 3
     [r] = predict(store, "p", ["Snow and a cold wind tonight."], model="m")
-    assert "weather" in [c["category"] for c in r["classes"]]
+    assert "weather" in [c["category"] for c in r["class"]]
 
 
 def test_one_training_per_project_and_unique_names(store: Store) -> None:

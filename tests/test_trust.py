@@ -145,8 +145,10 @@ def test_accept_at_precision_over_http(reviewed: Store) -> None:
         assert status == 200 and rows == []  # the labeler filter
         status, rows, _ = client("GET", "/api/projects/p/suggestions?labeler=embedding&limit=500")
         assert len(rows) == 60 and {r["labeler"] for r in rows} == {"embedding"}
-        status, page, _ = client("GET", "/projects/p/review?labeler=embedding&job=x")
+        status, page, _ = client("GET", "/projects/p/review?labeler=embedding&job=")
         assert status == 200 and b"all labelers" in page and b"embedding" in page
+        status, page, _ = client("GET", "/projects/p/review?job=x")
+        assert status == 422  # the shared filter's limits hold on the pages too
         status, body, _ = client(
             "POST",
             "/api/projects/p/suggestions/accept-at-precision",

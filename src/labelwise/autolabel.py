@@ -9,11 +9,12 @@ running twice does not duplicate work. Suggestions are committed batch by batch.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,7 @@ from labelwise.domain import (
     SuggestionStatus,
 )
 from labelwise.labelers.base import Labeler, Outcome
+from labelwise.labelers.loop import Answered, LabelingLoop
 from labelwise.store import Store
 from labelwise.store import labels as rules
 from labelwise.store.documents import filter_clause, labels_by_document
@@ -98,7 +100,13 @@ def make_labeler(
             raise LabelwiseError("the openai labeler needs an LLM connection (add one first)")
         with store.session() as session:
             conn = get_connection(session, llm)
-            opts = options_from_connection(conn, **(options or {}))
+            instructions = (get_project(session, project).prompt or "") if project else ""
+            try:
+                opts = options_from_connection(conn, instructions=instructions, **(options or {}))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(x) for x in first["loc"])
+                raise LabelwiseError(f"labeler option {where}: {first['msg']}") from exc
         from labelwise.store.answers import StoreAnswerCache
 
         return OpenAILabeler(opts, cache=cache, answers=StoreAnswerCache(store))
@@ -289,10 +297,10 @@ def suggest(
     docs: str | Sequence[str] = "unlabeled",
     classes: Sequence[str] | None = None,
     limit: int | None = None,
-    batch_size: int = 128,
     on_progress: Progress | None = None,
 ) -> SuggestReport:
-    """Label the chosen documents and store the suggestions; returns what happened."""
+    """Label the chosen documents and store the suggestions, without a job record (quick
+    runs): the labeling loop of jobs, storing each wave as it arrives; returns what happened."""
     progress = on_progress or (lambda done, total: None)
     task, ids, skipped = plan(store, project_name, labeler, docs, classes, limit)
     report = SuggestReport(
@@ -302,25 +310,38 @@ def suggest(
         skipped=sum(skipped.values()),
     )
     failures: dict[str, list[str]] = defaultdict(list)
-    progress(0, len(ids))
-    for start in range(0, len(ids), batch_size):
-        inputs, names = load_inputs(store, ids[start : start + batch_size])
-        outcomes = labeler.label(task, inputs)
-        new = to_suggestions(task, labeler, outcomes)
-        for out in outcomes:
-            report.prompt_tokens += out.prompt_tokens
-            report.completion_tokens += out.completion_tokens
-            if out.failure:
-                report.failed += 1
-                if len(failures[out.failure]) < 5:
-                    failures[out.failure].append(f"{names[out.doc_id]}: {out.detail}")
-            elif out.predictions:
-                report.suggested += 1
+    names: dict[int, str] = {}
+    todo = deque(ids)
+    done = 0
+
+    def take(n: int) -> list[DocInput]:
+        chunk = [todo.popleft() for _ in range(min(n, len(todo)))]
+        inputs, chunk_names = load_inputs(store, chunk)
+        names.update(chunk_names)
+        return inputs
+
+    def store_wave(answered: list[Answered]) -> None:
+        nonlocal done
+        new = []
+        for wave in answered:
+            new += to_suggestions(task, labeler, wave.outcomes)
+            for out in wave.outcomes:
+                report.prompt_tokens += out.prompt_tokens
+                report.completion_tokens += out.completion_tokens
+                if out.failure:
+                    report.failed += 1
+                    if len(failures[out.failure]) < 5:
+                        failures[out.failure].append(f"{names[out.doc_id]}: {out.detail}")
+                elif out.predictions:
+                    report.suggested += 1
+            done += len(wave.ids)
         with store.session() as session:
             rules.add_suggestions(session, get_project(session, project_name), new)
-        labeler.flush()
         report.suggestions += len(new)
-        progress(min(start + batch_size, len(ids)), len(ids))
+        progress(done, len(ids))
+
+    progress(0, len(ids))
+    LabelingLoop(labeler, task).run(take, store_wave)
     report.failures = dict(failures)
     return report
 

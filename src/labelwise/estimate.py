@@ -65,7 +65,7 @@ def estimate_for_connection(
     """:func:`estimate` for the LLM labeler of connection ``llm`` with these options."""
     from labelwise.autolabel import make_labeler
 
-    labeler = make_labeler(store, "openai", llm=llm, options=options or None)
+    labeler = make_labeler(store, "openai", llm=llm, options=options or None, project=project_name)
     assert isinstance(labeler, OpenAILabeler)
     return estimate(store, project_name, labeler, docs=docs, classes=classes, limit=limit)
 

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 from rich.table import Table
 
 from labelwise.cli.common import App, JsonOpt, YesOpt, confirm, emit_json, get_store, out
+from labelwise.schemas import ClassPublic
 from labelwise.store import classes as svc
-from labelwise.store.models import LabelClass
 from labelwise.store.projects import get_project
+from labelwise.store.views import class_view
 
 class_app = App(help="Add, list, rename, describe and remove classes.")
 
 ExampleOpt = typer.Option(
     None, "--example", "-e", help="An example text of the class (repeat for more)."
 )
-
-
-def _public(c: LabelClass) -> dict[str, Any]:
-    return {"name": c.name, "description": c.description, "examples": c.examples}
 
 
 @class_app.command("add")
@@ -42,13 +37,21 @@ def add(
 def list_(project: str, as_json: bool = JsonOpt) -> None:
     """List the classes with their descriptions and examples."""
     with get_store().session() as session:
-        rows = [_public(c) for c in svc.list_classes(session, get_project(session, project))]
+        rows = [
+            class_view(session, c) for c in svc.list_classes(session, get_project(session, project))
+        ]
     if as_json:
-        emit_json(rows)
+        emit_json(rows, list[ClassPublic])
         return
-    table = Table("class", "description", "examples")
+    table = Table("class", "description", "examples", "labels", "suggestions")
     for r in rows:
-        table.add_row(str(r["name"]), str(r["description"]), str(len(r["examples"])))
+        table.add_row(
+            str(r["name"]),
+            str(r["description"]),
+            str(len(r["examples"])),
+            str(r["labels"]),
+            str(r["suggestions"]),
+        )
     out.print(table if rows else f"{project!r} has no classes yet")
 
 
@@ -73,9 +76,9 @@ def describe(
         c = svc.describe_class(
             session, get_project(session, project), name, description, example if example else None
         )
-        data = _public(c)
+        data = class_view(session, c)
     if as_json:
-        emit_json(data)
+        emit_json(data, ClassPublic)
     else:
         out.print(f"{data['name']}: {data['description'] or '(no description)'}")
         for ex in data["examples"]:

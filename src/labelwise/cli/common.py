@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 import typer
+from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -25,9 +26,10 @@ from rich.progress import (
 from rich.text import Text
 from sqlalchemy.exc import DataError
 
-from labelwise.domain import LabelwiseError, NotFound
+from labelwise.domain import Dataset, DocFilter, LabelwiseError, NotFound
 from labelwise.settings import Settings
 from labelwise.store import Store, open_store
+from labelwise.store.query import DocumentQuery
 
 # C0 and C1 control characters but tab and newline: document text must not drive the terminal
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -53,6 +55,33 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 JsonOpt = typer.Option(False, "--json", help="Print JSON only (for scripts).")
 YesOpt = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+
+
+def _described(field: str) -> str | None:
+    return DocumentQuery.model_fields[field].description
+
+
+# the filters of :class:`DocumentQuery`, described where they are declared
+FilterOpt = typer.Option(DocFilter.ALL, "--filter", help=_described("filter"))
+ClassFilterOpt = typer.Option(None, "--class", help=_described("class_name"))
+DatasetFilterOpt: Dataset | None = typer.Option(None, "--dataset", help=_described("dataset"))
+SearchOpt = typer.Option(None, "--search", help=_described("q"))
+MinConfidenceOpt = typer.Option(None, "--min-confidence", help=_described("min_confidence"))
+MaxConfidenceOpt = typer.Option(None, "--max-confidence", help=_described("max_confidence"))
+LabelerFilterOpt = typer.Option(None, "--labeler", help=_described("labeler"))
+JobFilterOpt = typer.Option(None, "--job", help=_described("job"))
+OPTION_OF = {"class": "--class", "q": "--search"}
+
+
+def document_query(**fields: Any) -> DocumentQuery:
+    """The :class:`DocumentQuery` of a command's filter options, or an error naming the option."""
+    try:
+        return DocumentQuery.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "filter"
+        option = OPTION_OF.get(name, "--" + name.replace("_", "-"))
+        raise LabelwiseError(f"{option}: {first['msg']}") from exc
 
 
 class App(typer.Typer):
@@ -111,7 +140,12 @@ def get_store() -> Store:
     return open_store(Settings().resolved_database_url())
 
 
-def emit_json(data: Any) -> None:
+def emit_json(data: Any, shape: Any = None) -> None:
+    """Print ``data`` as JSON; with ``shape`` (a model of :mod:`labelwise.schemas`, or
+    ``list[Model]``), exactly as the API answers it: checked against the shape, by alias."""
+    if shape is not None:
+        adapter: TypeAdapter[Any] = TypeAdapter(shape)
+        data = adapter.dump_python(adapter.validate_python(data), mode="json", by_alias=True)
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 

@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
 
-from labelwise.cli.common import JsonOpt, emit_json, err, get_store, out, progress_bar
+from labelwise.cli.common import (
+    ClassFilterOpt,
+    DatasetFilterOpt,
+    FilterOpt,
+    JobFilterOpt,
+    JsonOpt,
+    LabelerFilterOpt,
+    MaxConfidenceOpt,
+    MinConfidenceOpt,
+    SearchOpt,
+    document_query,
+    emit_json,
+    err,
+    get_store,
+    out,
+    progress_bar,
+)
 from labelwise.domain import Dataset, DocFilter, LabelwiseError
 from labelwise.ingest.exporter import export_project
 from labelwise.ingest.importer import run_import
 from labelwise.ingest.records import Options
+from labelwise.schemas import DocumentListPublic, DocumentPublic
 from labelwise.store import documents as docs_svc
 from labelwise.store import labels as label_svc
 from labelwise.store.classes import get_class
 from labelwise.store.projects import get_project
+from labelwise.store.views import document_view, listing_page
 
 FormatOpt = typer.Option(
     "auto", "--format", "-f", help="auto (from the name), folder, csv, jsonl or azure."
@@ -156,43 +173,40 @@ def export_format(path: Path) -> str:
 
 def docs(
     project: str,
-    which: DocFilter = typer.Option(DocFilter.ALL, "--filter", help="Which documents."),
-    class_name: str | None = typer.Option(
-        None, "--class", help="Only documents with this class (labeled or suggested)."
-    ),
-    dataset: Dataset | None = typer.Option(None, help="Only the train or test set."),
+    which: DocFilter = FilterOpt,
+    class_name: str | None = ClassFilterOpt,
+    dataset: Dataset | None = DatasetFilterOpt,
+    search: str | None = SearchOpt,
+    min_confidence: float | None = MinConfidenceOpt,
+    max_confidence: float | None = MaxConfidenceOpt,
+    labeler: str | None = LabelerFilterOpt,
+    job: int | None = JobFilterOpt,
     limit: int = typer.Option(50, min=1, help="At most this many."),
     after: int = typer.Option(0, help="Start after this document id (paging)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """List documents: all, unlabeled, labeled or auto-labeled (suggestions to review)."""
+    query = document_query(
+        filter=which,
+        dataset=dataset,
+        q=search,
+        min_confidence=min_confidence,
+        max_confidence=max_confidence,
+        labeler=labeler,
+        job=job,
+        **{"class": class_name},
+    )
     with get_store().session() as session:
         p = get_project(session, project)
-        rows = docs_svc.list_documents(
-            session, p, which, class_name=class_name, dataset=dataset, limit=limit, after_id=after
-        )
-        ids = [d.id for d in rows]
-        labels = docs_svc.labels_by_document(session, ids)
-        suggestions = label_svc.suggestions_by_document(session, p, ids)
-        data: list[dict[str, Any]] = [
-            {
-                "id": d.id,
-                "name": d.name,
-                "dataset": d.dataset,
-                "language": d.language,
-                "labels": labels[d.id],
-                "suggestions": [{"class": c, "confidence": conf} for c, conf in suggestions[d.id]],
-                "text": d.text,
-            }
-            for d in rows
-        ]
+        page = listing_page(session, p, query, limit, after)
     if as_json:
-        emit_json(data)
+        emit_json(page, DocumentListPublic)
         return
+    data = page["documents"]
     table = Table("id", "name", "set", "labels", "suggestions", "text")
     for r in data:
         sug = ", ".join(f"{s['class']} {s['confidence']:.2f}" for s in r["suggestions"])
-        text = str(r["text"]).replace("\n", " ")
+        text = str(r["excerpt"]).replace("\n", " ")
         table.add_row(
             str(r["id"]),
             str(r["name"]),
@@ -202,38 +216,17 @@ def docs(
             text[:80] + ("…" if len(text) > 80 else ""),
         )
     out.print(table if data else "no documents match")
+    if page["next_after"] is not None:
+        out.print(f"more: --after {page['next_after']}")
 
 
 def doc(project: str, name: str, as_json: bool = JsonOpt) -> None:
     """Show one document with its user labels and the suggestions offered for review."""
     with get_store().session() as session:
         p = get_project(session, project)
-        d = docs_svc.get_document(session, p, name)
-        names = {c.id: c.name for c in p.classes}
-        data: dict[str, Any] = {
-            "id": d.id,
-            "name": d.name,
-            "dataset": d.dataset,
-            "language": d.language,
-            "content_hash": d.content_hash,
-            "text": d.text,
-            "labels": label_svc.document_labels(session, d),
-            "suggestions": [
-                {
-                    "id": s.id,
-                    "class": names[s.class_id],
-                    "confidence": s.confidence,
-                    "confidence_source": s.confidence_source,
-                    "rationale": s.rationale,
-                    "labeler": s.labeler,
-                    "model": s.model,
-                    "prompt_version": s.prompt_version,
-                }
-                for s in label_svc.reviewable_suggestions(session, p, d)
-            ],
-        }
+        data = document_view(session, p, docs_svc.get_document(session, p, name))
     if as_json:
-        emit_json(data)
+        emit_json(data, DocumentPublic)
         return
     out.print(f"{data['name']} ({data['dataset']}, {data['language']})")
     out.print(f"labels: {', '.join(data['labels']) or '(none)'}")

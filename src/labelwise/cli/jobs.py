@@ -28,6 +28,7 @@ from labelwise.cli.common import (
 )
 from labelwise.cli.labeling import (
     ClassesOpt,
+    ConcurrencyOpt,
     DocsOpt,
     DocsPerRequestOpt,
     FewShotOpt,
@@ -43,6 +44,7 @@ from labelwise.domain import JobStatus
 from labelwise.jobs import runner
 from labelwise.jobs.runner import JobProgress
 from labelwise.labelers.openai import OpenAILabeler
+from labelwise.schemas import JobPublic
 from labelwise.store import jobs as svc
 
 job_app = App(help="Show, cancel and resume autolabel jobs.")
@@ -81,7 +83,7 @@ def job_bar(quiet: bool) -> Iterator[Callable[[JobProgress], None]]:
 def _show_end(job_id: int, as_json: bool) -> None:
     data = runner.show(get_store(), job_id)
     if as_json:
-        emit_json(data)
+        emit_json(data, JobPublic)
         return
     out.print(
         f"job {data['id']} {data['status']}: {data['done']} done, {data['failed']} failed, "
@@ -105,7 +107,7 @@ def autolabel(
     docs_per_request: int = DocsPerRequestOpt,
     rationale: bool = RationaleOpt,
     few_shot: int = FewShotOpt,
-    concurrency: int | None = typer.Option(None, min=1, help="openai: requests at once."),
+    concurrency: int = ConcurrencyOpt,
     dry_run_on_labeled: int | None = typer.Option(
         None,
         min=1,
@@ -198,7 +200,7 @@ def jobs(project: str, as_json: bool = JsonOpt) -> None:
     """List a project's jobs, newest first."""
     rows = runner.project_jobs(get_store(), project)
     if as_json:
-        emit_json(rows)
+        emit_json(rows, list[JobPublic])
         return
     table = Table(caption="docs: done/failed/total · review: accepted/rejected")
     table.add_column("job", justify="right", no_wrap=True)

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 
 from labelwise.cli.common import JsonOpt, emit_json, get_store, out, progress_bar
 from labelwise.domain import LabelwiseError
+from labelwise.labelers.openai import RunOptions
 
 LabelerOpt = typer.Option(
     "embedded", help="embedded (offline, the default), openai (with --llm) or model (with --model)."
@@ -18,9 +20,25 @@ DocsOpt = typer.Option(
     "unlabeled", help="unlabeled, all, auto-labeled, or a file of document names (one a line)."
 )
 ClassesOpt = typer.Option(None, help="Only these classes, comma-separated [default: all].")
-DocsPerRequestOpt = typer.Option(1, min=1, help="openai: documents per request.")
-RationaleOpt = typer.Option(False, help="openai: ask for a one-sentence rationale.")
-FewShotOpt = typer.Option(4, min=0, help="openai: user-labeled examples per request.")
+
+
+def run_option(field: str, *names: str) -> Any:
+    """The typer option of one :class:`RunOptions` field: its default, limits and description
+    as declared there."""
+    info = RunOptions.model_fields[field]
+    limits = {
+        key: getattr(m, attr)
+        for m in info.metadata
+        for attr, key in (("ge", "min"), ("le", "max"))
+        if getattr(m, attr, None) is not None
+    }
+    return typer.Option(info.default, *names, help=f"openai: {info.description}", **limits)
+
+
+DocsPerRequestOpt = run_option("docs_per_request", "--docs-per-request")
+RationaleOpt = run_option("rationale", "--rationale/--no-rationale")
+FewShotOpt = run_option("few_shot", "--few-shot")
+ConcurrencyOpt = run_option("concurrency", "--concurrency")
 
 
 def parse_docs(value: str) -> str | list[str]:
@@ -47,16 +65,21 @@ def llm_options(
     few_shot: int,
     concurrency: int | None = None,
 ) -> dict[str, Any]:
+    """The run options of an openai job, checked against :class:`RunOptions`."""
     if labeler != "openai":
         return {}
-    opts: dict[str, Any] = {
+    values: dict[str, Any] = {
         "docs_per_request": docs_per_request,
         "rationale": rationale,
         "few_shot": few_shot,
     }
-    if concurrency:
-        opts["concurrency"] = concurrency
-    return opts
+    if concurrency is not None:
+        values["concurrency"] = concurrency
+    try:
+        return RunOptions.model_validate(values).model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise LabelwiseError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from exc
 
 
 def suggest(
@@ -70,7 +93,7 @@ def suggest(
     docs_per_request: int = DocsPerRequestOpt,
     rationale: bool = RationaleOpt,
     few_shot: int = FewShotOpt,
-    concurrency: int | None = typer.Option(None, min=1, help="openai: requests at once."),
+    concurrency: int = ConcurrencyOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Suggest labels for documents with a labeler and store them for review."""

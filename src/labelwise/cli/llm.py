@@ -7,6 +7,7 @@ from rich.table import Table
 
 from labelwise.cli.common import App, JsonOpt, YesOpt, confirm, emit_json, get_store, out
 from labelwise.domain import Conflict
+from labelwise.schemas import ConnectionPublic
 from labelwise.store import llm as svc
 
 llm_app = App(help="LLM connections: Azure OpenAI, OpenAI or any OpenAI-compatible server.")
@@ -91,7 +92,7 @@ def list_(as_json: bool = JsonOpt) -> None:
     with get_store().session() as session:
         rows = [svc.public(r) for r in svc.list_connections(session)]
     if as_json:
-        emit_json(rows)
+        emit_json(rows, list[ConnectionPublic])
         return
     table = Table("name", "provider", "endpoint", "model", "key from")
     for r in rows:
@@ -105,7 +106,7 @@ def show(name: str, as_json: bool = JsonOpt) -> None:
     with get_store().session() as session:
         data = svc.public(svc.get_connection(session, name))
     if as_json:
-        emit_json(data)
+        emit_json(data, ConnectionPublic)
         return
     for key, value in data.items():
         out.print(f"{key}: {value if value is not None else '-'}")

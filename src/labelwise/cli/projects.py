@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
 from labelwise.cli.common import App, JsonOpt, YesOpt, confirm, emit_json, get_store, out
-from labelwise.domain import ProjectKind
+from labelwise.domain import LabelwiseError, ProjectKind
+from labelwise.prompts import classify
 from labelwise.settings import Settings
 from labelwise.store import db as store_db
 from labelwise.store.projects import (
@@ -15,6 +18,7 @@ from labelwise.store.projects import (
     get_project,
     list_projects,
     rename_project,
+    set_prompt,
     summarize,
 )
 
@@ -104,6 +108,37 @@ def rename(old: str, new: str) -> None:
     with get_store().session() as session:
         rename_project(session, old, new)
     out.print(f"renamed project {old!r} to {new!r}")
+
+
+@project_app.command("set-prompt")
+def set_prompt_(
+    name: str,
+    template: Path | None = typer.Argument(
+        None,
+        help="A Jinja2 file with the LLM's instructions (start from --show's output).",
+        dir_okay=False,
+    ),
+    reset: bool = typer.Option(False, "--reset", help="Go back to the packaged instructions."),
+    show: bool = typer.Option(False, "--show", help="Print the instructions template in use."),
+) -> None:
+    """Replace the instructions (system message) an LLM labeler gets for this project.
+
+    The documents always follow in delimited blocks the template cannot change. A new
+    template is a new prompt version: documents are labeled again under it, and answers
+    cached for the old one are not reused."""
+    if show:
+        with get_store().session() as session:
+            own = get_project(session, name).prompt
+        typer.echo(own or classify.packaged_instructions(), nl=False)  # as is: no wrapping
+        return
+    if reset == (template is not None):
+        raise LabelwiseError("give a template file, or --reset (or --show to see the current one)")
+    source = template.read_text(encoding="utf-8") if template is not None else None
+    with get_store().session() as session:
+        p = set_prompt(session, name, source)
+        version = classify.instructions_version(p.prompt)
+    what = "its own instructions" if source else "the packaged instructions"
+    out.print(f"project {name!r} now uses {what} (prompt version {version})")
 
 
 @db_app.command("upgrade")

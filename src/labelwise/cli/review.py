@@ -7,52 +7,67 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelwise.cli.common import JsonOpt, YesOpt, confirm, emit_json, get_store, out
-from labelwise.domain import LabelwiseError, NotFound
+from labelwise.cli.common import (
+    ClassFilterOpt,
+    DatasetFilterOpt,
+    JobFilterOpt,
+    JsonOpt,
+    LabelerFilterOpt,
+    MaxConfidenceOpt,
+    MinConfidenceOpt,
+    SearchOpt,
+    YesOpt,
+    confirm,
+    document_query,
+    emit_json,
+    get_store,
+    out,
+)
+from labelwise.domain import Dataset, LabelwiseError, NotFound
+from labelwise.schemas import ReviewItemPublic
 from labelwise.store import labels as svc
 from labelwise.store import trust
 from labelwise.store.classes import get_class
 from labelwise.store.models import Document, Project
 from labelwise.store.projects import get_project
+from labelwise.store.views import review_items
 
 
 def suggestions(
     project: str,
-    limit: int = typer.Option(50, min=1),
+    class_name: str | None = ClassFilterOpt,
+    dataset: Dataset | None = DatasetFilterOpt,
+    search: str | None = SearchOpt,
+    min_confidence: float | None = MinConfidenceOpt,
+    max_confidence: float | None = MaxConfidenceOpt,
+    labeler: str | None = LabelerFilterOpt,
+    job: int | None = JobFilterOpt,
+    limit: int = typer.Option(50, min=1, help="At most this many."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """List the suggestions offered for review (pending, not shadowed by a user label)."""
+    """List the suggestions offered for review (pending, not shadowed by a user label), the
+    most confident first."""
+    query = document_query(
+        dataset=dataset,
+        q=search,
+        min_confidence=min_confidence,
+        max_confidence=max_confidence,
+        labeler=labeler,
+        job=job,
+        **{"class": class_name},
+    )
     with get_store().session() as session:
         p = get_project(session, project)
-        rows = svc.reviewable_suggestions(session, p)[:limit]
-        names = {c.id: c.name for c in p.classes}
-        docs = {
-            d.id: (d.name, " ".join(d.text[:120].split())[:60])
-            for d in session.query(Document).filter(Document.id.in_({s.document_id for s in rows}))
-        }
-        data = [
-            {
-                "id": s.id,
-                "document": docs[s.document_id][0],
-                "excerpt": docs[s.document_id][1],
-                "class": names[s.class_id],
-                "confidence": s.confidence,
-                "labeler": s.labeler,
-                "model": s.model,
-                "job_id": s.job_id,
-                "rationale": s.rationale,
-            }
-            for s in rows
-        ]
+        data = review_items(session, p, query, limit=limit)
     if as_json:
-        emit_json(data)
+        emit_json(data, list[ReviewItemPublic])
         return
     table = Table("id", "document", "excerpt", "class", "confidence", "labeler")
     for r in data:
         table.add_row(
             str(r["id"]),
             str(r["document"]),
-            str(r["excerpt"]),
+            " ".join(str(r["excerpt"])[:120].split())[:60],
             str(r["class"]),
             f"{r['confidence']:.2f}",
             str(r["labeler"]),

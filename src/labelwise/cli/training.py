@@ -22,6 +22,7 @@ from labelwise.cli.common import (
 )
 from labelwise.domain import LabelwiseError, ModelStatus
 from labelwise.ingest.records import loads_bounded
+from labelwise.schemas import DeploymentPublic, ModelPublic
 from labelwise.store import trained as svc
 from labelwise.store.projects import get_project
 
@@ -143,7 +144,7 @@ def models(project: str, as_json: bool = JsonOpt) -> None:
     with get_store().session() as session:
         rows = [svc.public(m) for m in svc.list_models(session, get_project(session, project))]
     if as_json:
-        emit_json(rows)
+        emit_json(rows, list[ModelPublic])
         return
     table = Table("model", "algorithm", "status", "train", "test", "micro F1", "trained")
     for r in rows:
@@ -166,7 +167,7 @@ def model_show(project: str, model: str, as_json: bool = JsonOpt) -> None:
     with get_store().session() as session:
         data = svc.public(svc.get_model(session, get_project(session, project), model))
     if as_json:
-        emit_json(data)
+        emit_json(data, ModelPublic)
         return
     out.print(json.dumps(data, indent=2, default=str))
 
@@ -196,7 +197,7 @@ def deployments(project: str, as_json: bool = JsonOpt) -> None:
     with get_store().session() as session:
         rows = svc.public_deployments(session, get_project(session, project))
     if as_json:
-        emit_json(rows)
+        emit_json(rows, list[DeploymentPublic])
         return
     for r in rows:
         out.print(f"{r['name']}: {r['model']} (since {r['deployed_at']})")
@@ -248,6 +249,6 @@ def predict(
         emit_json(results)
         return
     for text, r in zip(items, results, strict=True):
-        chosen = r.get("class") or r.get("classes") or []
+        chosen = r["class"]
         label = ", ".join(f"{c['category']} ({c['confidenceScore']:.2f})" for c in chosen)
         out.print(f"{label or '(no class)'}  <- {text[:80]}")

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from labelwise.domain import DocFilter, LabelwiseError
+from labelwise.domain import LabelwiseError
 from labelwise.ingest import azure
 from labelwise.store import Store
 from labelwise.store.classes import list_classes
-from labelwise.store.documents import labels_by_document, list_documents
+from labelwise.store.documents import labels_by_document
 from labelwise.store.labels import suggestions_by_document
 from labelwise.store.projects import get_project
+from labelwise.store.query import DocumentQuery
 
 EXPORT_FORMATS = ("azure", "csv", "jsonl")
 PAGE = 1000
@@ -28,7 +29,7 @@ def iter_documents(
     while True:
         with store.session() as session:
             project = get_project(session, project_name)
-            docs = list_documents(session, project, DocFilter.ALL, limit=PAGE, after_id=after)
+            docs = DocumentQuery().documents(session, project, limit=PAGE, after_id=after)
             if not docs:
                 return
             ids = [d.id for d in docs]

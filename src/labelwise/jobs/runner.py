@@ -12,7 +12,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +23,7 @@ from labelwise.autolabel import (
     select_documents,
     to_suggestions,
 )
-from labelwise.costs import Budget, BudgetReached, cost
+from labelwise.costs import Budget, cost
 from labelwise.domain import (
     Conflict,
     DocInput,
@@ -35,6 +34,8 @@ from labelwise.domain import (
     ProviderRefused,
 )
 from labelwise.labelers.base import Labeler, Outcome
+from labelwise.labelers.loop import Answered, LabelingLoop, Stopped
+from labelwise.labelers.openai import RunOptions
 from labelwise.processes import here
 from labelwise.store import Store
 from labelwise.store import jobs as svc
@@ -42,7 +43,7 @@ from labelwise.store import labels as rules
 from labelwise.store.models import Job, Project, as_utc, utcnow
 from labelwise.store.projects import get_project
 
-LABELER_OPTIONS = ("docs_per_request", "rationale", "few_shot", "concurrency")
+LABELER_OPTIONS = tuple(RunOptions.model_fields)  # what a job stores of its options
 CLAIM_TIMEOUT = 60.0  # seconds without a heartbeat after which a claim is taken over
 
 
@@ -119,18 +120,6 @@ def create(
         return job.id
 
 
-def _pipeline(labeler: Labeler) -> tuple[int, int]:
-    """(documents per chunk, chunks in flight): one request's documents and the connection's
-    concurrency for LLMs; local labelers take large chunks one at a time."""
-    if not labeler.needs_network:
-        return 128, 1
-    opts = getattr(labeler, "options", None)
-    return (
-        int(getattr(opts, "docs_per_request", 1) or 1),
-        int(getattr(opts, "concurrency", 1) or 1),
-    )
-
-
 def _results(outcomes: Sequence[Outcome], ids: Sequence[int]) -> list[dict[str, Any]]:
     results = [
         {
@@ -199,13 +188,10 @@ def run(
         project_name = project.name
         budget = Budget(job.budget_usd, job.cost_usd) if job.budget_usd is not None else None
     labeler.budget = budget  # every request reserves its worst case before it is sent
-    chunk, in_flight = _pipeline(labeler)
+    loop = LabelingLoop(labeler, task)
     started, processed = time.perf_counter(), 0
-    beat = time.monotonic()
     reason = ""
-    inflight: dict[Future[list[Outcome]], list[int]] = {}
-
-    queue: deque[tuple[int, DocInput]] = deque()  # (item id, document), read a page at a time
+    queue: deque[DocInput] = deque()  # claimed documents, read a page at a time
 
     def still_on() -> bool:
         """Once a wave: stop on a cancel request or when another worker ended the job."""
@@ -220,68 +206,41 @@ def run(
                 budget.sync(current.cost_usd)  # what other workers of the job spent
         return not reason
 
-    def refill() -> None:
-        """Claim the next page of documents when fewer than a chunk are queued."""
-        if len(queue) >= chunk:
-            return
-        with store.session() as session:
-            page = svc.claim_items(
-                session, job_id, worker, chunk * in_flight * 2, stale_after=claim_timeout
-            )
-        if not page:
-            return
-        inputs_page, _ = load_inputs(store, [doc for _, doc in page])
-        by_id = {d.id: d for d in inputs_page}
-        queue.extend((item, by_id[doc]) for item, doc in page if doc in by_id)
-        gone = [doc for _, doc in page if doc not in by_id]  # deleted since the job began
-        if gone:
+    def take(n: int) -> list[DocInput]:
+        """The next ``n`` documents, claiming the next page when fewer are queued."""
+        if len(queue) < n:
             with store.session() as session:
-                svc.record(session, job_id, _results([], gone), 0, 0.0)
+                page = svc.claim_items(
+                    session, job_id, worker, n * loop.in_flight * 2, stale_after=claim_timeout
+                )
+            if page:
+                inputs_page, _ = load_inputs(store, [doc for _, doc in page])
+                by_id = {d.id: d for d in inputs_page}
+                queue.extend(by_id[doc] for _, doc in page if doc in by_id)
+                gone = [doc for _, doc in page if doc not in by_id]  # deleted since it began
+                if gone:
+                    with store.session() as session:
+                        svc.record(session, job_id, _results([], gone), 0, 0.0)
+        return [queue.popleft() for _ in range(min(n, len(queue)))]
 
-    def submit(pool: ThreadPoolExecutor) -> bool:
-        """Send the next chunk unless finished or over budget."""
-        nonlocal reason
-        if budget is not None and budget.refused:
-            reason = "budget"
-            return False
-        refill()
-        if not queue:
-            return False
-        taken = [queue.popleft() for _ in range(min(chunk, len(queue)))]
-        ids = [d.id for _, d in taken]
-        inputs = [d for _, d in taken]
-        inflight[pool.submit(labeler.label, task, inputs)] = ids
-        return True
-
-    def store_answers(finished: set[Future[list[Outcome]]]) -> JobProgress:
-        """Commit the answers of every request that came back, in one transaction; a request
-        that raised (a labeler that cannot work) is raised after the others are stored."""
+    def store_answers(answered: list[Answered]) -> None:
+        """Commit a wave's answers in one transaction and tell the listeners."""
         nonlocal processed
-        answered: list[tuple[list[int], list[Outcome]]] = []
-        error: BaseException | None = None
-        for future in finished:
-            ids = inflight.pop(future)
-            try:
-                answered.append((ids, future.result()))
-            except BudgetReached:
-                pass  # nothing sent: its documents stay pending, released at the end
-            except Exception as exc:
-                error = error or exc
         with store.session() as session:
             project = get_project(session, project_name)
-            for ids, outcomes in answered:
-                new = to_suggestions(task, labeler, outcomes, job_id)
+            for wave in answered:
+                new = to_suggestions(task, labeler, wave.outcomes, job_id)
                 paid = (
                     cost(
                         labeler.price_model,
-                        sum(o.prompt_tokens for o in outcomes),
-                        sum(o.completion_tokens for o in outcomes),
+                        sum(o.prompt_tokens for o in wave.outcomes),
+                        sum(o.completion_tokens for o in wave.outcomes),
                     )
                     or 0.0
                 )
                 rules.add_suggestions(session, project, new)
-                svc.record(session, job_id, _results(outcomes, ids), len(new), paid)
-                processed += len(ids)
+                svc.record(session, job_id, _results(wave.outcomes, wave.ids), len(new), paid)
+                processed += len(wave.ids)
             job = svc.get_job(session, job_id)
             figures = JobProgress(
                 job_id,
@@ -293,49 +252,31 @@ def run(
                 job.cost_usd,
                 processed / max(time.perf_counter() - started, 1e-9),
             )
-        labeler.flush()  # the cached answers, written from this thread once a wave
-        if error is not None:
-            raise error
-        return figures
+        if on_progress:
+            on_progress(figures)
 
-    def _drive(pool: ThreadPoolExecutor) -> None:
-        """Keep ``in_flight`` chunks sent, store the answers as they come, renew the claims."""
-        nonlocal beat
-        if still_on():
-            while len(inflight) < in_flight and submit(pool):
-                pass
-        while inflight:
-            finished, _ = wait(inflight, timeout=claim_timeout / 4, return_when=FIRST_COMPLETED)
-            if time.monotonic() - beat > claim_timeout / 4:  # still alive: renew the claims
-                with store.session() as session:
-                    svc.heartbeat(session, job_id, worker)
-                beat = time.monotonic()
-            if not finished:
-                continue
-            figures = store_answers(finished)  # committed as they arrive
-            if on_progress:
-                on_progress(figures)
-            if not reason and still_on():
-                while len(inflight) < in_flight and submit(pool):
-                    pass
+    def beat() -> None:
+        """Still alive: renew the claims."""
+        with store.session() as session:
+            svc.heartbeat(session, job_id, worker)
 
     try:
-        with ThreadPoolExecutor(max_workers=in_flight) as pool:
-            _drive(pool)
+        stopped = loop.run(
+            take, store_answers, keep_going=still_on, beat=beat, beat_every=claim_timeout / 4
+        )
     except ProviderRefused as exc:  # every request would be refused: stop the job at once
-        labeler.flush()
         with store.session() as session:
             svc.release(session, job_id, worker)
             job = svc.get_job(session, job_id)
             job.status, job.reason, job.finished_at = JobStatus.FAILED, str(exc), utcnow()
             return job
     except BaseException:  # Ctrl-C, a store error: let others take what this process held
-        labeler.flush()
         with store.session() as session:
             svc.release(session, job_id, worker)
         raise
+    if stopped == Stopped.BUDGET:
+        reason = "budget"
 
-    labeler.flush()
     with store.session() as session:
         svc.release(session, job_id, worker)  # what this process claimed but did not send
         job = svc.get_job(session, job_id)

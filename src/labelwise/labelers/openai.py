@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlparse
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from labelwise.costs import BudgetReached, cost
 from labelwise.domain import (
@@ -111,24 +112,32 @@ class DeadlinePassed(Exception):
     """A document's deadline passed across its retries (the provider hangs or keeps failing)."""
 
 
+class RunOptions(BaseModel):
+    """What a user tunes per LLM job, declared once with its limits and descriptions: the CLI's
+    options, the API's ``options`` field and the job's stored options all derive from it."""
+
+    model_config = ConfigDict(extra="forbid")
+    docs_per_request: int = Field(1, ge=1, le=50, description="Documents per request.")
+    rationale: bool = Field(False, description="Ask for a one-sentence rationale.")
+    few_shot: int = Field(4, ge=0, le=50, description="User-labeled examples per request.")
+    concurrency: int = Field(16, ge=1, le=256, description="Requests in flight at once.")
+
+
 class OpenAILabeler(Labeler):
     """Classify documents with a chat-completions model."""
 
     name = "openai"
     needs_network = True
 
-    class Options(Labeler.Options):
+    class Options(Labeler.Options, RunOptions):
         provider: Literal["openai", "azure"] = "openai"
         endpoint: str
         model: str
         api_version: str = ""
         api_key_env: str = "OPENAI_API_KEY"
         price_model: str = ""
-        docs_per_request: int = 1
-        rationale: bool = False
-        few_shot: int = 4
+        instructions: str = ""  # the project's own instructions template ("": the package's)
         max_doc_tokens: int = 2000
-        concurrency: int = 16
         timeout: float = 60.0  # one request
         max_retries: int = 5
         deadline: float = 180.0  # one document, across its retries: a hanging provider is bounded
@@ -147,8 +156,6 @@ class OpenAILabeler(Labeler):
         answers: AnswerCache | None = None,
     ) -> None:
         super().__init__(options)
-        if options.docs_per_request < 1:
-            raise LabelwiseError("documents per request must be at least 1")
         self._client: Any = None
         self._mode = "json_schema"
         self._logprobs = options.logprobs
@@ -173,7 +180,7 @@ class OpenAILabeler(Labeler):
 
     @property
     def prompt_version(self) -> str:
-        return classify.VERSION
+        return classify.instructions_version(self.options.instructions)
 
     @property
     def price_model(self) -> str:
@@ -236,6 +243,7 @@ class OpenAILabeler(Labeler):
             shots,
             self.options.rationale,
             constrained=mode in ("json_schema", "json_object_schema"),
+            instructions=self.options.instructions or None,
         )
 
     def _create(self, render: Any, task: LabelTask, keys: Sequence[str]) -> Any:
@@ -519,7 +527,7 @@ class OpenAILabeler(Labeler):
                 o.provider,
                 o.endpoint,
                 o.model,
-                classify.VERSION,
+                self.prompt_version,
                 messages,
                 task.kind.value,
                 list(task.class_names),
@@ -691,4 +699,4 @@ def options_from_connection(conn: Any, **overrides: Any) -> OpenAILabeler.Option
     )
 
 
-__all__ = ["FALLBACK_CONFIDENCE", "OpenAILabeler", "options_from_connection"]
+__all__ = ["FALLBACK_CONFIDENCE", "OpenAILabeler", "RunOptions", "options_from_connection"]

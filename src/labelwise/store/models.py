@@ -63,6 +63,8 @@ class Project(Base):
     language: Mapped[str] = mapped_column(String(20), default="en")
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the project's own instructions template for LLM labelers (None: the package's)
+    prompt: Mapped[str | None] = mapped_column(Text, default=None)
 
     classes: Mapped[list[LabelClass]] = relationship(
         back_populates="project",

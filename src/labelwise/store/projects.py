@@ -16,6 +16,7 @@ from labelwise.domain import (
     SuggestionStatus,
     validate_project_name,
 )
+from labelwise.prompts import classify
 from labelwise.store.models import Document, Label, LabelClass, Project, Suggestion
 
 
@@ -91,6 +92,16 @@ def rename_project(session: Session, old: str, new: str) -> Project:
     if new != old and session.scalar(select(Project.id).where(Project.name == new)) is not None:
         raise Conflict(f"a project named {new!r} already exists")
     project.name = new
+    session.flush()
+    return project
+
+
+def set_prompt(session: Session, name: str, source: str | None) -> Project:
+    """Give project ``name`` its own instructions template for LLM labelers (checked: it must
+    render), or go back to the package's with ``None``. Suggestions made with the old prompt
+    stay; new runs label again, under the new prompt version."""
+    project = get_project(session, name)
+    project.prompt = classify.check_instructions(source) if source else None
     session.flush()
     return project
 

@@ -66,11 +66,11 @@ def classify(art: Artifact, texts: Sequence[str], cache: Any = None) -> list[dic
     probs = art.probabilities(x)
     out = []
     for i, (row, chosen) in enumerate(zip(probs, art.decide(probs), strict=True)):
-        key = "class" if art.kind == "single_label" else "classes"
         out.append(
             {
                 "id": str(i),
-                key: [{"category": c, "confidenceScore": round(p, 6)} for c, p in chosen],
+                # Azure's shape for both kinds: "class" lists the chosen classes
+                "class": [{"category": c, "confidenceScore": round(p, 6)} for c, p in chosen],
                 "scores": {c: round(float(p), 6) for c, p in zip(art.labels, row, strict=True)},
             }
         )

@@ -16,13 +16,13 @@ from starlette.exceptions import HTTPException
 
 from labelwise import __version__
 from labelwise.domain import Conflict, LabelwiseError, NotFound
+from labelwise.schemas import HealthPublic
 from labelwise.store import Store
 from labelwise.web import pages
 from labelwise.web.background import Background
 from labelwise.web.deps import require_access
 from labelwise.web.guard import HostOriginGuard, allowed_hosts, is_loopback
 from labelwise.web.routers import documents, jobs, predict, projects, suggestions, training
-from labelwise.web.schemas import HealthPublic
 
 STATIC = Path(__file__).parent / "static"
 

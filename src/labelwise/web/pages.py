@@ -12,11 +12,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from labelwise.domain import ACTIVE_JOB, MAX_ID, DocFilter, JobStatus, ModelStatus, SuggestionStatus
+from labelwise.domain import ACTIVE_JOB, DocFilter, JobStatus, ModelStatus, SuggestionStatus
 from labelwise.jobs import runner
 from labelwise.store import llm as llm_svc
 from labelwise.store import trained
 from labelwise.store.projects import get_project, list_projects, summarize
+from labelwise.store.query import DocumentQuery
+from labelwise.store.views import listing_page
 from labelwise.web.deps import (
     CSRF_COOKIE,
     TOKEN_COOKIE,
@@ -24,7 +26,7 @@ from labelwise.web.deps import (
     csrf_token,
 )
 from labelwise.web.guard import local_path
-from labelwise.web.routers.documents import DocFilters, Filters, listing_page
+from labelwise.web.routers.documents import Filters
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 # the statuses, one vocabulary: templates use the enums, the page's JS reads them from the page
@@ -143,7 +145,7 @@ def documents_page(
     )
 
 
-def _filter_query(filters: DocFilters) -> str:
+def _filter_query(filters: DocumentQuery) -> str:
     values = filters.model_dump(by_alias=True, exclude_none=True, mode="json")
     if values.get("filter") == "all":
         values.pop("filter")
@@ -181,27 +183,12 @@ def bulk_review(
     request: Request,
     project: str,
     store: StoreDep,
-    class_name: str | None = None,
-    min_confidence: float = 0.0,
+    filters: Filters,
     sort: Literal["confidence_desc", "confidence_asc", "document"] = "confidence_desc",
-    job: str | None = None,
-    labeler: str | None = None,
 ) -> HTMLResponse:
     from labelwise.web.routers.suggestions import suggestions
 
-    job_id = int(job) if job and job.isdigit() and 0 < int(job) <= MAX_ID else None
-    rows = suggestions(
-        project,
-        store,
-        class_name=class_name or None,
-        job=job_id,
-        labeler=labeler or None,
-        min_confidence=min_confidence,
-        max_confidence=1.0,
-        sort=sort,
-        limit=200,
-        offset=0,
-    )
+    rows = suggestions(project, store, filters, sort=sort, limit=200, offset=0)
     with store.session() as session:
         classes = [c.name for c in get_project(session, project).classes]
         jobs = [j["id"] for j in runner.project_jobs(store, project)]
@@ -212,11 +199,11 @@ def bulk_review(
         rows=rows,
         classes=classes,
         jobs=jobs,
-        job=job_id,
-        labeler=labeler or "",
+        job=filters.job,
+        labeler=filters.labeler or "",
         labelers=["embedding", "openai", "model"],
-        class_name=class_name or "",
-        min_confidence=min_confidence,
+        class_name=filters.class_name or "",
+        min_confidence=filters.min_confidence or 0.0,
         sort=sort,
         tab="review",
     )

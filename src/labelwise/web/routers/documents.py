@@ -6,72 +6,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from labelwise.domain import MAX_ID, Conflict, Dataset, DocFilter, LabelwiseError
+from labelwise.domain import MAX_ID, Conflict, Dataset, LabelwiseError
+from labelwise.schemas import ChangedPublic, DocumentListPublic, DocumentPublic
 from labelwise.store import labels as rules
 from labelwise.store.classes import get_class
-from labelwise.store.documents import (
-    count_documents,
-    get_document,
-    labels_by_document,
-    list_documents,
-    match_clause,
-)
+from labelwise.store.documents import count_documents, get_document
 from labelwise.store.models import Document, Project
 from labelwise.store.projects import get_project
+from labelwise.store.query import DocumentQuery
+from labelwise.store.views import document_view, listing_page
 from labelwise.web.deps import DbId, StoreDep
-from labelwise.web.schemas import ChangedPublic, DocumentListPublic, DocumentPublic
 
 router = APIRouter(prefix="/api/projects/{project}/documents", tags=["documents"])
 
-EXCERPT = 240
-
-
-class DocFilters(BaseModel):
-    """The filters of the Data labeling page, as query parameters."""
-
-    filter: DocFilter = DocFilter.ALL
-    class_name: str | None = Field(None, alias="class")
-    dataset: Dataset | None = None
-    q: str | None = Field(None, max_length=500, description="Text to search for.")
-    min_confidence: float | None = Field(None, ge=0, le=1)
-    max_confidence: float | None = Field(None, ge=0, le=1)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def empty_is_unset(cls, value: Any) -> Any:
-        """An empty field of the filter form means "any"."""
-        return None if value == "" else value
-
-    def clause(self, session: Session, project: Project) -> Any:
-        return match_clause(
-            session,
-            project,
-            self.filter,
-            self.class_name,
-            self.dataset,
-            self.q,
-            self.min_confidence,
-            self.max_confidence,
-        )
-
-    def listing(self, session: Session, project: Project, **page: Any) -> list[Document]:
-        return list_documents(
-            session,
-            project,
-            self.filter,
-            class_name=self.class_name,
-            dataset=self.dataset,
-            search=self.q,
-            min_confidence=self.min_confidence,
-            max_confidence=self.max_confidence,
-            **page,
-        )
-
-
-Filters = Annotated[DocFilters, Query()]
+Filters = Annotated[DocumentQuery, Query()]
 
 
 class Review(BaseModel):
@@ -94,67 +45,6 @@ class DatasetChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     documents: list[str] = Field(min_length=1)
     dataset: Dataset
-
-
-def suggestion_rows(session: Session, project: Project, doc: Document) -> list[dict[str, Any]]:
-    names = {c.id: c.name for c in project.classes}
-    return [
-        {
-            "id": s.id,
-            "class": names[s.class_id],
-            "confidence": round(s.confidence, 4),
-            "confidence_source": s.confidence_source,
-            "rationale": s.rationale,
-            "labeler": s.labeler,
-            "model": s.model,
-            "job_id": s.job_id,
-        }
-        for s in rules.reviewable_suggestions(session, project, doc)
-    ]
-
-
-def document_view(session: Session, project: Project, doc: Document) -> dict[str, Any]:
-    return {
-        "id": doc.id,
-        "name": doc.name,
-        "text": doc.text,
-        "language": doc.language,
-        "dataset": doc.dataset,
-        "labels": rules.document_labels(session, doc),
-        "suggestions": suggestion_rows(session, project, doc),
-    }
-
-
-def listing_page(
-    session: Session,
-    project: Project,
-    filters: DocFilters,
-    limit: int,
-    after: int = 0,
-    before: int | None = None,
-) -> dict[str, Any]:
-    """One page of the filtered document list (for the API and the Data labeling page)."""
-    rows = filters.listing(session, project, limit=limit, after_id=after, before_id=before)
-    ids = [d.id for d in rows]
-    labels = labels_by_document(session, ids)
-    suggested = rules.suggestions_by_document(session, project, ids)
-    return {
-        "documents": [
-            {
-                "id": d.id,
-                "name": d.name,
-                "excerpt": d.text[:EXCERPT],
-                "dataset": d.dataset,
-                "labels": labels[d.id],
-                "suggestions": [
-                    {"class": c, "confidence": round(conf, 4)} for c, conf in suggested[d.id]
-                ],
-            }
-            for d in rows
-        ],
-        "next_after": ids[-1] if len(ids) == limit else None,
-        "prev_before": ids[0] if ids and (after or before) else None,
-    }
 
 
 @router.get("", response_model=DocumentListPublic)
@@ -186,8 +76,8 @@ def document(project: str, name: str, store: StoreDep, filters: Filters) -> dict
         p = get_project(session, project)
         doc = get_document(session, p, name)
         data = document_view(session, p, doc)
-        nxt = filters.listing(session, p, limit=1, after_id=doc.id)
-        prev = filters.listing(session, p, limit=1, before_id=doc.id)
+        nxt = filters.documents(session, p, limit=1, after_id=doc.id)
+        prev = filters.documents(session, p, limit=1, before_id=doc.id)
         data["next"] = nxt[0].name if nxt else None
         data["previous"] = prev[0].name if prev else None
         return data

@@ -10,10 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from labelwise.domain import MAX_ID, JobStatus, LabelwiseError
 from labelwise.estimate import Estimate
 from labelwise.jobs import runner
+from labelwise.labelers.openai import RunOptions
+from labelwise.schemas import ConnectionPublic, JobPublic
 from labelwise.store import jobs as svc
 from labelwise.store import llm as llm_svc
 from labelwise.web.deps import DbId, StoreDep
-from labelwise.web.schemas import ConnectionPublic, JobPublic
 
 router = APIRouter(tags=["autolabel"])
 
@@ -40,14 +41,6 @@ class ConnectionCreate(BaseModel):
     tpm: int | None = Field(None, ge=1, le=MAX_ID)
 
 
-class LabelerOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    docs_per_request: int = Field(1, ge=1, le=50)
-    concurrency: int | None = Field(None, ge=1, le=256)
-    few_shot: int = Field(4, ge=0, le=50)
-    rationale: bool = False
-
-
 class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     labeler: Literal["embedding", "openai", "model"] = "embedding"
@@ -57,12 +50,12 @@ class JobCreate(BaseModel):
     docs: Literal["unlabeled", "all", "auto-labeled"] | list[str] = "unlabeled"
     budget_usd: float | None = Field(None, gt=0)
     limit: int | None = Field(None, ge=1, le=MAX_ID)
-    options: LabelerOptions = Field(default_factory=LabelerOptions)
+    options: RunOptions = Field(default_factory=RunOptions)
 
     def labeler_options(self) -> dict[str, Any]:
         if self.labeler != "openai":
             return {}
-        return self.options.model_dump(exclude_none=True)
+        return self.options.model_dump()
 
 
 class EstimateCreate(BaseModel):
@@ -71,7 +64,7 @@ class EstimateCreate(BaseModel):
     classes: list[str] | None = None
     docs: Literal["unlabeled", "all", "auto-labeled"] | list[str] = "unlabeled"
     limit: int | None = Field(None, ge=1, le=MAX_ID)
-    options: LabelerOptions = Field(default_factory=LabelerOptions)
+    options: RunOptions = Field(default_factory=RunOptions)
 
 
 class Resume(BaseModel):

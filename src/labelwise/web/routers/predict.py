@@ -33,8 +33,9 @@ class ClassScore(BaseModel):
 
 class DocumentResult(BaseModel):
     id: str
-    class_: list[ClassScore] | None = Field(default=None, alias="class")
-    classes: list[ClassScore] | None = None
+    class_: list[ClassScore] = Field(
+        alias="class", description="The chosen classes (one, or any number in multi-label)."
+    )
     scores: dict[str, float]
 
 

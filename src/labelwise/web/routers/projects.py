@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from labelwise.domain import Dataset, LabelwiseError
 from labelwise.ingest.importer import ImportReport
+from labelwise.schemas import ClassPublic, ClassRemovedPublic
 from labelwise.store import classes as class_svc
 from labelwise.store.projects import (
     ProjectSummary,
@@ -23,8 +24,8 @@ from labelwise.store.projects import (
     list_projects,
     summarize,
 )
+from labelwise.store.views import class_view
 from labelwise.web.deps import StoreDep
-from labelwise.web.schemas import ClassPublic, ClassRemovedPublic
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
 
@@ -80,27 +81,20 @@ def remove_project(project: str, store: StoreDep) -> None:
         delete_project(session, project)
 
 
-def _class(c: Any, usage: tuple[int, int] | None = None) -> dict[str, Any]:
-    data = {"name": c.name, "description": c.description, "examples": c.examples}
-    if usage is not None:
-        data["labels"], data["suggestions"] = usage
-    return data
-
-
 @router.get("/{project}/classes", tags=["classes"], response_model=list[ClassPublic])
 def classes(project: str, store: StoreDep) -> list[dict[str, Any]]:
     with store.session() as session:
         p = get_project(session, project)
-        return [
-            _class(c, class_svc.class_usage(session, c)) for c in class_svc.list_classes(session, p)
-        ]
+        return [class_view(session, c) for c in class_svc.list_classes(session, p)]
 
 
 @router.post("/{project}/classes", status_code=201, tags=["classes"], response_model=ClassPublic)
 def new_class(project: str, body: ClassCreate, store: StoreDep) -> dict[str, Any]:
     with store.session() as session:
         p = get_project(session, project)
-        return _class(class_svc.add_class(session, p, body.name, body.description, body.examples))
+        return class_view(
+            session, class_svc.add_class(session, p, body.name, body.description, body.examples)
+        )
 
 
 @router.patch("/{project}/classes/{name}", tags=["classes"], response_model=ClassPublic)
@@ -110,7 +104,9 @@ def change_class(project: str, name: str, body: ClassUpdate, store: StoreDep) ->
         p = get_project(session, project)
         if body.name is not None and body.name != name:
             name = class_svc.rename_class(session, p, name, body.name).name
-        return _class(class_svc.describe_class(session, p, name, body.description, body.examples))
+        return class_view(
+            session, class_svc.describe_class(session, p, name, body.description, body.examples)
+        )
 
 
 @router.delete("/{project}/classes/{name}", tags=["classes"], response_model=ClassRemovedPublic)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from labelwise.domain import MAX_ID
+from labelwise.schemas import AcceptedPublic, RejectedPublic, ReviewItemPublic, UnacceptedPublic
 from labelwise.store import labels as rules
 from labelwise.store import trust
-from labelwise.store.models import Document, LabelClass, Suggestion
 from labelwise.store.projects import get_project
+from labelwise.store.query import DocumentQuery
+from labelwise.store.views import ReviewSort, review_items
 from labelwise.web.deps import DbId, StoreDep
-from labelwise.web.schemas import AcceptedPublic, RejectedPublic, ReviewItemPublic, UnacceptedPublic
 
 router = APIRouter(prefix="/api/projects/{project}/suggestions", tags=["suggestions"])
 
@@ -50,55 +50,15 @@ def unaccepted(project: str, store: StoreDep) -> dict[str, Any]:
 def suggestions(
     project: str,
     store: StoreDep,
-    class_name: str | None = Query(None, alias="class"),
-    job: DbId | None = None,
-    labeler: str | None = Query(None, max_length=50, description="Only this labeler's."),
-    min_confidence: float = Query(0.0, ge=0, le=1),
-    max_confidence: float = Query(1.0, ge=0, le=1),
-    sort: Literal["confidence_desc", "confidence_asc", "document"] = "confidence_desc",
+    filters: Annotated[DocumentQuery, Query()],
+    sort: ReviewSort = "confidence_desc",
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> list[dict[str, Any]]:
     """Suggestions offered for review (pending, not shadowed by a user label), with an excerpt
-    of their document."""
+    of their document; the document list's filters select them (``filter`` aside)."""
     with store.session() as session:
-        p = get_project(session, project)
-        query = (
-            select(Suggestion, Document.name, Document.text, LabelClass.name)
-            .join(Document, Document.id == Suggestion.document_id)
-            .join(LabelClass, LabelClass.id == Suggestion.class_id)
-            .where(
-                Document.project_id == p.id,
-                rules.reviewable_clause(p),
-                Suggestion.confidence >= min_confidence,
-                Suggestion.confidence <= max_confidence,
-            )
-        )
-        if class_name:
-            query = query.where(LabelClass.name == class_name)
-        if job is not None:
-            query = query.where(Suggestion.job_id == job)
-        if labeler:
-            query = query.where(Suggestion.labeler == labeler)
-        order = {
-            "confidence_desc": (Suggestion.confidence.desc(), Suggestion.id),
-            "confidence_asc": (Suggestion.confidence, Suggestion.id),
-            "document": (Suggestion.document_id, Suggestion.id),
-        }[sort]
-        rows = session.execute(query.order_by(*order).limit(limit).offset(offset)).all()
-        return [
-            {
-                "id": s.id,
-                "document": name,
-                "excerpt": text[:200],
-                "class": cls,
-                "confidence": round(s.confidence, 4),
-                "rationale": s.rationale,
-                "labeler": s.labeler,
-                "job_id": s.job_id,
-            }
-            for s, name, text, cls in rows
-        ]
+        return review_items(session, get_project(session, project), filters, sort, limit, offset)
 
 
 @router.post("/accept", response_model=AcceptedPublic)

@@ -10,16 +10,16 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelwise.domain import LabelwiseError, ModelStatus
-from labelwise.store import trained as svc
-from labelwise.store.projects import get_project
-from labelwise.training.train import TrainOptions, begin_training
-from labelwise.web.deps import StoreDep
-from labelwise.web.schemas import (
+from labelwise.schemas import (
     DeploymentPublic,
     EvaluationPublic,
     ModelPublic,
     TrainingStartedPublic,
 )
+from labelwise.store import trained as svc
+from labelwise.store.projects import get_project
+from labelwise.training.train import TrainOptions, begin_training
+from labelwise.web.deps import StoreDep
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["training"])
 

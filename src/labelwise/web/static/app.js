@@ -451,7 +451,7 @@ function modelsPage() {
     const d = r.documents[0];
     const out = $("#prediction");
     out.textContent = "";
-    for (const c of d.class || d.classes || []) {
+    for (const c of d.class) {
       const span = document.createElement("span");
       span.className = "label user";
       span.textContent = `${c.category} ${c.confidenceScore.toFixed(2)}`;

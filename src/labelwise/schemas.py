@@ -44,6 +44,7 @@ class DocumentRowPublic(Shape):
     id: int
     name: str
     excerpt: str
+    language: str
     dataset: str
     labels: list[str]
     suggestions: list[ClassScorePublic]
@@ -64,6 +65,7 @@ class SuggestionPublic(Shape):
     rationale: str | None
     labeler: str
     model: str
+    prompt_version: str
     job_id: int | None
 
 
@@ -73,6 +75,7 @@ class DocumentPublic(Shape):
     text: str
     language: str
     dataset: str
+    content_hash: str
     labels: list[str]
     suggestions: list[SuggestionPublic]
     next: str | None = Field(None, description="The next document of the filtered list.")
@@ -91,6 +94,7 @@ class ReviewItemPublic(Shape):
     confidence: float
     rationale: str | None
     labeler: str
+    model: str
     job_id: int | None
 
 

@@ -1,0 +1,130 @@
+"""What a document, a page of the document list and the review list look like to a user: one
+builder each, used by the API, the pages and the CLI's JSON output (the shapes are declared in
+:mod:`labelwise.schemas`)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labelwise.store import labels as rules
+from labelwise.store.classes import class_usage
+from labelwise.store.documents import labels_by_document
+from labelwise.store.models import Document, LabelClass, Project, Suggestion
+from labelwise.store.query import DocumentQuery
+
+EXCERPT = 240  # characters of a document's text in lists
+ReviewSort = Literal["confidence_desc", "confidence_asc", "document"]
+
+
+def class_view(session: Session | None, c: LabelClass) -> dict[str, Any]:
+    """A class (``ClassPublic``); with a session, with how many labels and suggestions name it."""
+    data: dict[str, Any] = {"name": c.name, "description": c.description, "examples": c.examples}
+    if session is not None:
+        data["labels"], data["suggestions"] = class_usage(session, c)
+    return data
+
+
+def suggestion_rows(session: Session, project: Project, doc: Document) -> list[dict[str, Any]]:
+    """A document's suggestions offered for review (``SuggestionPublic``)."""
+    names = {c.id: c.name for c in project.classes}
+    return [
+        {
+            "id": s.id,
+            "class": names[s.class_id],
+            "confidence": round(s.confidence, 4),
+            "confidence_source": s.confidence_source,
+            "rationale": s.rationale,
+            "labeler": s.labeler,
+            "model": s.model,
+            "prompt_version": s.prompt_version,
+            "job_id": s.job_id,
+        }
+        for s in rules.reviewable_suggestions(session, project, doc)
+    ]
+
+
+def document_view(session: Session, project: Project, doc: Document) -> dict[str, Any]:
+    """One document with its user labels and suggestions (``DocumentPublic``)."""
+    return {
+        "id": doc.id,
+        "name": doc.name,
+        "text": doc.text,
+        "language": doc.language,
+        "dataset": doc.dataset,
+        "content_hash": doc.content_hash,
+        "labels": rules.document_labels(session, doc),
+        "suggestions": suggestion_rows(session, project, doc),
+    }
+
+
+def listing_page(
+    session: Session,
+    project: Project,
+    query: DocumentQuery,
+    limit: int,
+    after: int = 0,
+    before: int | None = None,
+) -> dict[str, Any]:
+    """One page of the filtered document list (``DocumentListPublic``)."""
+    rows = query.documents(session, project, limit=limit, after_id=after, before_id=before)
+    ids = [d.id for d in rows]
+    labels = labels_by_document(session, ids)
+    suggested = rules.suggestions_by_document(session, project, ids)
+    return {
+        "documents": [
+            {
+                "id": d.id,
+                "name": d.name,
+                "excerpt": d.text[:EXCERPT],
+                "language": d.language,
+                "dataset": d.dataset,
+                "labels": labels[d.id],
+                "suggestions": [
+                    {"class": c, "confidence": round(conf, 4)} for c, conf in suggested[d.id]
+                ],
+            }
+            for d in rows
+        ],
+        "next_after": ids[-1] if len(ids) == limit else None,
+        "prev_before": ids[0] if ids and (after or before) else None,
+    }
+
+
+def review_items(
+    session: Session,
+    project: Project,
+    query: DocumentQuery,
+    sort: ReviewSort = "confidence_desc",
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Suggestions offered for review with an excerpt of their document (``ReviewItemPublic``)."""
+    select_rows = (
+        select(Suggestion, Document.name, Document.text, LabelClass.name)
+        .join(Document, Document.id == Suggestion.document_id)
+        .join(LabelClass, LabelClass.id == Suggestion.class_id)
+        .where(query.suggestion_clause(session, project))
+    )
+    order = {
+        "confidence_desc": (Suggestion.confidence.desc(), Suggestion.id),
+        "confidence_asc": (Suggestion.confidence, Suggestion.id),
+        "document": (Suggestion.document_id, Suggestion.id),
+    }[sort]
+    rows = session.execute(select_rows.order_by(*order).limit(limit).offset(offset)).all()
+    return [
+        {
+            "id": s.id,
+            "document": name,
+            "excerpt": text[:EXCERPT],
+            "class": cls,
+            "confidence": round(s.confidence, 4),
+            "rationale": s.rationale,
+            "labeler": s.labeler,
+            "model": s.model,
+            "job_id": s.job_id,
+        }
+        for s, name, text, cls in rows
+    ]
