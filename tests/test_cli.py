@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,10 +75,15 @@ def test_the_command_tree_is_complete() -> None:
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "labelwise")
-def test_help(runner: CliRunner, path: list[str]) -> None:
+def test_help(runner: CliRunner, path: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
     result = runner.invoke(app, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
+    # plain Click metavars at 80 columns: no <str> / <bool> / {project} tags, no " ." gaps
+    assert not re.search(r"<(str|bool|int|float)[^>]*>|\{[a-z_]+\}| \.$", result.output, re.M), (
+        result.output
+    )
 
 
 def test_console_script_runs(tmp_path: Path) -> None:
