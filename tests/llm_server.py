@@ -35,6 +35,17 @@ class FakeLLM:
     faults: deque[str] = field(default_factory=deque)  # consumed one per request
     fail_every: int = 0  # every n-th request answers 500 (for benchmarks in another process)
     latency: float = 0.0
+    # a rate limit enforced over any 1-second window, as Azure OpenAI enforces per-minute
+    # limits: more requests than this in the last second are answered 429 (retry-after-ms)
+    per_second: int = 0
+    announce: bool = False  # send x-ratelimit-* headers (limit = per_second * 60 a minute)
+    throttled: int = 0  # 429s answered by the per-second limit
+    arrivals: deque[float] = field(default_factory=deque)
+    # the Batch API: uploaded files, batches, and how many looks a batch takes to complete
+    files: dict[str, bytes] = field(default_factory=dict)
+    batches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batch_polls: int = 2
+    batch_fate: str = "completed"  # or "expired": only the first half of the requests answered
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -151,6 +162,39 @@ class FakeLLM:
             {},
         )
 
+    def run_batch(self, batch: dict[str, Any]) -> None:
+        """Answer a batch's input file into an output and an error file, as a provider does."""
+        lines = [json.loads(x) for x in self.files[batch["input_file_id"]].splitlines() if x]
+        if self.batch_fate == "expired":
+            lines = lines[: len(lines) // 2]
+        out, errors = [], []
+        for n, line in enumerate(lines):
+            with self.lock:
+                fault = self.faults.popleft() if self.faults else None
+                entry = {"path": "batch", "body": line["body"], "fault": fault, "at": 0.0}
+                self.requests.append(entry)
+            status, payload, _ = self.answer(line["body"], fault)
+            if status == 200:
+                entry["usage"] = payload["usage"]
+            result = {
+                "id": f"batch_req_{n}",
+                "custom_id": line["custom_id"],
+                "response": {"status_code": status, "request_id": f"r{n}", "body": payload},
+                "error": None,
+            }
+            (out if status == 200 else errors).append(json.dumps(result))
+        for kind, rows in (("output", out), ("error", errors)):
+            if rows:
+                file_id = f"file-{kind}-{batch['id']}"
+                self.files[file_id] = ("\n".join(rows) + "\n").encode()
+                batch[f"{kind}_file_id"] = file_id
+        batch["status"] = self.batch_fate
+        batch["request_counts"] = {
+            "total": len(lines),
+            "completed": len(out),
+            "failed": len(errors),
+        }
+
     def _logprobs(self, content: str) -> list[dict[str, Any]]:
         """4-character tokens; a label's tokens share log(label_prob), the rest are certain."""
         values = {m.start(1): m.end(1) for m in re.finditer(r'"label[s]?": \[?"([^"]+)"', content)}
@@ -177,14 +221,90 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        fake = self.server.fake
+        path = re.sub(r"^/(v1|openai)", "", urlparse(self.path).path)
         if self.path == "/stats":  # how many requests came, for a benchmark in another process
-            self._send(200, {"requests": len(self.server.fake.requests)}, {})
+            self._send(200, {"requests": len(fake.requests), "throttled": fake.throttled}, {})
+        elif m := re.fullmatch(r"/batches/([^/]+)", path):
+            batch = fake.batches.get(m.group(1))
+            if batch is None:
+                self._send(404, {"error": {"message": "no such batch"}}, {})
+                return
+            batch["polls"] += 1
+            if batch["status"] == "in_progress" and batch["polls"] >= fake.batch_polls:
+                fake.run_batch(batch)
+            self._send(200, {k: v for k, v in batch.items() if k != "polls"}, {})
+        elif m := re.fullmatch(r"/files/([^/]+)/content", path):
+            data = fake.files.get(m.group(1))
+            if data is None:
+                self._send(404, {"error": {"message": "no such file"}}, {})
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         else:
             self._send(404, {"error": {"message": "no route"}}, {})
+
+    def _batch_api(self, path: str) -> None:
+        """``POST /files`` (multipart upload), ``/batches``, ``/batches/{id}/cancel``."""
+        fake = self.server.fake
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        if path == "/files":
+            import email.parser
+            import email.policy
+
+            head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+            data = b""
+            for part in message.iter_parts():
+                if part.get_param("name", header="content-disposition") == "file":
+                    data = part.get_payload(decode=True) or b""
+            file_id = f"file-in-{len(fake.files)}"
+            fake.files[file_id] = data
+            self._send(
+                200,
+                {
+                    "id": file_id,
+                    "object": "file",
+                    "bytes": len(data),
+                    "created_at": 0,
+                    "filename": "input.jsonl",
+                    "purpose": "batch",
+                },
+                {},
+            )
+            return
+        if path == "/batches":
+            body = json.loads(raw)
+            batch_id = f"batch_{len(fake.batches) + 1}"
+            fake.batches[batch_id] = {
+                "id": batch_id,
+                "object": "batch",
+                "endpoint": body["endpoint"],
+                "input_file_id": body["input_file_id"],
+                "completion_window": body["completion_window"],
+                "status": "in_progress",
+                "created_at": 0,
+                "polls": 0,
+            }
+            self._send(200, {k: v for k, v in fake.batches[batch_id].items() if k != "polls"}, {})
+            return
+        if m := re.fullmatch(r"/batches/([^/]+)/cancel", path):
+            batch = fake.batches[m.group(1)]
+            batch["status"] = "cancelled"
+            self._send(200, {k: v for k, v in batch.items() if k != "polls"}, {})
+            return
+        self._send(404, {"error": {"message": f"no route {path}"}}, {})
 
     def do_POST(self) -> None:
         fake = self.server.fake
         url = urlparse(self.path)
+        batch_path = re.sub(r"^/(v1|openai)", "", url.path)
+        if batch_path == "/files" or batch_path.startswith("/batches"):
+            self._batch_api(batch_path)
+            return
         azure = re.fullmatch(r"/openai/deployments/([^/]+)/chat/completions", url.path)
         if url.path != "/v1/chat/completions" and not azure:
             self._send(404, {"error": {"message": f"no route {url.path}"}}, {})
@@ -197,7 +317,27 @@ class Handler(BaseHTTPRequestHandler):
             self._send(401, {"error": {"message": "no key"}}, {})
             return
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        limit_headers: dict[str, str] = {}
         with fake.lock:
+            if fake.per_second:
+                now = time.monotonic()
+                while fake.arrivals and fake.arrivals[0] <= now - 1.0:
+                    fake.arrivals.popleft()
+                if fake.announce:
+                    limit_headers = {
+                        "x-ratelimit-limit-requests": str(fake.per_second * 60),
+                        "x-ratelimit-remaining-requests": str(
+                            max(0, fake.per_second - len(fake.arrivals) - 1)
+                        ),
+                        "x-ratelimit-reset-requests": "1s",
+                    }
+                if len(fake.arrivals) >= fake.per_second:
+                    fake.throttled += 1
+                    wait_ms = max(1, int((fake.arrivals[0] + 1.0 - now) * 1000))
+                    limit_headers["retry-after-ms"] = str(wait_ms)
+                    self._send(429, {"error": {"message": "rate limited"}}, limit_headers)
+                    return
+                fake.arrivals.append(now)
             fault = fake.faults.popleft() if fake.faults else None
             if fake.fail_every and (len(fake.requests) + 1) % fake.fail_every == 0:
                 fault = "500"
@@ -219,7 +359,7 @@ class Handler(BaseHTTPRequestHandler):
         status, payload, headers = fake.answer(body, fault)
         if status == 200 and payload.get("usage"):
             entry["usage"] = payload["usage"]
-        self._send(status, payload, headers)
+        self._send(status, payload, {**limit_headers, **headers})
 
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
         data = json.dumps(payload).encode()
@@ -253,7 +393,8 @@ class Server(ThreadingHTTPServer):
 
 
 def main() -> None:
-    """Serve from a JSON config (gold, latency, fail_every) in a process of its own; prints the
+    """Serve from a JSON config (gold, latency, fail_every, per_second, announce) in a process of
+    its own; prints the
     URL, then serves until killed."""
     import sys
     from pathlib import Path
@@ -263,6 +404,8 @@ def main() -> None:
         gold=config["gold"],
         latency=config.get("latency", 0.0),
         fail_every=config.get("fail_every", 0),
+        per_second=config.get("per_second", 0),
+        announce=config.get("announce", False),
     )
     server = Server(fake)
     print(server.url, flush=True)

@@ -77,8 +77,6 @@ class Counting(Rogue):
     """Answers "a" for every document; spends a cent a call against its budget; the call
     whose first document is ``boom`` raises (a labeler that cannot work)."""
 
-    needs_network = True  # one document a call, calls one at a time (no options)
-
     def __init__(self, boom: int | None = None) -> None:
         super().__init__()
         self.calls: list[list[int]] = []
@@ -98,6 +96,13 @@ class Counting(Rogue):
 TASK = LabelTask(ProjectKind.SINGLE_LABEL, (ClassSpec("a"), ClassSpec("b")))
 
 
+def one_at_a_time(labeler: Labeler) -> LabelingLoop:
+    """The loop with one document a call and one call at a time (waves of one)."""
+    loop = LabelingLoop(labeler, TASK)
+    loop.chunk, loop.in_flight = 1, 1
+    return loop
+
+
 def feeder(n: int) -> Callable[[int], list[DocInput]]:
     todo = list(range(1, n + 1))
 
@@ -111,7 +116,7 @@ def feeder(n: int) -> Callable[[int], list[DocInput]]:
 def test_the_loop_labels_everything_a_wave_at_a_time() -> None:
     labeler = Counting()
     waves: list[list[int]] = []
-    stopped = LabelingLoop(labeler, TASK).run(
+    stopped = one_at_a_time(labeler).run(
         feeder(5), lambda answered: waves.extend(w.ids for w in answered)
     )
     assert stopped == Stopped.DONE
@@ -121,7 +126,7 @@ def test_the_loop_labels_everything_a_wave_at_a_time() -> None:
 def test_the_loop_stops_when_asked_and_at_the_budget() -> None:
     asked = iter([True, True, False])
     labeler = Counting()
-    stopped = LabelingLoop(labeler, TASK).run(
+    stopped = one_at_a_time(labeler).run(
         feeder(9), lambda answered: None, keep_going=lambda: next(asked)
     )
     assert stopped == Stopped.ASKED and labeler.calls == [[1], [2]]
@@ -129,7 +134,7 @@ def test_the_loop_stops_when_asked_and_at_the_budget() -> None:
     labeler = Counting()
     labeler.budget = Budget(0.035)  # three calls fit, the fourth could pass it
     stored: list[int] = []
-    stopped = LabelingLoop(labeler, TASK).run(
+    stopped = one_at_a_time(labeler).run(
         feeder(9), lambda answered: stored.extend(i for w in answered for i in w.ids)
     )
     assert stopped == Stopped.BUDGET and stored == [1, 2, 3]
@@ -139,7 +144,7 @@ def test_a_labeler_that_breaks_is_raised_after_the_wave_is_stored() -> None:
     labeler = Counting(boom=2)
     stored: list[int] = []
     with pytest.raises(RuntimeError, match="the backend broke"):
-        LabelingLoop(labeler, TASK).run(
+        one_at_a_time(labeler).run(
             feeder(5), lambda answered: stored.extend(i for w in answered for i in w.ids)
         )
     assert stored == [1] and labeler.calls == [[1], [2]]

@@ -108,8 +108,11 @@ def make_labeler(
                 where = ".".join(str(x) for x in first["loc"])
                 raise LabelwiseError(f"labeler option {where}: {first['msg']}") from exc
         from labelwise.store.answers import StoreAnswerCache
+        from labelwise.store.pacing import StoreSchedule
 
-        return OpenAILabeler(opts, cache=cache, answers=StoreAnswerCache(store))
+        # team mode (PostgreSQL): the workers of a connection share its rate limits' slots
+        schedule = StoreSchedule(store) if store.engine.dialect.name == "postgresql" else None
+        return OpenAILabeler(opts, cache=cache, answers=StoreAnswerCache(store), schedule=schedule)
     return cls()
 
 

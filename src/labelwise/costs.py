@@ -55,11 +55,19 @@ def price_for(model: str) -> tuple[float, float] | None:
     return table[max(matches, key=len)] if matches else None
 
 
-def cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+BATCH_DISCOUNT = 0.5  # OpenAI's and Azure OpenAI's Batch API bill half the list price
+
+
+def cost(
+    model: str, prompt_tokens: int, completion_tokens: int, *, batch: bool = False
+) -> float | None:
+    """USD for the tokens at the model's list price (half through the Batch API); None when
+    the model has no known price."""
     price = price_for(model)
     if price is None:
         return None
-    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+    usd = (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+    return usd * BATCH_DISCOUNT if batch else usd
 
 
 class Budget:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from labelwise.autolabel import load_inputs, plan
-from labelwise.costs import cost, price_for
+from labelwise.costs import BATCH_DISCOUNT, cost, price_for
 from labelwise.domain import DocInput, Example, LabelTask, ProjectKind
 from labelwise.labelers.openai import RATIONALE_TOKENS, OpenAILabeler
 from labelwise.store import Store
@@ -38,6 +38,7 @@ class Estimate:
     # of ``documents``, those whose request was answered before (free); None: not checked, as
     # few-shot examples are chosen per request when it is sent
     cached: int | None = None
+    batch: bool = False  # priced at the Batch API's rate (half the list price)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,7 +93,7 @@ def estimate(
         inputs, _ = load_inputs(store, ids[start : start + step])
         for i in range(0, len(inputs), k):
             chunk = inputs[i : i + k]
-            if exact_prompts and labeler.answered_before(task, chunk, shots):
+            if exact_prompts and not opts.batch and labeler.answered_before(task, chunk, shots):
                 cached += len(chunk)  # answered before: free
                 continue
             prompt, completion, _ = estimate_inputs(labeler, task, chunk, shots)
@@ -100,6 +101,8 @@ def estimate(
             completion_tokens += completion
             requests += 1
     price = price_for(price_model)
+    if price is not None and opts.batch:  # the Batch API's price
+        price = (price[0] * BATCH_DISCOUNT, price[1] * BATCH_DISCOUNT)
     return Estimate(
         model=opts.model,
         price_model=price_model,
@@ -111,9 +114,10 @@ def estimate(
         completion_tokens=completion_tokens,
         price_in=price[0] if price else None,
         price_out=price[1] if price else None,
-        cost_usd=cost(price_model, prompt_tokens, completion_tokens),
+        cost_usd=cost(price_model, prompt_tokens, completion_tokens, batch=opts.batch),
         left_out=left_out,
-        cached=cached if exact_prompts else None,
+        cached=cached if exact_prompts and not opts.batch else None,
+        batch=opts.batch,
     )
 
 

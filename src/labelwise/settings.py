@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None  # required to serve on anything but loopback
     allowed_hosts: str = ""  # comma-separated names the server answers to, beside its address
     allowed_key_envs: str = ""  # comma-separated key variables allowed beside *_API_KEY
+    batch_poll: float = Field(30.0, gt=0)  # seconds between looks at a Batch API job's batch
 
     def host_names(self) -> list[str]:
         return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]

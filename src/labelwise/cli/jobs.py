@@ -27,6 +27,7 @@ from labelwise.cli.common import (
     out,
 )
 from labelwise.cli.labeling import (
+    BatchOpt,
     ClassesOpt,
     ConcurrencyOpt,
     DocsOpt,
@@ -42,7 +43,7 @@ from labelwise.cli.labeling import (
 )
 from labelwise.domain import JobStatus
 from labelwise.jobs import runner
-from labelwise.jobs.runner import JobProgress
+from labelwise.jobs.ending import JobProgress
 from labelwise.labelers.openai import OpenAILabeler
 from labelwise.schemas import JobPublic
 from labelwise.store import jobs as svc
@@ -108,6 +109,7 @@ def autolabel(
     rationale: bool = RationaleOpt,
     few_shot: int = FewShotOpt,
     concurrency: int = ConcurrencyOpt,
+    batch: bool = BatchOpt,
     dry_run_on_labeled: int | None = typer.Option(
         None,
         min=1,
@@ -122,7 +124,7 @@ def autolabel(
 ) -> None:
     """Start an autolabel job: shows the estimate, asks, then runs it with progress."""
     store = get_store()
-    options = llm_options(labeler, docs_per_request, rationale, few_shot, concurrency)
+    options = llm_options(labeler, docs_per_request, rationale, few_shot, concurrency, batch)
     class_list = parse_classes(classes)
     doc_choice = parse_docs(docs)
     if dry_run_on_labeled:

@@ -39,6 +39,7 @@ DocsPerRequestOpt = run_option("docs_per_request", "--docs-per-request")
 RationaleOpt = run_option("rationale", "--rationale/--no-rationale")
 FewShotOpt = run_option("few_shot", "--few-shot")
 ConcurrencyOpt = run_option("concurrency", "--concurrency")
+BatchOpt = run_option("batch", "--batch/--no-batch")
 
 
 def parse_docs(value: str) -> str | list[str]:
@@ -64,6 +65,7 @@ def llm_options(
     rationale: bool,
     few_shot: int,
     concurrency: int | None = None,
+    batch: bool = False,
 ) -> dict[str, Any]:
     """The run options of an openai job, checked against :class:`RunOptions`."""
     if labeler != "openai":
@@ -75,6 +77,8 @@ def llm_options(
     }
     if concurrency is not None:
         values["concurrency"] = concurrency
+    if batch:
+        values["batch"] = True
     try:
         return RunOptions.model_validate(values).model_dump(exclude_unset=True)
     except ValidationError as exc:
@@ -158,6 +162,7 @@ def estimate(
     docs_per_request: int = DocsPerRequestOpt,
     rationale: bool = RationaleOpt,
     few_shot: int = FewShotOpt,
+    batch: bool = BatchOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Print documents, prompt tokens, expected completion tokens and cost; sends nothing."""
@@ -167,7 +172,7 @@ def estimate(
         get_store(),
         project,
         llm,
-        llm_options("openai", docs_per_request, rationale, few_shot),
+        llm_options("openai", docs_per_request, rationale, few_shot, batch=batch),
         docs=parse_docs(docs),
         classes=parse_classes(classes),
         limit=limit,
@@ -186,4 +191,5 @@ def estimate(
         out.print(
             f"cost: ${result.cost_usd:.4f} at ${result.price_in}/1M input, "
             f"${result.price_out}/1M output tokens"
+            + (" (the Batch API's price: half the list price)" if result.batch else "")
         )

@@ -12,7 +12,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,15 +26,15 @@ from labelwise.costs import Budget, cost
 from labelwise.domain import (
     Conflict,
     DocInput,
-    FailureReason,
-    ItemStatus,
     JobStatus,
     LabelwiseError,
     ProviderRefused,
 )
-from labelwise.labelers.base import Labeler, Outcome
+from labelwise.jobs.batch import run_batch
+from labelwise.jobs.ending import JobProgress, finish, results
+from labelwise.labelers.base import Labeler
 from labelwise.labelers.loop import Answered, LabelingLoop, Stopped
-from labelwise.labelers.openai import RunOptions
+from labelwise.labelers.openai import OpenAILabeler, RunOptions
 from labelwise.processes import here
 from labelwise.store import Store
 from labelwise.store import jobs as svc
@@ -45,20 +44,6 @@ from labelwise.store.projects import get_project
 
 LABELER_OPTIONS = tuple(RunOptions.model_fields)  # what a job stores of its options
 CLAIM_TIMEOUT = 60.0  # seconds without a heartbeat after which a claim is taken over
-
-
-@dataclass
-class JobProgress:
-    """What ``on_progress`` listeners (the CLI bar, the web page) get after every wave."""
-
-    job_id: int
-    total: int
-    done: int
-    failed: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-    docs_per_second: float
 
 
 Listener = Callable[[JobProgress], None]
@@ -120,32 +105,6 @@ def create(
         return job.id
 
 
-def _results(outcomes: Sequence[Outcome], ids: Sequence[int]) -> list[dict[str, Any]]:
-    results = [
-        {
-            "document_id": o.doc_id,
-            "status": ItemStatus.FAILED if o.failure else ItemStatus.DONE,
-            "reason": o.failure or "",
-            "detail": o.detail,
-            "prompt_tokens": o.prompt_tokens,
-            "completion_tokens": o.completion_tokens,
-        }
-        for o in outcomes
-    ]
-    missing = set(ids) - {o.doc_id for o in outcomes}  # documents deleted meanwhile
-    results += [
-        {
-            "document_id": d,
-            "status": ItemStatus.FAILED,
-            "reason": FailureReason.DOCUMENT_DELETED,
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-        }
-        for d in missing
-    ]
-    return results
-
-
 def worker_name() -> str:
     """This process, as named in the claims it makes."""
     host, pid = here()
@@ -188,6 +147,29 @@ def run(
         project_name = project.name
         budget = Budget(job.budget_usd, job.cost_usd) if job.budget_usd is not None else None
     labeler.budget = budget  # every request reserves its worst case before it is sent
+    if isinstance(labeler, OpenAILabeler) and labeler.options.batch:
+        try:
+            return run_batch(
+                store,
+                job_id,
+                labeler,
+                task,
+                project_name,
+                worker,
+                budget,
+                on_progress,
+                claim_timeout=claim_timeout,
+            )
+        except ProviderRefused as exc:
+            with store.session() as session:
+                svc.release(session, job_id, worker)
+                job = svc.get_job(session, job_id)
+                job.status, job.reason, job.finished_at = JobStatus.FAILED, str(exc), utcnow()
+                return job
+        except BaseException:
+            with store.session() as session:
+                svc.release(session, job_id, worker)
+            raise
     loop = LabelingLoop(labeler, task)
     started, processed = time.perf_counter(), 0
     reason = ""
@@ -211,7 +193,7 @@ def run(
         if len(queue) < n:
             with store.session() as session:
                 page = svc.claim_items(
-                    session, job_id, worker, n * loop.in_flight * 2, stale_after=claim_timeout
+                    session, job_id, worker, n * loop.in_flight, stale_after=claim_timeout
                 )
             if page:
                 inputs_page, _ = load_inputs(store, [doc for _, doc in page])
@@ -220,7 +202,7 @@ def run(
                 gone = [doc for _, doc in page if doc not in by_id]  # deleted since it began
                 if gone:
                     with store.session() as session:
-                        svc.record(session, job_id, _results([], gone), 0, 0.0)
+                        svc.record(session, job_id, results([], gone), 0, 0.0)
         return [queue.popleft() for _ in range(min(n, len(queue)))]
 
     def store_answers(answered: list[Answered]) -> None:
@@ -239,7 +221,7 @@ def run(
                     or 0.0
                 )
                 rules.add_suggestions(session, project, new)
-                svc.record(session, job_id, _results(wave.outcomes, wave.ids), len(new), paid)
+                svc.record(session, job_id, results(wave.outcomes, wave.ids), len(new), paid)
                 processed += len(wave.ids)
             job = svc.get_job(session, job_id)
             figures = JobProgress(
@@ -277,28 +259,7 @@ def run(
     if stopped == Stopped.BUDGET:
         reason = "budget"
 
-    with store.session() as session:
-        svc.release(session, job_id, worker)  # what this process claimed but did not send
-        job = svc.get_job(session, job_id)
-        if reason == "ended" or (not reason and svc.pending_count(session, job_id)):
-            return job  # ended by another process, or others still hold claims
-        if reason == "cancelled":
-            job.status, job.reason = JobStatus.CANCELLED, "cancelled on request"
-        elif reason == "budget" and job.budget_usd is not None:
-            job.status = JobStatus.BUDGET_REACHED
-            job.reason = (
-                f"budget reached: ${job.cost_usd:.4f} spent of ${job.budget_usd:.4f}; the next "
-                "request could have passed it. Raise the budget to go on: "
-                f"job resume {job_id} with a higher budget"
-            )
-        elif job.failed and not job.done:
-            job.status, job.reason = JobStatus.FAILED, "every document failed"
-        elif job.failed:
-            job.status, job.reason = JobStatus.PARTIALLY_SUCCEEDED, f"{job.failed} documents failed"
-        else:
-            job.status = JobStatus.SUCCEEDED
-        job.finished_at = utcnow()
-        return job
+    return finish(store, job_id, worker, reason)
 
 
 def set_budget(store: Store, job_id: int, budget_usd: float | None) -> None:

@@ -39,14 +39,16 @@ class Answered:
 
 
 def pipeline(labeler: Labeler) -> tuple[int, int]:
-    """(documents per call, calls in flight): a request's documents and the connection's
-    concurrency for LLMs; local labelers take large chunks one at a time."""
+    """(documents per call, calls in flight): a request's documents, and for LLMs twice the
+    connection's concurrency, so that calls waiting out a retry's backoff do not leave the
+    connection idle (the labeler's own gate keeps the requests on the wire at the
+    concurrency); local labelers take large chunks one at a time."""
     if not labeler.needs_network:
         return LOCAL_CHUNK, 1
     opts = labeler.options
     return (
         max(1, int(getattr(opts, "docs_per_request", 1) or 1)),
-        max(1, int(getattr(opts, "concurrency", 1) or 1)),
+        2 * max(1, int(getattr(opts, "concurrency", 1) or 1)),
     )
 
 

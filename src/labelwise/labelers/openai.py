@@ -38,7 +38,7 @@ from labelwise.domain import (
     redact,
 )
 from labelwise.labelers.base import Labeler, Outcome, Prediction
-from labelwise.labelers.ratelimit import AdaptiveGate, RateLimiter
+from labelwise.labelers.ratelimit import AdaptiveGate, RateLimiter, Schedule
 from labelwise.prompts import classify
 from labelwise.settings import Settings
 from labelwise.tokens import count_request, token_counter
@@ -121,6 +121,11 @@ class RunOptions(BaseModel):
     rationale: bool = Field(False, description="Ask for a one-sentence rationale.")
     few_shot: int = Field(4, ge=0, le=50, description="User-labeled examples per request.")
     concurrency: int = Field(16, ge=1, le=256, description="Requests in flight at once.")
+    batch: bool = Field(
+        False,
+        description="Send the job through the provider's Batch API: half the price, answers "
+        "within 24 hours.",
+    )
 
 
 class OpenAILabeler(Labeler):
@@ -154,6 +159,7 @@ class OpenAILabeler(Labeler):
         encoder: Any = None,
         cache: Any = None,
         answers: AnswerCache | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         super().__init__(options)
         self._client: Any = None
@@ -164,10 +170,18 @@ class OpenAILabeler(Labeler):
         self._cache = cache
         self._answers = answers
         self._counter = token_counter(self.price_model)
-        self._limiter = (
-            RateLimiter(options.rpm, options.tpm) if (options.rpm or options.tpm) else None
-        )
+        # the connection's limits (or those its headers announce), paced in ``schedule``: the
+        # database's in team mode, so that every worker of the connection shares them
+        where = hashlib.sha256(f"{options.endpoint}|{options.model}".encode()).hexdigest()[:16]
+        self._limiter = RateLimiter(options.rpm, options.tpm, schedule=schedule, key=where + ":")
         self._gate = AdaptiveGate(options.concurrency)
+        # unless the limits are stated, the first request goes alone: its answer's headers may
+        # announce them before the others collide with them
+        self._probed = threading.Event()
+        if options.rpm or options.tpm:
+            self._probed.set()
+        self._prober = threading.Lock()
+        self._refused: str | None = None  # why the provider refused: every request would be
         self._shots_lock = threading.Lock()
         self._client_lock = threading.Lock()
         self._max_param = "max_tokens"
@@ -268,7 +282,7 @@ class OpenAILabeler(Labeler):
             with self._lock:
                 kwargs[self._max_param] = longest
             prompt = count_request(self._counter, messages, kwargs.get("response_format"))
-            tokens = prompt + longest if self._limiter else 0  # for the tokens-per-minute limit
+            tokens = prompt + longest  # for the tokens-per-minute limit
             worst = cost(self.price_model, prompt, longest) or 0.0  # unknown price: not held
             if self.budget is not None and not self.budget.reserve(worst):
                 raise BudgetReached(f"a request of up to ${worst:.6f} would pass the budget")
@@ -357,12 +371,14 @@ class OpenAILabeler(Labeler):
             self._answers.flush()
 
     def _send(self, kwargs: dict[str, Any], tokens: int) -> Any:
-        """Send one request through the rate limits and the adaptive gate; 429, 5xx, timeouts
-        and dropped connections are retried (tenacity: exponential backoff with jitter, a 429's
-        Retry-After honoured) up to ``max_retries`` times, and never past ``deadline`` seconds
-        after the first try (each try's timeout is cut to what is left)."""
+        """Send one request at its slot of the rate limits, through the adaptive gate.
+
+        A 429 is retried at the pace the provider asks for (``Retry-After``) until the
+        document's ``deadline``: it never counts against ``max_retries``. 5xx, timeouts and
+        dropped connections are retried up to ``max_retries`` times (exponential backoff with
+        jitter); no try outlives the deadline (each try's timeout is cut to what is left)."""
         import openai
-        from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
+        from tenacity import Retrying, retry_if_exception
         from tenacity import wait_exponential_jitter as backoff
 
         def transient(exc: BaseException) -> bool:
@@ -375,22 +391,27 @@ class OpenAILabeler(Labeler):
 
         exponential = backoff(multiplier=0.5, max=20)
         started = time.monotonic()
+        failures = 0  # tries that failed for another reason than a 429
 
         def wait(state: Any) -> float:
             exc = state.outcome.exception()
             pause = float(exponential(state))
             if isinstance(exc, openai.RateLimitError):
                 after = retry_after(exc)
-                pause = after if after is not None else pause
+                pause = after if after is not None else min(pause, 2.0)
             left = self.options.deadline - (time.monotonic() - started)
             return max(0.0, min(pause, left))
 
+        def stop(state: Any) -> bool:
+            nonlocal failures
+            if time.monotonic() - started >= self.options.deadline:
+                return True
+            if not isinstance(state.outcome.exception(), openai.RateLimitError):
+                failures += 1
+            return failures > self.options.max_retries
+
         for attempt in Retrying(
-            retry=retry_if_exception(transient),
-            wait=wait,
-            stop=stop_after_attempt(self.options.max_retries + 1)
-            | stop_after_delay(self.options.deadline),
-            reraise=True,
+            retry=retry_if_exception(transient), wait=wait, stop=stop, reraise=True
         ):
             with attempt:
                 left = self.options.deadline - (time.monotonic() - started)
@@ -398,20 +419,34 @@ class OpenAILabeler(Labeler):
                     raise DeadlinePassed(
                         f"no answer within the {self.options.deadline:.0f} s deadline"
                     )
-                kwargs["timeout"] = min(self.options.timeout, left)
-                if self._limiter is not None:
-                    self._limiter.acquire(tokens)
+                prober = False
+                if not self._probed.is_set():
+                    prober = self._prober.acquire(blocking=False)
+                    if not prober:
+                        self._probed.wait(left)
                 self._gate.acquire()
                 ok = False
                 try:
-                    response = self.client().chat.completions.create(**kwargs)
+                    if self._refused is not None:  # refused while this one queued
+                        raise ProviderRefused(self._refused)
+                    # the slot is waited for right before sending, inside the gate: requests
+                    # that queued at the gate never leave together in a burst
+                    self._limiter.acquire(tokens)
+                    left = self.options.deadline - (time.monotonic() - started)
+                    kwargs["timeout"] = max(0.1, min(self.options.timeout, left))
+                    raw = self.client().chat.completions.with_raw_response.create(**kwargs)
+                    self._limiter.observe(raw.headers)
+                    response = raw.parse()
                     ok = True
                 except openai.RateLimitError as exc:
+                    self._limiter.observe(exc.response.headers)
                     after = retry_after(exc)
                     self._gate.throttled(after if after is not None else 1.0)
                     raise
                 finally:
                     self._gate.release(ok=ok)
+                    if prober:
+                        self._probed.set()
                 return response
         raise AssertionError("tenacity either returns or raises")  # pragma: no cover
 
@@ -460,18 +495,22 @@ class OpenAILabeler(Labeler):
         cached = self._answers.get_answer(key) if self._answers is not None else None
         if cached is not None:  # the same prompt to the same model: answered before, free now
             return self._read(task, docs, keys, cached)
+        if self._refused is not None:  # the provider refused before: send nothing more
+            raise ProviderRefused(self._refused)
         try:
             response = self._create(render, task, keys)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-            raise ProviderRefused(
+            self._refused = (
                 f"{self._where()} refused the request ({exc.status_code}): {self._short(exc)}; "
                 f"check the key in ${self.options.api_key_env} and its access to the model"
-            ) from None
+            )
+            raise ProviderRefused(self._refused) from None
         except openai.NotFoundError as exc:
-            raise ProviderRefused(
+            self._refused = (
                 f"{self._where()} has no model or deployment {self.options.model!r} (404): "
                 f"{self._short(exc)}; check the connection's endpoint and model"
-            ) from None
+            )
+            raise ProviderRefused(self._refused) from None
         except openai.BadRequestError as exc:
             if "context_length" in str(exc) or "maximum context length" in str(exc):
                 detail = (
@@ -500,6 +539,13 @@ class OpenAILabeler(Labeler):
                 Outcome(d.id, failure=FailureReason.PROVIDER_ERROR, detail=self._short(exc))
                 for d in docs
             ]
+        return self._outcomes(task, docs, keys, response, key)
+
+    def _outcomes(
+        self, task: LabelTask, docs: list[DocInput], keys: list[str], response: Any, key: str
+    ) -> list[Outcome]:
+        """The documents' outcomes from a chat completion (answered now or by a batch), its
+        answer cached under ``key`` and its usage shared among the documents."""
         prompt_tokens, completion_tokens = _usage(response)
         choice = response.choices[0] if getattr(response, "choices", None) else None
         answer = {
@@ -508,7 +554,7 @@ class OpenAILabeler(Labeler):
             "tokens": _token_spans(choice) if choice else None,
         }
         outcomes = self._read(task, docs, keys, answer)
-        if self._answers is not None and not any(o.failure for o in outcomes):
+        if key and self._answers is not None and not any(o.failure for o in outcomes):
             self._answers.put_answer(key, answer)
         for i, o in enumerate(outcomes):  # share the request's usage among its documents
             o.prompt_tokens = prompt_tokens // len(docs) + (i < prompt_tokens % len(docs))
@@ -595,6 +641,89 @@ class OpenAILabeler(Labeler):
         some providers echo the key they were sent."""
         key = os.environ.get(self.options.api_key_env, "")
         return redact(f"{type(exc).__name__}: {exc}", [key])[:300]
+
+    # -- the Batch API (OpenAI /v1/batches; Azure OpenAI global batch has the same shape) ----
+
+    def batch_request(
+        self, task: LabelTask, docs: Sequence[DocInput]
+    ) -> tuple[dict[str, Any], float]:
+        """One line of a batch input file for ``docs`` (its ``custom_id`` names them, so the
+        answers map back without any stored table) and its worst case at the batch price."""
+        docs = list(docs)
+        keys = _keys(len(docs))
+        shots = self._shot_selector(task)
+        examples = shots(docs) if shots else []
+        messages = self.messages(task, docs, examples, "json_schema")
+        body: dict[str, Any] = {
+            "model": self.options.model,
+            "messages": messages,
+            "temperature": 0,
+            "response_format": self._response_format(task, keys, "json_schema"),
+            self._max_param: self.max_answer_tokens(task, len(keys)),
+        }
+        if self._logprobs:
+            body["logprobs"] = True
+        prompt = count_request(self._counter, messages, body["response_format"])
+        worst = cost(self.price_model, prompt, body[self._max_param], batch=True) or 0.0
+        url = "/chat/completions" if self.options.provider == "azure" else "/v1/chat/completions"
+        line = {
+            "custom_id": "docs-" + "-".join(str(d.id) for d in docs),
+            "method": "POST",
+            "url": url,
+            "body": body,
+        }
+        return line, worst
+
+    def submit_batch(self, lines: Sequence[dict[str, Any]]) -> str:
+        """Upload the input file and create the batch; its id."""
+        data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
+        client = self.client()
+        uploaded = client.files.create(file=("labelwise-batch.jsonl", data), purpose="batch")
+        endpoint = (
+            "/chat/completions" if self.options.provider == "azure" else "/v1/chat/completions"
+        )
+        batch = client.batches.create(
+            input_file_id=uploaded.id, endpoint=endpoint, completion_window="24h"
+        )
+        return str(batch.id)
+
+    def batch_state(self, batch_id: str) -> Any:
+        """The batch as the provider reports it (``status``, ``output_file_id``, ...)."""
+        return self.client().batches.retrieve(batch_id)
+
+    def cancel_batch(self, batch_id: str) -> None:
+        self.client().batches.cancel(batch_id)
+
+    def batch_lines(self, file_id: str | None) -> list[dict[str, Any]]:
+        """The lines of a batch's output or error file (none without a file)."""
+        if not file_id:
+            return []
+        text = self.client().files.content(file_id).text
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def batch_outcomes(
+        self, task: LabelTask, docs: Sequence[DocInput], line: dict[str, Any]
+    ) -> list[Outcome]:
+        """The documents' outcomes from one line of a batch's output or error file."""
+        import openai
+
+        docs = list(docs)
+        response = line.get("response") or {}
+        body = response.get("body") or {}
+        error = line.get("error") or (body.get("error") if isinstance(body, dict) else None)
+        if response.get("status_code") != 200 or error:
+            detail = str((error or {}).get("message") or f"HTTP {response.get('status_code')}")
+            code = str((error or {}).get("code") or "")
+            reason = (
+                FailureReason.CONTENT_FILTER
+                if "content_filter" in code or "content management" in detail
+                else FailureReason.CONTEXT_LENGTH
+                if "context_length" in code
+                else FailureReason.PROVIDER_ERROR
+            )
+            return [Outcome(d.id, failure=reason, detail=detail[:300]) for d in docs]
+        completion = openai.types.chat.ChatCompletion.model_validate(body)
+        return self._outcomes(task, docs, _keys(len(docs)), completion, key="")
 
     # -- prompt parts -----------------------------------------------------------------------
 

@@ -1,70 +1,138 @@
-"""A requests-per-minute and tokens-per-minute limit shared by every request of a labeler.
+"""Pacing: the requests-per-minute and tokens-per-minute limits of a connection, and how many
+requests may be in flight.
 
-Two token buckets refilled continuously; ``acquire`` waits until both have room. The clock and
-the sleep are injectable so that the arithmetic is tested without waiting.
+:class:`RateLimiter` spaces requests evenly (a generic cell rate algorithm: each request is
+given the next free slot, ``60 / rpm`` seconds after the one before, and tokens likewise), so
+no short window ever sees a burst: providers such as Azure OpenAI enforce their per-minute
+limits over windows of one or ten seconds. The slots live in a :class:`Schedule`: in memory for
+one process, or in the database (``labelwise.store.pacing``) so that the workers of a team
+share one limit. Limits the connection does not state are learned from the provider's
+``x-ratelimit-*`` headers. The clock and the sleep are injectable, so the arithmetic is tested
+without waiting.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+MARGIN = 1.02  # slots 2 % wider than the limit: network jitter seldom makes requests collide
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+
+
+class Schedule(Protocol):
+    """Where the next free slot of each limit is kept (shared by whoever shares the limit)."""
+
+    def advance(self, key: str, now: float, interval: float) -> float:
+        """Atomically: the key's slot becomes ``max(slot, now) + interval``; return it."""
+
+
+class MemorySchedule:
+    """The slots of one process."""
+
+    def __init__(self) -> None:
+        self._slots: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def advance(self, key: str, now: float, interval: float) -> float:
+        with self._lock:
+            slot = max(self._slots.get(key, now), now) + interval
+            self._slots[key] = slot
+            return slot
+
+
+def parse_duration(value: str | None) -> float | None:
+    """Seconds of an ``x-ratelimit-reset-*`` value: ``"1s"``, ``"6m0s"``, ``"20ms"``, ``"0.5"``."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    parts = DURATION.findall(value)
+    if not parts or "".join(a + b for a, b in parts) != value:
+        return None
+    return sum(float(a) * scale[b] for a, b in parts)
+
+
+def _int(headers: Mapping[str, str], name: str) -> int | None:
+    try:
+        return int(float(headers[name]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class RateLimiter:
+    """Requests and tokens per minute, paced: each request waits for its slot."""
+
     def __init__(
         self,
         rpm: int | None = None,
         tpm: int | None = None,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        schedule: Schedule | None = None,
+        key: str = "",
+        clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.rpm, self.tpm = rpm, tpm
+        self.stated = (rpm, tpm)  # what the connection says; learned limits never override it
+        self.schedule = schedule or MemorySchedule()
+        self.key = key
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
-        now = clock()
-        # start full: a burst of up to a minute's allowance is fine for the provider
-        self._requests = float(rpm or 0)
-        self._tokens = float(tpm or 0)
-        self._at = now
+        self.hold_until = 0.0  # the provider said nothing is left until then
+        self.learned = False
 
-    def _refill(self, now: float) -> None:
-        elapsed = max(0.0, now - self._at)
-        self._at = now
-        if self.rpm:
-            self._requests = min(float(self.rpm), self._requests + elapsed * self.rpm / 60)
-        if self.tpm:
-            self._tokens = min(float(self.tpm), self._tokens + elapsed * self.tpm / 60)
-
-    def wait_time(self, tokens: int) -> float:
-        """Seconds until one request of ``tokens`` tokens fits (0 if it fits now)."""
-        with self._lock:
-            self._refill(self._clock())
-            waits = [0.0]
-            if self.rpm and self._requests < 1:
-                waits.append((1 - self._requests) * 60 / self.rpm)
-            if self.tpm:
-                need = min(float(tokens), float(self.tpm))  # a huge request waits for a full bucket
-                if self._tokens < need:
-                    waits.append((need - self._tokens) * 60 / self.tpm)
-            return max(waits)
+    @property
+    def active(self) -> bool:
+        return bool(self.rpm or self.tpm)
 
     def acquire(self, tokens: int = 0) -> float:
-        """Block until the request may go; returns the seconds waited."""
-        waited = 0.0
-        while True:
-            delay = self.wait_time(tokens)
-            if delay <= 0:
-                with self._lock:
-                    self._refill(self._clock())
-                    if self.rpm:
-                        self._requests -= 1
-                    if self.tpm:
-                        self._tokens -= min(float(tokens), float(self.tpm))
-                return waited
-            self._sleep(delay)
-            waited += delay
+        """Block until the request's slot; returns the seconds waited."""
+        now = self._clock()
+        start = send_at = max(now, self.hold_until)  # slots after a pause, not a burst at its end
+        rpm, tpm = self.rpm, self.tpm
+        if rpm:
+            interval = 60.0 / rpm * MARGIN
+            send_at = max(
+                send_at, self.schedule.advance(self.key + "requests", start, interval) - interval
+            )
+        if tpm and tokens:
+            interval = min(float(tokens), float(tpm)) * 60.0 / tpm * MARGIN
+            send_at = max(
+                send_at, self.schedule.advance(self.key + "tokens", start, interval) - interval
+            )
+        wait = send_at - now
+        if wait > 0:
+            self._sleep(wait)
+        return max(0.0, wait)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Take in a response's ``x-ratelimit-*`` headers: the limits the connection does not
+        state, and a pause until the reset when nothing is left."""
+        with self._lock:
+            for kind in ("requests", "tokens"):
+                limit = _int(headers, f"x-ratelimit-limit-{kind}")
+                stated = self.stated[0] if kind == "requests" else self.stated[1]
+                if limit and limit > 0 and stated is None:
+                    if kind == "requests":
+                        self.rpm = limit
+                    else:
+                        self.tpm = limit
+                    self.learned = True
+                known = self.rpm if kind == "requests" else self.tpm
+                if not known and _int(headers, f"x-ratelimit-remaining-{kind}") == 0:
+                    # nothing left and no limit to pace by: wait for the reset (with a limit,
+                    # the pace already spreads the requests over it)
+                    reset = parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
+                    if reset:
+                        self.hold_until = max(self.hold_until, self._clock() + min(reset, 60.0))
 
 
 class AdaptiveGate:

@@ -128,6 +128,46 @@ def release(session: Session, job_id: int, worker: str | None = None) -> int:
     return int(session.execute(query.values(claimed_by="", claimed_at=None)).rowcount)  # type: ignore[attr-defined]
 
 
+def release_documents(session: Session, job_id: int, documents: Sequence[int]) -> None:
+    """Give back the claims on these pending documents of a job (a batch left them out)."""
+    for i in range(0, len(documents), 500):
+        session.execute(
+            update(JobItem)
+            .where(
+                JobItem.job_id == job_id,
+                JobItem.status == ItemStatus.PENDING,
+                JobItem.document_id.in_(list(documents[i : i + 500])),
+            )
+            .values(claimed_by="", claimed_at=None)
+        )
+
+
+def pending_documents(session: Session, job_id: int) -> set[int]:
+    """The documents of a job not yet done or failed."""
+    return set(
+        session.scalars(
+            select(JobItem.document_id).where(
+                JobItem.job_id == job_id, JobItem.status == ItemStatus.PENDING
+            )
+        )
+    )
+
+
+def claimed_by_others(session: Session, job_id: int, worker: str, stale_after: float) -> int:
+    """Pending items of the job that another live worker holds."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                JobItem.job_id == job_id,
+                JobItem.status == ItemStatus.PENDING,
+                JobItem.claimed_by != worker,
+                ~_unclaimed(stale_after),
+            )
+        )
+        or 0
+    )
+
+
 MAX_CRASHES = 2
 
 

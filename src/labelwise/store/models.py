@@ -291,6 +291,8 @@ class Job(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     # times a process running this job died holding documents (killed, out of memory)
     crashes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # the provider's batch, for a job sent through the Batch API (resumed by its id)
+    batch_id: Mapped[str | None] = mapped_column(String(100), default=None)
 
     __table_args__ = (CheckConstraint(check_constraint("status", STORED_JOB), name="status"),)
 
@@ -332,3 +334,13 @@ class LlmAnswer(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     answer: Mapped[dict[str, object]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PacingSlot(Base):
+    """The next free slot of a connection's rate limit (seconds since the epoch), shared by
+    every worker that sends to the connection (see ``labelers/ratelimit.py``)."""
+
+    __tablename__ = "pacing"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[float] = mapped_column(Float)

@@ -349,6 +349,7 @@ function wizardPage() {
   const llmOptions = () => ({
     docs_per_request: Number(form.docs_per_request.value || 1),
     concurrency: Number(form.concurrency.value || 16),
+    batch: form.batch.checked,
   });
 
   $("#add-connection").addEventListener("click", guard(async () => {
