@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from labelwise.autolabel import suggest
+from labelwise.estimate import estimate
 from labelwise.labelers.openai import OpenAILabeler
 from labelwise.store import Store
 from labelwise.store.models import LabelClass, Suggestion
@@ -137,10 +138,14 @@ def test_every_answer_is_a_valid_class(
             max_retries=1,
         )
     )
+    estimated = estimate(store, "p", labeler)
     try:
         report = suggest(store, "p", labeler)
     finally:
         llama.check()
+    # the estimate against what llama.cpp reported: its own tokenizer and chat template, and
+    # no schema (a local server turns it into a grammar, it is not prompt text)
+    assert estimated.prompt_tokens == pytest.approx(report.prompt_tokens, rel=0.10)
     assert report.documents == len(DOCS)
     assert report.prompt_tokens > 0
     assert set(report.failures) <= {"parse_error"}  # a tiny model may skip an id in a batch

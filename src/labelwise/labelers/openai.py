@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from labelwise.costs import BudgetReached, cost
+from labelwise.costs import BudgetReached, cost, price_for
 from labelwise.domain import (
     DocInput,
     Example,
@@ -281,7 +281,8 @@ class OpenAILabeler(Labeler):
             longest = self.max_answer_tokens(task, len(keys))
             with self._lock:
                 kwargs[self._max_param] = longest
-            prompt = count_request(self._counter, messages, kwargs.get("response_format"))
+            billed_format = kwargs.get("response_format") if self.bills_schema else None
+            prompt = count_request(self._counter, messages, billed_format)
             tokens = prompt + longest  # for the tokens-per-minute limit
             worst = cost(self.price_model, prompt, longest) or 0.0  # unknown price: not held
             if self.budget is not None and not self.budget.reserve(worst):
@@ -337,7 +338,17 @@ class OpenAILabeler(Labeler):
         and the response format's schema."""
         keys = _keys(len(docs))
         messages = self.messages(task, docs, shots)
-        return count_request(self._counter, messages, self._response_format(task, keys, self._mode))
+        return count_request(self._counter, messages, self._billed_format(task, keys, self._mode))
+
+    @property
+    def bills_schema(self) -> bool:
+        """Whether the provider bills the response format's JSON schema as prompt tokens: those
+        whose prices the labeler uses (OpenAI, Azure OpenAI) do; a local server (llama.cpp,
+        vLLM, Ollama) turns it into a grammar and counts only the messages."""
+        return price_for(self.price_model) is not None
+
+    def _billed_format(self, task: LabelTask, keys: Sequence[str], mode: str) -> Any:
+        return self._response_format(task, keys, mode) if self.bills_schema else None
 
     def answered_before(
         self, task: LabelTask, docs: Sequence[DocInput], shots: Sequence[Example]
@@ -663,7 +674,8 @@ class OpenAILabeler(Labeler):
         }
         if self._logprobs:
             body["logprobs"] = True
-        prompt = count_request(self._counter, messages, body["response_format"])
+        billed_format = body["response_format"] if self.bills_schema else None
+        prompt = count_request(self._counter, messages, billed_format)
         worst = cost(self.price_model, prompt, body[self._max_param], batch=True) or 0.0
         url = "/chat/completions" if self.options.provider == "azure" else "/v1/chat/completions"
         line = {
