@@ -244,6 +244,13 @@ def test_new_project_import_llm_wizard_and_bulk_review(
         page.fill('input[name="c_api_key_env"]', "LABELWISE_TEST_NO_API_KEY")
         page.click("#add-connection")
         page.wait_for_selector('#llm option[value="loopback"]', state="attached")
+        page.click("#test-connection")  # one tiny request: latency, model, schema, logprobs
+        page.wait_for_function(
+            "document.querySelector('#connection-test').textContent.includes('answered in')"
+        )
+        said = page.inner_text("#connection-test")
+        assert "by gpt-4o-mini" in said and "JSON schema yes, logprobs yes" in said, said
+        llm.fake.requests.clear()
         page.click("#estimate-button")
         page.wait_for_function(
             "document.querySelector('#estimate').textContent.includes('4 documents')"
@@ -326,3 +333,63 @@ def test_twenty_decisions_with_a_alone(site: str, store: Store, browser: Any) ->
         assert s.scalar(select(Label).where(Label.document_id == doc.id)) is None
     left = page.inner_text("#counter")
     assert re.match(r"\d+ of \d+ left in Auto labeled", left), left
+    # a click on the page (a class's radio) does not take the keys away
+    page.locator("#manual input").nth(1).click()
+    page.wait_for_timeout(300)
+    here = page.inner_text("#doc-name")
+    page.keyboard.press("j")
+    page.wait_for_function(f"document.querySelector('#doc-name').textContent !== {here!r}")
+    assert loads == [] and not errors, (loads, errors)
+
+
+def test_the_classes_page_creates_describes_renames_and_deletes(
+    site: str, store: Store, browser: Any
+) -> None:
+    from labelwise.store.models import LabelClass
+
+    def stored(name: str) -> LabelClass | None:
+        with store.session() as s:
+            p = get_project(s, PROJECT)
+            return s.scalar(
+                select(LabelClass).where(LabelClass.project_id == p.id, LabelClass.name == name)
+            )
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{site}/projects/{PROJECT}/classes")
+    page.fill('#new-class input[name="name"]', "refund request")
+    page.fill('#new-class textarea[name="description"]', "Asks for money back")
+    page.fill('#new-class textarea[name="examples"]', "please refund me\nI want my money back")
+    page.click('#new-class button[type="submit"]')
+    row = page.locator('tr[data-class="refund request"]')
+    row.wait_for()
+    c = stored("refund request")
+    assert c is not None and c.description == "Asks for money back"
+    assert c.examples == ["please refund me", "I want my money back"]
+    # a name the rules refuse is said, and nothing changes
+    row.locator('input[name="name"]').fill("refund/request")
+    row.locator(".save-class").click()
+    page.wait_for_selector("#flash.error")
+    assert stored("refund request") is not None
+    row.locator('input[name="name"]').fill("refund_request")
+    row.locator('textarea[name="description"]').fill("Money back")
+    row.locator(".save-class").click()
+    page.locator('tr[data-class="refund_request"]').wait_for()
+    c = stored("refund_request")
+    assert c is not None and c.description == "Money back" and stored("refund request") is None
+    # delete asks first, with the counts; dismissing keeps the class
+    questions: list[str] = []
+
+    def answer(dialog: Any, accept: bool) -> None:
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda d: answer(d, False))
+    page.locator('tr[data-class="refund_request"] .delete-class').click()
+    page.wait_for_timeout(300)
+    assert stored("refund_request") is not None
+    page.once("dialog", lambda d: answer(d, True))
+    page.locator('tr[data-class="refund_request"] .delete-class').click()
+    page.locator('tr[data-class="refund_request"]').wait_for(state="detached")
+    assert stored("refund_request") is None
+    assert questions[0].startswith('Delete class "refund_request" with its 0 labels and 0 sugg')
+    shot(page, "classes")

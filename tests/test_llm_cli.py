@@ -339,3 +339,37 @@ def test_dry_run_and_estimate_say_what_they_cost_and_leave_out(
     assert rejected["requests"] == rejected["documents"] - 2
     text = run(runner, "estimate", "demo-banking77", "--llm", "mini", "--few-shot", "2")
     assert "not looked up with few-shot examples" in text
+
+
+def test_llm_test_reports_what_the_server_supports(
+    runner: CliRunner, cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeLLM(gold={"Is this a test? yes": ["yes"]}, supports_logprobs=False)
+    monkeypatch.setenv("T_API_KEY", "sk-x")
+    with Server(fake) as server:
+        run(
+            runner,
+            "llm",
+            "add",
+            "t",
+            "--provider",
+            "openai",
+            "--endpoint",
+            server.url + "/v1",
+            "--model",
+            "gpt-4o-mini",
+            "--api-key-env",
+            "T_API_KEY",
+        )
+        said = run(runner, "llm", "test", "t")
+        assert "answered in" in said and "by gpt-4o-mini" in said
+        assert "JSON schema yes" in said and "logprobs no" in said
+        shown = json.loads(run(runner, "llm", "test", "t", "--json"))
+        assert shown["ok"] and shown["json_schema"] and shown["logprobs"] is False
+        assert shown["latency_ms"] >= 0
+        # the first try is refused for its logprobs (which eats a fault), the second gets a 404
+        fake.faults.extend(["404", "404"])
+        err = run(runner, "llm", "test", "t", code=1)
+        assert "no model or deployment 'gpt-4o-mini'" in err
+    answered = [r for r in fake.requests if r["fault"] is None]
+    assert all(len(r["body"]["messages"]) == 2 for r in answered)  # one tiny request each

@@ -145,3 +145,28 @@ def test_two_workers_share_one_limit(
     assert len(workers) == 2, workers  # both took part
     assert fake.throttled <= 5, fake.throttled  # the target: at most five 429s
     assert _busiest_second(fake) <= PER_SECOND
+
+
+def test_the_job_says_what_it_is_retrying_while_it_retries(store: Store) -> None:
+    fake = FakeLLM(gold=GOLD)
+    fake.faults.extend([None, "500", "500", "500"])  # type: ignore[list-item]
+    with Server(fake) as server:
+        make_project(store, classes=("a", "b", "c"), docs=dict(list(DOCS.items())[:4]))
+        with store.session() as s:
+            add_connection(
+                s, "l", "openai", server.url + "/v1", "m", api_key_env="LABELWISE_TEST_NO_API_KEY"
+            )
+        job_id = runner.create(
+            store, "p", "openai", llm="l", options={"few_shot": 0, "concurrency": 1}
+        )
+        seen: list[str] = []
+
+        def listen(progress: runner.JobProgress) -> None:
+            seen.append(runner.show(store, job_id)["reason"])
+
+        job = runner.run(store, job_id, listen)
+    assert (job.status, job.done) == ("succeeded", 4)
+    retrying = [r for r in seen if r]
+    assert retrying and retrying[0].startswith("retrying after InternalServerError: ")
+    assert "Error code: 500" in retrying[0] and " in " in retrying[0]  # the next try's wait
+    assert job.reason == ""  # news of a retry is not why the job ended

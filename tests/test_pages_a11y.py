@@ -14,6 +14,7 @@ from tests.test_browser import PROJECT, browser, site  # noqa: F401 (fixtures)
 PAGES = [
     "/",
     f"/projects/{PROJECT}",
+    f"/projects/{PROJECT}/classes",
     f"/projects/{PROJECT}/documents",
     f"/projects/{PROJECT}/documents?filter=auto-labeled",
     f"/projects/{PROJECT}/documents/zz-untrusted",

@@ -258,3 +258,26 @@ def test_a_project_prompt_is_sent_versioned_and_reset(
     assert run(runner, "project", "set-prompt", "p", "--show") == own.read_text(encoding="utf-8")
     assert classify.VERSION in run(runner, "project", "set-prompt", "p", "--reset")
     assert run(runner, "project", "set-prompt", "p", code=1)  # neither a file nor --reset
+
+
+def test_bulk_review_pages_past_200_rows(cli_env: str) -> None:
+    store = get_store()
+    make_project(store, docs={f"d{i:03d}": f"text {i}" for i in range(205)})
+    with store.session() as s:
+        p = get_project(s, "p")
+        rules.add_suggestions(
+            s,
+            p,
+            [
+                rules.NewSuggestion(get_document(s, p, f"d{i:03d}").id, "a", i / 1000, "embedding")
+                for i in range(205)
+            ],
+        )
+    client = TestClient(create_app(store), base_url="http://127.0.0.1")
+    first = client.get("/projects/p/review", params={"labeler": "embedding"})
+    assert first.status_code == 200 and "Suggestions 1\u2013200" in first.text
+    assert 'id="next-page"' in first.text and "offset=200" in first.text
+    assert "labeler=embedding" in first.text  # the filters stay on the next page's link
+    last = client.get("/projects/p/review", params={"labeler": "embedding", "offset": 200})
+    assert "Suggestions 201\u2013205" in last.text and 'id="next-page"' not in last.text
+    assert last.text.count('class="pick"') == 5

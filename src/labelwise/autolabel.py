@@ -116,6 +116,21 @@ def make_labeler(
     return cls()
 
 
+def connection_check(store: Store, llm: str) -> dict[str, Any]:
+    """One tiny request through connection ``llm`` (nothing cached or stored)."""
+    from labelwise.labelers.openai import OpenAILabeler, options_from_connection
+    from labelwise.store.llm import get_connection
+
+    with store.session() as session:
+        conn = get_connection(session, llm)
+        opts = options_from_connection(
+            conn, few_shot=0, concurrency=1, max_retries=1, deadline=30.0, timeout=20.0
+        )
+    labeler = OpenAILabeler(opts)
+    labeler.check()
+    return labeler.test_connection()
+
+
 def build_task(
     session: Session, project: Project, classes: Sequence[str] | None = None
 ) -> LabelTask:

@@ -124,6 +124,15 @@ class ConnectionPublic(Shape):
     tpm: int | None
 
 
+class ConnectionTestPublic(Shape):
+    ok: bool
+    detail: str
+    latency_ms: int | None
+    model: str | None = Field(None, description="The model that answered (Azure: the real one).")
+    json_schema: bool | None = Field(None, description="The server takes a JSON-schema format.")
+    logprobs: bool | None = Field(None, description="The server gives token logprobs.")
+
+
 class FailureGroupPublic(Shape):
     count: int
     examples: list[str]

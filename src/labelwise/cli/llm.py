@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from labelwise.cli.common import App, JsonOpt, YesOpt, confirm, emit_json, get_store, out
+from labelwise.cli.common import App, JsonOpt, YesOpt, confirm, emit_json, fail, get_store, out
 from labelwise.domain import Conflict
-from labelwise.schemas import ConnectionPublic
+from labelwise.schemas import ConnectionPublic, ConnectionTestPublic
 from labelwise.store import llm as svc
 
 llm_app = App(help="LLM connections: Azure OpenAI, OpenAI or any OpenAI-compatible server.")
@@ -121,3 +121,25 @@ def remove(name: str, yes: bool = YesOpt) -> None:
     with get_store().session() as session:
         svc.remove_connection(session, name)
     out.print(f"removed LLM connection {name!r}")
+
+
+@llm_app.command("test")
+def test(name: str, as_json: bool = JsonOpt) -> None:
+    """Send one tiny request through a connection: latency, the model that answered, and
+    whether the server takes a JSON-schema answer format and gives logprobs."""
+    from labelwise.autolabel import connection_check
+
+    result = connection_check(get_store(), name)
+    if as_json:
+        emit_json(result, ConnectionTestPublic)
+    else:
+        if result["ok"]:
+            out.print(
+                f"{name}: answered in {result['latency_ms']} ms by {result['model']}; "
+                f"JSON schema {'yes' if result['json_schema'] else 'no (JSON mode or text)'}, "
+                f"logprobs {'yes' if result['logprobs'] else 'no (fixed confidence)'}"
+            )
+        else:
+            fail(f"{name}: {result['detail']}")
+    if not result["ok"]:
+        raise typer.Exit(1)

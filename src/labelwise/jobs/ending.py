@@ -66,6 +66,8 @@ def finish(store: Store, job_id: int, worker: str, reason: str) -> Job:
         job = svc.get_job(session, job_id)
         if reason == "ended" or (not reason and svc.pending_count(session, job_id)):
             return job  # ended by another process, or others still hold claims
+        if job.reason.startswith("retrying after"):  # news of a retry, not why it ended
+            job.reason = ""
         if reason == "cancelled":
             job.status, job.reason = JobStatus.CANCELLED, "cancelled on request"
         elif reason == "budget" and job.budget_usd is not None:

@@ -224,6 +224,7 @@ def run(
                 svc.record(session, job_id, results(wave.outcomes, wave.ids), len(new), paid)
                 processed += len(wave.ids)
             job = svc.get_job(session, job_id)
+            _show_retrying(job, labeler)
             figures = JobProgress(
                 job_id,
                 job.total,
@@ -238,9 +239,10 @@ def run(
             on_progress(figures)
 
     def beat() -> None:
-        """Still alive: renew the claims."""
+        """Still alive: renew the claims (and say what is being retried)."""
         with store.session() as session:
             svc.heartbeat(session, job_id, worker)
+            _show_retrying(svc.get_job(session, job_id), labeler)
 
     try:
         stopped = loop.run(
@@ -260,6 +262,20 @@ def run(
         reason = "budget"
 
     return finish(store, job_id, worker, reason)
+
+
+RETRYING = "retrying after"
+RETRY_NEWS = 30.0  # seconds a retry stays news on the job
+
+
+def _show_retrying(job: Job, labeler: Labeler) -> None:
+    """Put the labeler's latest retry (the provider's error, the next try) in the running job's
+    reason while it is recent; clear it once requests go through again."""
+    said = labeler.retrying
+    if said is not None and time.monotonic() - said[0] < RETRY_NEWS:
+        job.reason = said[1]
+    elif job.reason.startswith(RETRYING):
+        job.reason = ""
 
 
 def set_budget(store: Store, job_id: int, budget_usd: float | None) -> None:

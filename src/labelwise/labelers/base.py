@@ -52,6 +52,8 @@ class Labeler(ABC):
         self.options = options or self.Options()
         # a job's money, set by the runner: a labeler that spends reserves before each request
         self.budget: Budget | None = None
+        # what the labeler is retrying and why, with when it said so (the job page shows it)
+        self.retrying: tuple[float, str] | None = None
 
     @property
     @abstractmethod

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from labelwise.costs import BudgetReached, cost, price_for
 from labelwise.domain import (
+    ClassSpec,
     DocInput,
     Example,
     FailureReason,
@@ -181,6 +182,8 @@ class OpenAILabeler(Labeler):
         if options.rpm or options.tpm:
             self._probed.set()
         self._prober = threading.Lock()
+        self.answered_by = ""  # the model named by the latest answer (Azure: the real one)
+        self.gave_logprobs = False  # whether the latest answer came with token logprobs
         self._refused: str | None = None  # why the provider refused: every request would be
         self._shots_lock = threading.Lock()
         self._client_lock = threading.Lock()
@@ -411,7 +414,13 @@ class OpenAILabeler(Labeler):
                 after = retry_after(exc)
                 pause = after if after is not None else min(pause, 2.0)
             left = self.options.deadline - (time.monotonic() - started)
-            return max(0.0, min(pause, left))
+            pause = max(0.0, min(pause, left))
+            self.retrying = (
+                time.monotonic(),
+                f"retrying after {self._short(exc)[:160]}; "
+                f"try {state.attempt_number + 1} in {pause:.1f} s",
+            )
+            return pause
 
         def stop(state: Any) -> bool:
             nonlocal failures
@@ -558,12 +567,14 @@ class OpenAILabeler(Labeler):
         """The documents' outcomes from a chat completion (answered now or by a batch), its
         answer cached under ``key`` and its usage shared among the documents."""
         prompt_tokens, completion_tokens = _usage(response)
+        self.answered_by = str(getattr(response, "model", "") or "")
         choice = response.choices[0] if getattr(response, "choices", None) else None
         answer = {
             "content": choice.message.content if choice else None,
             "finish_reason": choice.finish_reason if choice else "no_choices",
             "tokens": _token_spans(choice) if choice else None,
         }
+        self.gave_logprobs = bool(answer["tokens"])
         outcomes = self._read(task, docs, keys, answer)
         if key and self._answers is not None and not any(o.failure for o in outcomes):
             self._answers.put_answer(key, answer)
@@ -652,6 +663,43 @@ class OpenAILabeler(Labeler):
         some providers echo the key they were sent."""
         key = os.environ.get(self.options.api_key_env, "")
         return redact(f"{type(exc).__name__}: {exc}", [key])[:300]
+
+    # -- a connection's test ----------------------------------------------------------------
+
+    def test_connection(self) -> dict[str, Any]:
+        """Send one tiny classification request and say how it went: latency, the model that
+        answered, and whether the server takes a JSON-schema answer format and gives logprobs
+        (the labeler steps down to what the server supports)."""
+        task = LabelTask(ProjectKind.SINGLE_LABEL, (ClassSpec("yes"), ClassSpec("no")))
+        started = time.perf_counter()
+        try:
+            outcome = self.label(task, [DocInput(0, "Is this a test? yes")])[0]
+        except ProviderRefused as exc:
+            return {
+                "ok": False,
+                "detail": str(exc),
+                "latency_ms": None,
+                "model": None,
+                "json_schema": None,
+                "logprobs": None,
+            }
+        latency = (time.perf_counter() - started) * 1000
+        # the server answered (even an answer that is not one of the two classes): it works
+        answered = outcome.failure not in (
+            FailureReason.PROVIDER_ERROR,
+            FailureReason.TIMEOUT,
+            FailureReason.EMPTY_RESPONSE,
+            FailureReason.CONTEXT_LENGTH,
+            FailureReason.CONTENT_FILTER,
+        )
+        return {
+            "ok": answered,
+            "detail": outcome.detail or "",
+            "latency_ms": round(latency),
+            "model": self.answered_by or self.options.model,
+            "json_schema": self._mode == "json_schema",
+            "logprobs": self.gave_logprobs,
+        }
 
     # -- the Batch API (OpenAI /v1/batches; Azure OpenAI global batch has the same shape) ----
 

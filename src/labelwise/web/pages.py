@@ -8,11 +8,18 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from labelwise.domain import ACTIVE_JOB, DocFilter, JobStatus, ModelStatus, SuggestionStatus
+from labelwise.domain import (
+    ACTIVE_JOB,
+    MAX_ID,
+    DocFilter,
+    JobStatus,
+    ModelStatus,
+    SuggestionStatus,
+)
 from labelwise.jobs import runner
 from labelwise.store import llm as llm_svc
 from labelwise.store import trained
@@ -40,6 +47,7 @@ VOCABULARY = {
 templates.env.globals["vocabulary"] = VOCABULARY
 router = APIRouter(include_in_schema=False)
 PAGE = 50
+REVIEW_PAGE = 200  # suggestions a page of bulk review
 LIST_NAMES = {
     DocFilter.ALL: "All",
     DocFilter.UNLABELED: "Unlabeled",
@@ -68,6 +76,9 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     return render(request, "error.html", status=status, status_code=status, message=message)
+
+
+LABELERS = ("embedding", "openai", "model")  # the filters' choices
 
 
 @router.get("/login")
@@ -131,6 +142,7 @@ def documents_page(
         page = listing_page(session, p, filters, PAGE, after, before)
         classes = [c.name for c in p.classes]
         kind = p.kind
+    jobs = [j["id"] for j in runner.project_jobs(store, project)]
     return render(
         request,
         "documents.html",
@@ -138,6 +150,8 @@ def documents_page(
         kind=kind,
         page=page,
         classes=classes,
+        labelers=LABELERS,
+        jobs=jobs,
         f=filters,
         filters=[x.value for x in DocFilter],
         query=_filter_query(filters),
@@ -185,10 +199,11 @@ def bulk_review(
     store: StoreDep,
     filters: Filters,
     sort: Literal["confidence_desc", "confidence_asc", "document"] = "confidence_desc",
+    offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> HTMLResponse:
     from labelwise.web.routers.suggestions import suggestions
 
-    rows = suggestions(project, store, filters, sort=sort, limit=200, offset=0)
+    rows = suggestions(project, store, filters, sort=sort, limit=REVIEW_PAGE, offset=offset)
     with store.session() as session:
         classes = [c.name for c in get_project(session, project).classes]
         jobs = [j["id"] for j in runner.project_jobs(store, project)]
@@ -201,10 +216,13 @@ def bulk_review(
         jobs=jobs,
         job=filters.job,
         labeler=filters.labeler or "",
-        labelers=["embedding", "openai", "model"],
+        labelers=LABELERS,
         class_name=filters.class_name or "",
         min_confidence=filters.min_confidence or 0.0,
         sort=sort,
+        offset=offset,
+        page_size=REVIEW_PAGE,
+        query=_filter_query(filters) + ("&" if _filter_query(filters) else "") + f"sort={sort}",
         tab="review",
     )
 
@@ -225,6 +243,17 @@ def autolabel_page(request: Request, project: str, store: StoreDep) -> HTMLRespo
         models=models,
         tab="autolabel",
     )
+
+
+@router.get("/projects/{project}/classes")
+def classes_page(request: Request, project: str, store: StoreDep) -> HTMLResponse:
+    from labelwise.store.classes import list_classes
+    from labelwise.store.views import class_view
+
+    with store.session() as session:
+        p = get_project(session, project)
+        rows = [class_view(session, c) for c in list_classes(session, p)]
+    return render(request, "classes.html", project=project, classes=rows, tab="classes")
 
 
 @router.get("/projects/{project}/jobs")

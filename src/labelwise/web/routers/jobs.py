@@ -11,7 +11,7 @@ from labelwise.domain import MAX_ID, JobStatus, LabelwiseError
 from labelwise.estimate import Estimate
 from labelwise.jobs import runner
 from labelwise.labelers.openai import RunOptions
-from labelwise.schemas import ConnectionPublic, JobPublic
+from labelwise.schemas import ConnectionPublic, ConnectionTestPublic, JobPublic
 from labelwise.store import jobs as svc
 from labelwise.store import llm as llm_svc
 from labelwise.web.deps import DbId, StoreDep
@@ -77,6 +77,15 @@ class Resume(BaseModel):
 def connections(store: StoreDep) -> list[dict[str, Any]]:
     with store.session() as session:
         return [llm_svc.public(c) for c in llm_svc.list_connections(session)]
+
+
+@router.post("/api/llm/{name}/test", tags=["llm"], response_model=ConnectionTestPublic)
+def test_connection(name: str, store: StoreDep) -> dict[str, Any]:
+    """Send one tiny request through the connection: latency, the model that answered, JSON
+    schema and logprobs support."""
+    from labelwise.autolabel import connection_check
+
+    return connection_check(store, name)
 
 
 @router.post("/api/llm", status_code=201, tags=["llm"], response_model=ConnectionPublic)

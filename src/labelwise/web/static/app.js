@@ -352,6 +352,17 @@ function wizardPage() {
     batch: form.batch.checked,
   });
 
+  $("#test-connection").addEventListener("click", guard(async () => {
+    const name = $("#llm").value;
+    if (!name) throw new Error("choose or add a connection first");
+    const said = $("#connection-test");
+    said.textContent = "testing…";
+    const t = await api("POST", `/api/llm/${enc(name)}/test`);
+    said.textContent = t.ok
+      ? `answered in ${t.latency_ms} ms by ${t.model}; JSON schema ${t.json_schema ? "yes" : "no"}, logprobs ${t.logprobs ? "yes" : "no"}`
+      : `failed: ${t.detail}`;
+  }));
+
   $("#add-connection").addEventListener("click", guard(async () => {
     const body = {};
     for (const k of ["name", "provider", "endpoint", "model", "api_version", "api_key_env"]) body[k] = form["c_" + k].value;
@@ -403,15 +414,25 @@ function jobsPage() {
         const tr = rows.get(j.id);
         if (!tr) { location.reload(); return; }
         if (isActiveJob(j.status)) active = true;
-        const status = $(".status", tr);
-        if (!status.textContent.startsWith(j.status)) {
+        const word = $(".status-word", tr);
+        if (word.textContent !== j.status) {
           if (!isActiveJob(j.status)) { location.reload(); return; }
-          status.firstChild.textContent = j.status;
+          word.textContent = j.status;
         }
+        $(".reason", tr).textContent = j.reason;  // the provider's error while it retries
         $("progress", tr).max = j.total || 1;
         $("progress", tr).value = j.done + j.failed;
         $(".progress-text", tr).textContent = `${j.done} done, ${j.failed} failed of ${j.total}`;
         $(".rate", tr).textContent = j.docs_per_second.toFixed(1);
+        $(".tokens", tr).textContent = String(j.prompt_tokens + j.completion_tokens);
+        $(".cost", tr).textContent = `$${j.cost_usd.toFixed(4)}` + (j.budget_usd ? ` of $${j.budget_usd.toFixed(2)}` : "");
+        const failures = $(".failures", tr);
+        failures.textContent = "";
+        for (const [reason, info] of Object.entries(j.failures)) {
+          const line = document.createElement("div");
+          line.textContent = `${reason} × ${info.count}`;
+          failures.append(line);
+        }
       }
     } catch (err) {
       flash(err.message, true);
@@ -471,9 +492,47 @@ function filterForms() {
   }
 }
 
+// -- classes -------------------------------------------------------------------------------------
+function classesPage() {
+  const form = $("#new-class");
+  if (!form) return;
+  const project = form.dataset.project;
+  const base = `/api/projects/${enc(project)}/classes`;
+  const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
+  form.addEventListener("submit", guard(async () => {
+    await api("POST", base, {
+      name: form.name.value.trim(),
+      description: form.description.value,
+      examples: lines(form.examples.value),
+    });
+    location.reload();
+  }));
+  for (const tr of $$("#classes tr[data-class]")) {
+    const name = tr.dataset.class;
+    $(".save-class", tr).addEventListener("click", guard(async () => {
+      const body = {
+        description: $('textarea[name="description"]', tr).value,
+        examples: lines($('textarea[name="examples"]', tr).value),
+      };
+      const renamed = $('input[name="name"]', tr).value.trim();
+      if (renamed !== name) body.name = renamed;
+      await api("PATCH", `${base}/${enc(name)}`, body);
+      location.reload();
+    }));
+    $(".delete-class", tr).addEventListener("click", guard(async () => {
+      const question = `Delete class "${name}" with its ${tr.dataset.labels} labels and ` +
+        `${tr.dataset.suggestions} suggestions? This cannot be undone.`;
+      if (!confirm(question)) return;
+      await api("DELETE", `${base}/${enc(name)}`);
+      location.reload();
+    }));
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   filterForms();
   projectsPage();
+  classesPage();
   importForm();
   reviewPage();
   bulkPage();
