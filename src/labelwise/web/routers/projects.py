@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
@@ -127,10 +127,14 @@ async def import_documents(
     create_classes: bool = False,
     replace: bool = False,
     filename: str = "upload",
+    text_column: str | None = Query(None, max_length=100, description="CSV: the text column."),
+    name_column: str | None = Query(None, max_length=100, description="CSV: the name column."),
+    label_column: str | None = Query(None, max_length=100, description="CSV: the label column."),
 ) -> dict[str, Any]:
     """Import a CSV or JSONL file sent as the request body (as `labelwise import` reads it);
     bad records are listed by line, good ones stored."""
     from labelwise.ingest.importer import run_import
+    from labelwise.ingest.records import Options
 
     if int(request.headers.get("content-length") or 0) > MAX_UPLOAD:
         raise LabelwiseError(f"the file is over {MAX_UPLOAD // 2**20} MiB; use labelwise import")
@@ -157,6 +161,11 @@ async def import_documents(
             dataset=dataset,
             create_classes=create_classes,
             replace=replace,
+            options=Options(
+                text_column=text_column or None,
+                name_column=name_column or None,
+                label_column=label_column or None,
+            ),
         )
     data = report.to_dict()
     data["source"] = filename

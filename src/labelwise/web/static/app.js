@@ -59,21 +59,94 @@ function projectsPage() {
   }));
 }
 
+function node(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
 function importForm() {
   const form = $("#import");
   if (!form) return;
+  const project = form.getAttribute("data-project");
+  const picker = $("#columns");
+  // a CSV's first line, split as the importer reads it (quotes, and "," ";" or tab)
+  const splitRow = (line, sep) => {
+    const cells = [];
+    let cell = "", quoted = false;
+    for (let i = 0; i < line.length; i++) {
+      const ch = line[i];
+      if (quoted) {
+        if (ch === '"' && line[i + 1] === '"') { cell += '"'; i++; }
+        else if (ch === '"') quoted = false;
+        else cell += ch;
+      } else if (ch === '"') quoted = true;
+      else if (ch === sep) { cells.push(cell); cell = ""; }
+      else cell += ch;
+    }
+    cells.push(cell);
+    return cells;
+  };
+  const guess = (columns, names) => columns.find((c) => names.includes(c.trim().toLowerCase())) || "";
+  form.file.addEventListener("change", guard(async () => {
+    const file = form.file.files[0];
+    picker.hidden = true;
+    if (!file || !/\.csv$/i.test(file.name)) return;
+    const head = await file.slice(0, 65536).text();
+    const lines = head.split(/\r?\n/).filter((l) => l.trim()).slice(0, 6);
+    if (!lines.length) return;
+    const sep = [",", ";", "\t"].sort((a, b) => lines[0].split(b).length - lines[0].split(a).length)[0];
+    const columns = splitRow(lines[0], sep);
+    const fill = (select, chosen, optional) => {
+      select.replaceChildren();
+      if (optional) select.append(new Option("(none)", ""));
+      for (const c of columns) select.append(new Option(c, c, false, c === chosen));
+    };
+    fill(form.text_column, guess(columns, ["text", "body", "content", "message"]) || columns[0], false);
+    fill(form.name_column, guess(columns, ["name", "id", "document", "filename"]), true);
+    fill(form.label_column, guess(columns, ["label", "labels", "class", "classes", "category"]), true);
+    const table = $("#preview");
+    table.replaceChildren();
+    const headRow = table.insertRow();
+    for (const c of columns) headRow.append(node("th", "", c));
+    for (const line of lines.slice(1)) {
+      const row = table.insertRow();
+      for (const cell of splitRow(line, sep)) row.insertCell().textContent = cell.slice(0, 80);
+    }
+    picker.hidden = false;
+  }));
   form.addEventListener("submit", guard(async () => {
     const file = form.file.files[0];
     const format = /\.csv$/i.test(file.name) ? "csv" : "jsonl";
     const q = new URLSearchParams({ format, filename: file.name });
     if (form.create_classes.checked) q.set("create_classes", "true");
+    if (form.replace.checked) q.set("replace", "true");
     if (form.elements.target_set.value) q.set("dataset", form.elements.target_set.value);
+    if (format === "csv" && !picker.hidden) {
+      for (const k of ["text_column", "name_column", "label_column"]) if (form[k].value) q.set(k, form[k].value);
+    }
     flash("importing " + file.name + " …");
-    const report = await api("POST", `/api/projects/${enc(form.getAttribute("data-project"))}/import?${q}`, undefined, file);
+    const report = await api("POST", `/api/projects/${enc(project)}/import?${q}`, undefined, file);
     const out = $("#import-report");
     out.hidden = false;
-    out.textContent = JSON.stringify(report, null, 2);
-    flash(`imported ${report.inserted} new, ${report.replaced} replaced, ${report.errors.length} bad records`);
+    out.replaceChildren();
+    const line = (text, cls) => out.append(node("p", cls || "", text));
+    line(`${file.name}: ${report.inserted} new, ${report.replaced} replaced, ${report.unchanged} unchanged, ` +
+      `${report.duplicates} duplicate names, ${report.errors.length} refused.`);
+    if (report.classes_created.length) line(`Classes created: ${report.classes_created.join(", ")}.`);
+    for (const w of report.warnings) line(w, "small");
+    if (report.errors.length) {
+      const list = node("ul");
+      for (const e of report.errors.slice(0, 50)) list.append(node("li", "", `${e.where}: ${e.reason}`));
+      out.append(list);
+    }
+    const summary = await api("GET", `/api/projects/${enc(project)}`);
+    for (const k of ["documents", "labeled", "unlabeled", "train", "test", "pending_suggestions"]) {
+      const box = document.getElementById(`count-${k}`);
+      if (box) box.textContent = String(summary[k]);
+    }
+    flash(`imported ${report.inserted} new, ${report.replaced} replaced, ${report.errors.length} refused`);
   }));
 }
 
