@@ -10,7 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 from labelwise.cli import app
-from labelwise.stats import Z_TWO_SIDED_95, choose_threshold, needed, wilson
+from labelwise.stats import (
+    Z_TWO_SIDED_95,
+    calibrate,
+    choose_threshold,
+    expected_calibration_error,
+    needed,
+    wilson,
+)
 from labelwise.store import Store
 from labelwise.store import labels as rules
 from labelwise.store.documents import get_document
@@ -160,3 +167,100 @@ def test_accept_at_precision_over_http(reviewed: Store) -> None:
             "POST", "/api/projects/p/suggestions/accept-at-precision", {"precision": 0.9}
         )
         assert status == 200 and body["accepted"] == 24 and len(body["interval"]) == 2
+
+
+# -- calibration ------------------------------------------------------------------------------
+
+
+def overconfident(n: int, seed: int) -> list[tuple[float, bool]]:
+    """A labeler whose confidence overstates it: right with chance confidence squared."""
+    rng = random.Random(seed)
+    return [(c, rng.random() < c * c) for c in (rng.random() for _ in range(n))]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_calibration_is_reliable_on_new_scores(seed: int) -> None:
+    fit = calibrate(overconfident(1500, seed))
+    assert fit.fitted and fit.error is not None and fit.error < 0.05
+    fresh = overconfident(3000, seed + 100)
+    raw = expected_calibration_error([c for c, _ in fresh], [r for _, r in fresh])
+    est = [fit.precision(c) or 0.0 for c, _ in fresh]
+    calibrated_error = expected_calibration_error(est, [r for _, r in fresh])
+    assert raw > 0.12 and calibrated_error < 0.05  # the raw score was off by ~0.17
+    for c in (0.5, 0.7, 0.9):  # the true chance is c squared
+        assert fit.precision(c) == pytest.approx(c * c, abs=0.08)
+
+
+def test_calibration_is_cross_fitted_and_says_when_too_few() -> None:
+    rng = random.Random(5)
+    noise = [(rng.random(), rng.random() < 0.5) for _ in range(200)]  # the score means nothing
+    fit = calibrate(noise)
+    # fitted on every decision, isotonic regression follows the noise; scored out of fold, no
+    # decision scores itself and the error shows what the fit is worth on new ones
+    import numpy as np
+
+    in_sample = expected_calibration_error(
+        [fit.precision(c) or 0.0 for c, _ in noise], [r for _, r in noise]
+    )
+    assert fit.error is not None and fit.error > in_sample + 0.03
+    assert np.isclose(in_sample, 0.0, atol=0.05)
+    few = calibrate(noise[:20])
+    assert not few.fitted and few.precision(0.9) is None
+    assert "20 reviewed decisions" in few.reason and "too few" in few.reason
+    one_sided = calibrate([(0.9, True)] * 40)
+    assert not one_sided.fitted and "0 wrong" in one_sided.reason
+
+
+def test_estimated_precision_in_the_cli_and_the_api(reviewed: Store, cli_env: str) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["calibration", "p", "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert (row["labeler"], row["reviewed"], row["right"], row["fitted"]) == (
+        "embedding",
+        60,
+        24,
+        True,
+    )
+    assert row["precision_at"]["0.9"] > 0.9 > row["precision_at"]["0.5"]
+    listed = json.loads(runner.invoke(app, ["suggestions", "p", "--json", "--limit", "200"]).stdout)
+    assert listed and all(0 < r["estimated_precision"] <= 1 for r in listed)
+    top = max(listed, key=lambda r: r["confidence"])
+    low = min(listed, key=lambda r: r["confidence"])
+    assert top["estimated_precision"] > low["estimated_precision"]
+    table = runner.invoke(app, ["suggestions", "p", "--limit", "3"]).stdout
+    assert "est. right" in table and "%" in table
+    from tests.test_api import serve
+    from tests.test_web_api import Client
+
+    for base in serve(reviewed, None):
+        client = Client(base)
+        status, rows, _ = client("GET", "/api/projects/p/suggestions/calibration")
+        assert status == 200 and rows[0]["fitted"] is True
+        status, items, _ = client("GET", "/api/projects/p/suggestions?limit=3")
+        assert all(i["estimated_precision"] is not None for i in items)
+        status, page, _ = client("GET", "/projects/p/review")
+        assert b"Est. right" in page and b" %</td>" in page
+
+
+def test_too_few_decisions_say_so_instead_of_a_number(cli_env: str) -> None:
+    from labelwise.cli.common import get_store
+
+    store = get_store()
+    make_project(store, docs={f"d{i}": f"text {i}" for i in range(5)})
+    with store.session() as s:
+        p = get_project(s, "p")
+        rules.add_suggestions(
+            s,
+            p,
+            [
+                rules.NewSuggestion(get_document(s, p, f"d{i}").id, "a", 0.8, "llm")
+                for i in range(5)
+            ],
+        )
+        rules.accept(s, p, rules.reviewable_suggestions(s, p)[0].id)
+    runner = CliRunner()
+    out = runner.invoke(app, ["suggestions", "p"]).stdout
+    assert "?" in out and "est. right is ? for llm: 1 reviewed decisions" in out
+    rows = json.loads(runner.invoke(app, ["suggestions", "p", "--json"]).stdout)
+    assert all(r["estimated_precision"] is None for r in rows)

@@ -67,6 +67,11 @@ class SuggestionPublic(Shape):
     model: str
     prompt_version: str
     job_id: int | None
+    estimated_precision: float | None = Field(
+        None,
+        description="The chance it is right, from its labeler's reviewed decisions (calibrated); "
+        "null while there are too few of them.",
+    )
 
 
 class DocumentPublic(Shape):
@@ -96,6 +101,9 @@ class ReviewItemPublic(Shape):
     labeler: str
     model: str
     job_id: int | None
+    estimated_precision: float | None = Field(
+        None, description="The chance it is right, from its labeler's reviewed decisions."
+    )
 
 
 class AcceptedPublic(Shape):
@@ -131,6 +139,20 @@ class ConnectionTestPublic(Shape):
     model: str | None = Field(None, description="The model that answered (Azure: the real one).")
     json_schema: bool | None = Field(None, description="The server takes a JSON-schema format.")
     logprobs: bool | None = Field(None, description="The server gives token logprobs.")
+
+
+class CalibrationPublic(Shape):
+    labeler: str
+    reviewed: int = Field(description="Its reviewed decisions: accepted, rejected, or overruled.")
+    right: int
+    fitted: bool = Field(description="Whether there were enough decisions to estimate.")
+    error: float | None = Field(
+        None, description="Cross-fitted expected calibration error (0 is perfect)."
+    )
+    reason: str
+    precision_at: dict[str, float | None] = Field(
+        description="Estimated precision at confidences 0.5, 0.7, 0.8, 0.9, 0.95."
+    )
 
 
 class FailureGroupPublic(Shape):

@@ -1,12 +1,15 @@
 """Small statistics for trusting labels, pure functions: Wilson intervals for a share of correct
-answers, and the lowest confidence threshold whose precision holds a target at its lower
-bound."""
+answers, the lowest confidence threshold whose precision holds a target at its lower bound, and
+a labeler's confidences calibrated (isotonic, cross-fitted) to its reviewed decisions."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 Z_ONE_SIDED_90 = 1.2815515655446004  # the 90 % one-sided (80 % two-sided) normal quantile
 Z_TWO_SIDED_95 = 1.959963984540054
@@ -88,3 +91,94 @@ def needed(p: float, target: float, z: float = Z_ONE_SIDED_90) -> int | None:
         else:
             lo = mid + 1
     return lo
+
+
+# -- calibration: a labeler's confidences fitted to its reviewed decisions ------------------------
+
+MIN_DECISIONS = 30  # reviewed decisions a calibration needs
+MIN_EACH = 5  # of them right, and wrong: without both, nothing tells a score's meaning
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How a labeler's confidence maps to the chance its suggestion is right, fitted (isotonic)
+    to the project's reviewed decisions. ``xs``/``ys`` are the fitted steps (plain numbers:
+    nothing to unpickle); empty when there were too few decisions (``reason`` says so)."""
+
+    reviewed: int
+    right: int
+    xs: tuple[float, ...] = ()
+    ys: tuple[float, ...] = ()
+    error: float | None = None  # mean |calibrated - outcome| rate error, cross-fitted (ECE)
+    reason: str = ""
+
+    @property
+    def fitted(self) -> bool:
+        return bool(self.xs)
+
+    def precision(self, confidence: float) -> float | None:
+        """The estimated chance that a suggestion of this confidence is right; None when the
+        calibration could not be fitted."""
+        if not self.xs:
+            return None
+        return float(np.interp(confidence, self.xs, self.ys))
+
+
+def _isotonic(scores: Any, outcomes: Any, n: int, right: int) -> tuple[Any, Any]:
+    from sklearn.isotonic import IsotonicRegression
+
+    # never quite 0 or 1: a handful of decisions cannot prove certainty (Laplace's bounds)
+    lo, hi = 1 / (n + 2), (n + 1) / (n + 2)
+    model = IsotonicRegression(y_min=lo, y_max=hi, out_of_bounds="clip", increasing=True)
+    model.fit(scores, outcomes)
+    return model.X_thresholds_, model.y_thresholds_
+
+
+def calibrate(reviewed: Sequence[tuple[float, bool]], folds: int = 5, seed: int = 0) -> Calibration:
+    """Fit a labeler's confidences to its reviewed decisions ((confidence, right) each).
+
+    The reliability figure is cross-fitted: each decision is scored by a calibration fitted on
+    the other folds, so no decision scores itself; the steps returned are fitted on all of
+    them, for the suggestions still pending."""
+    n = len(reviewed)
+    right = sum(1 for _, r in reviewed if r)
+    if n < MIN_DECISIONS or right < MIN_EACH or n - right < MIN_EACH:
+        return Calibration(
+            n,
+            right,
+            reason=(
+                f"{n} reviewed decisions ({right} right, {n - right} wrong): too few to estimate "
+                f"precision; it takes {MIN_DECISIONS}, with at least {MIN_EACH} right and "
+                f"{MIN_EACH} wrong"
+            ),
+        )
+    scores = np.array([c for c, _ in reviewed], dtype=float)
+    outcomes = np.array([1.0 if r else 0.0 for _, r in reviewed])
+    order = np.random.default_rng(seed).permutation(n)
+    held = np.empty(n)
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(order, test)
+        xs, ys = _isotonic(scores[train], outcomes[train], len(train), int(outcomes[train].sum()))
+        held[test] = np.interp(scores[test], xs, ys)
+    xs, ys = _isotonic(scores, outcomes, n, right)
+    return Calibration(
+        n,
+        right,
+        tuple(float(x) for x in xs),
+        tuple(float(y) for y in ys),
+        expected_calibration_error(held, outcomes),
+    )
+
+
+def expected_calibration_error(predicted: Any, outcomes: Any, bins: int = 10) -> float:
+    """The weighted mean gap between the predicted chance and the observed rate, in equal-width
+    bins of the prediction."""
+    predicted, outcomes = np.asarray(predicted, dtype=float), np.asarray(outcomes, dtype=float)
+    which = np.minimum((predicted * bins).astype(int), bins - 1)
+    gap = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            gap += mask.sum() * abs(predicted[mask].mean() - outcomes[mask].mean())
+    return float(gap / max(len(predicted), 1))

@@ -24,7 +24,7 @@ from labelwise.cli.common import (
     out,
 )
 from labelwise.domain import Dataset, LabelwiseError, NotFound
-from labelwise.schemas import ReviewItemPublic
+from labelwise.schemas import CalibrationPublic, ReviewItemPublic
 from labelwise.store import labels as svc
 from labelwise.store import trust
 from labelwise.store.classes import get_class
@@ -59,20 +59,54 @@ def suggestions(
     with get_store().session() as session:
         p = get_project(session, project)
         data = review_items(session, p, query, limit=limit)
+        fits = trust.calibrations(session, p)
     if as_json:
         emit_json(data, list[ReviewItemPublic])
         return
-    table = Table("id", "document", "excerpt", "class", "confidence", "labeler")
+    table = Table("id", "document", "excerpt", "class", "conf.", "est. right", "labeler")
     for r in data:
+        est = r["estimated_precision"]
         table.add_row(
             str(r["id"]),
             str(r["document"]),
             " ".join(str(r["excerpt"])[:120].split())[:60],
             str(r["class"]),
             f"{r['confidence']:.2f}",
+            "?" if est is None else f"{est:.0%}",
             str(r["labeler"]),
         )
     out.print(table if data else "no suggestions to review")
+    for name in sorted({str(r["labeler"]) for r in data}):
+        fit = fits.get(name)
+        if fit is None or not fit.fitted:
+            why = fit.reason if fit is not None else "no reviewed decisions yet"
+            out.print(f"est. right is ? for {name}: {why}; review some of its suggestions")
+
+
+def calibration(project: str, as_json: bool = JsonOpt) -> None:
+    """How far each labeler's confidence can be trusted: its confidences fitted to the reviewed
+    decisions (isotonic, cross-fitted), the estimated precision at a few confidences, and the
+    calibration's own error."""
+    with get_store().session() as session:
+        rows = trust.calibration_report(session, get_project(session, project))
+    if as_json:
+        emit_json(rows, list[CalibrationPublic])
+        return
+    points = ("0.5", "0.7", "0.8", "0.9", "0.95")
+    table = Table("labeler", "reviewed", "right", "error", *(f"at {p}" for p in points))
+    for r in rows:
+        at = r["precision_at"]
+        table.add_row(
+            str(r["labeler"]),
+            str(r["reviewed"]),
+            str(r["right"]),
+            "" if r["error"] is None else f"{r['error']:.3f}",
+            *("?" if at[p] is None else f"{at[p]:.0%}" for p in points),
+        )
+    out.print(table if rows else f"{project!r} has no reviewed decisions yet")
+    for r in rows:
+        if not r["fitted"]:
+            out.print(f"{r['labeler']}: {r['reason']}")
 
 
 TargetArg = typer.Argument(

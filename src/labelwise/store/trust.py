@@ -10,11 +10,11 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from labelwise.domain import LabelwiseError, SuggestionStatus
-from labelwise.stats import choose_threshold
+from labelwise.stats import Calibration, calibrate, choose_threshold
 from labelwise.store import labels as rules
 from labelwise.store.models import Document, Label, Project, Suggestion
 
@@ -68,6 +68,64 @@ def reviewed_decisions(session: Session, project: Project) -> dict[str, list[tup
         elif doc_id in user:  # pending, and the user labeled the document by hand
             out[labeler].append((confidence, class_id in user[doc_id]))
     return dict(out)
+
+
+_FITTED: dict[tuple[str, int, tuple[int, ...]], dict[str, Calibration]] = {}
+
+
+def calibrations(session: Session, project: Project) -> dict[str, Calibration]:
+    """Per labeler, its confidences calibrated to the project's reviewed decisions. Refitted
+    when a decision changes (accept, reject, undo, a user label, new suggestions); otherwise
+    the last fit is reused, so a page of suggestions costs a few counts, not a refit."""
+    counts = session.execute(
+        select(
+            func.count(Suggestion.id),
+            func.sum(case((Suggestion.status == SuggestionStatus.ACCEPTED, 1), else_=0)),
+            func.sum(case((Suggestion.status == SuggestionStatus.REJECTED, 1), else_=0)),
+            func.max(Suggestion.id),
+        )
+        .join(Document, Document.id == Suggestion.document_id)
+        .where(Document.project_id == project.id)
+    ).one()
+    labels = session.execute(  # how many, and which classes (a changed label changes the sum)
+        select(func.count(Label.id), func.sum(Label.class_id + Label.document_id))
+        .join(Document, Document.id == Label.document_id)
+        .where(Document.project_id == project.id)
+    ).one()
+    signature = (*(int(x or 0) for x in counts), *(int(x or 0) for x in labels))
+    key = (str(session.get_bind().engine.url), project.id, signature)
+    if key not in _FITTED:
+        if len(_FITTED) > 64:
+            _FITTED.clear()
+        _FITTED[key] = {
+            labeler: calibrate(decisions)
+            for labeler, decisions in reviewed_decisions(session, project).items()
+        }
+    return _FITTED[key]
+
+
+CONFIDENCES = ("0.5", "0.7", "0.8", "0.9", "0.95")
+
+
+def calibration_report(session: Session, project: Project) -> list[dict[str, Any]]:
+    """Each labeler's calibration as the CLI and API show it (``CalibrationPublic``)."""
+    return [
+        {
+            "labeler": labeler,
+            "reviewed": fit.reviewed,
+            "right": fit.right,
+            "fitted": fit.fitted,
+            "error": None if fit.error is None else round(fit.error, 4),
+            "reason": fit.reason,
+            "precision_at": {
+                c: None
+                if fit.precision(float(c)) is None
+                else round(fit.precision(float(c)) or 0, 4)
+                for c in CONFIDENCES
+            },
+        }
+        for labeler, fit in sorted(calibrations(session, project).items())
+    ]
 
 
 def accept_at_precision(

@@ -9,11 +9,13 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from labelwise.stats import Calibration
 from labelwise.store import labels as rules
 from labelwise.store.classes import class_usage
 from labelwise.store.documents import labels_by_document
 from labelwise.store.models import Document, LabelClass, Project, Suggestion
 from labelwise.store.query import DocumentQuery
+from labelwise.store.trust import calibrations
 
 EXCERPT = 240  # characters of a document's text in lists
 ReviewSort = Literal["confidence_desc", "confidence_asc", "document"]
@@ -27,9 +29,17 @@ def class_view(session: Session | None, c: LabelClass) -> dict[str, Any]:
     return data
 
 
+def _estimated(fits: dict[str, Calibration], labeler: str, confidence: float) -> float | None:
+    fit = fits.get(labeler)
+    value = fit.precision(confidence) if fit is not None else None
+    return None if value is None else round(value, 4)
+
+
 def suggestion_rows(session: Session, project: Project, doc: Document) -> list[dict[str, Any]]:
-    """A document's suggestions offered for review (``SuggestionPublic``)."""
+    """A document's suggestions offered for review (``SuggestionPublic``), with the chance each
+    is right as its labeler's reviewed decisions estimate it."""
     names = {c.id: c.name for c in project.classes}
+    fits = calibrations(session, project)
     return [
         {
             "id": s.id,
@@ -41,6 +51,7 @@ def suggestion_rows(session: Session, project: Project, doc: Document) -> list[d
             "model": s.model,
             "prompt_version": s.prompt_version,
             "job_id": s.job_id,
+            "estimated_precision": _estimated(fits, s.labeler, s.confidence),
         }
         for s in rules.reviewable_suggestions(session, project, doc)
     ]
@@ -114,6 +125,7 @@ def review_items(
         "document": (Suggestion.document_id, Suggestion.id),
     }[sort]
     rows = session.execute(select_rows.order_by(*order).limit(limit).offset(offset)).all()
+    fits = calibrations(session, project)
     return [
         {
             "id": s.id,
@@ -125,6 +137,7 @@ def review_items(
             "labeler": s.labeler,
             "model": s.model,
             "job_id": s.job_id,
+            "estimated_precision": _estimated(fits, s.labeler, s.confidence),
         }
         for s, name, text, cls in rows
     ]

@@ -8,7 +8,13 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelwise.domain import MAX_ID
-from labelwise.schemas import AcceptedPublic, RejectedPublic, ReviewItemPublic, UnacceptedPublic
+from labelwise.schemas import (
+    AcceptedPublic,
+    CalibrationPublic,
+    RejectedPublic,
+    ReviewItemPublic,
+    UnacceptedPublic,
+)
 from labelwise.store import labels as rules
 from labelwise.store import trust
 from labelwise.store.projects import get_project
@@ -44,6 +50,14 @@ def unaccepted(project: str, store: StoreDep) -> dict[str, Any]:
     rejected ones."""
     with store.session() as session:
         return rules.unaccepted(session, get_project(session, project))
+
+
+@router.get("/calibration", response_model=list[CalibrationPublic])
+def calibration(project: str, store: StoreDep) -> list[dict[str, Any]]:
+    """Each labeler's confidences fitted to the reviewed decisions: the estimated precision at a
+    few confidences, the calibration's cross-fitted error, or why there are too few."""
+    with store.session() as session:
+        return trust.calibration_report(session, get_project(session, project))
 
 
 @router.get("", response_model=list[ReviewItemPublic])

@@ -222,6 +222,8 @@ function reviewPage() {
       li.append(chip, " ");
       const who = items.map((s) => `${s.labeler}${s.model ? " " + s.model : ""} ${s.confidence.toFixed(2)}`).join(" · ");
       li.append(el("span", "confidence", items[0].confidence.toFixed(2)), " ");
+      const est = items.find((s) => s.estimated_precision !== null && s.estimated_precision !== undefined);
+      if (est) li.append(el("span", "estimated", `≈${Math.round(100 * est.estimated_precision)} % right (${est.labeler}, from reviewed decisions)`), " ");
       const ok = el("button", "accept", "✓");
       ok.type = "button"; ok.title = "Accept (a)"; ok.setAttribute("aria-label", `Accept ${cls}`);
       ok.addEventListener("click", () => decide("accept", li));
