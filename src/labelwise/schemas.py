@@ -155,6 +155,17 @@ class CalibrationPublic(Shape):
     )
 
 
+class AuditDocumentPublic(Shape):
+    name: str
+    text: str
+
+
+class AuditRecordedPublic(Shape):
+    document: str
+    labels: list[str]
+    agrees: bool = Field(description="Whether the blind label is the one the suggestion gave.")
+
+
 class FailureGroupPublic(Shape):
     count: int
     examples: list[str]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 from sqlalchemy import select
@@ -209,3 +211,72 @@ def accept_above(
         emit_json(data)
     else:
         out.print(text)
+
+
+def audit(
+    project: str,
+    sample_n: int | None = typer.Option(
+        None,
+        "--sample",
+        min=1,
+        help="Draw N documents labeled by accepted suggestions, uniformly at random, to label "
+        "again blind.",
+    ),
+    label: str | None = typer.Option(
+        None, "--label", metavar="DOC", help="Record a sampled document's blind label (--class)."
+    ),
+    classes: list[str] | None = typer.Option(
+        None, "--class", help="The class the document belongs to (repeat for multi-label)."
+    ),
+    show_report: bool = typer.Option(
+        False, "--report", help="The share of correct labels with a 95 % interval, per class too."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Check the labels that came from accepted suggestions: draw a random sample, label it
+    blind (the suggestion is not shown), and see how many were right. With no option, list the
+    sampled documents still waiting."""
+    from labelwise.store import audit as audits
+
+    with get_store().session() as session:
+        p = get_project(session, project)
+        if label is not None:
+            agrees = audits.record(session, p, label, classes or [])
+            data: Any = {"document": label, "labels": classes, "agrees": agrees}
+        elif show_report:
+            data = audits.report(session, p).to_dict()
+        else:
+            docs = audits.sample(session, p, sample_n) if sample_n else audits.waiting(session, p)
+            data = [{"name": d.name, "text": d.text} for d in docs]
+    if as_json:
+        emit_json(data)
+        return
+    if label is not None:
+        out.print(f"recorded {label!r}: {', '.join(classes or [])}")
+    elif show_report:
+        out.print(data["message"])
+        table = Table("class", "audited", "right", "95 % interval")
+        for name, c in data["per_class"].items():
+            table.add_row(
+                name,
+                str(c["audited"]),
+                "too few" if c["accuracy"] is None else f"{c['accuracy']:.0%}",
+                ""
+                if c["interval"] is None
+                else f"{c['interval'][0]:.0%} to {c['interval'][1]:.0%}",
+            )
+        if data["per_class"]:
+            out.print(table)
+    elif not data:
+        out.print(
+            "nothing to audit: no sampled document waits"
+            + ("" if sample_n else f"; draw some: labelwise audit {project} --sample 20")
+        )
+    else:
+        for d in data:
+            out.print(f"== {d['name']}")
+            out.print(d["text"])
+        out.print(
+            f"label each without looking at its suggestion: labelwise audit {project} --label "
+            "DOC --class CLASS"
+        )

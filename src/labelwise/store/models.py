@@ -344,3 +344,20 @@ class PacingSlot(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     slot: Mapped[float] = mapped_column(Float)
+
+
+class Audit(Base):
+    """A document sampled for a blind check of its label from an accepted suggestion: the
+    labels it had then (``suggested``) and the person's blind label (``blind``, once given)."""
+
+    __tablename__ = "audits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), unique=True
+    )
+    suggested: Mapped[list[str]] = mapped_column(JSON)
+    blind: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -22,7 +22,7 @@ from labelwise.web import pages
 from labelwise.web.background import Background
 from labelwise.web.deps import require_access
 from labelwise.web.guard import HostOriginGuard, allowed_hosts, is_loopback
-from labelwise.web.routers import documents, jobs, predict, projects, suggestions, training
+from labelwise.web.routers import audit, documents, jobs, predict, projects, suggestions, training
 
 STATIC = Path(__file__).parent / "static"
 
@@ -162,7 +162,7 @@ def create_app(
             swagger_favicon_url="/docs-assets/favicon-32x32.png",
         )
 
-    for module in (projects, documents, suggestions, jobs, training, predict):
+    for module in (projects, documents, suggestions, audit, jobs, training, predict):
         app.include_router(module.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
