@@ -230,7 +230,9 @@ def test_new_project_import_llm_wizard_and_bulk_review(
     page.click("#import button[type=submit]")
     page.wait_for_selector("#import-report:not([hidden])")
     assert "mail.csv: 6 new, 0 replaced" in page.inner_text("#import-report")
-    assert page.inner_text("#count-documents") == "6"  # the counters follow without a reload
+    page.wait_for_function(  # the counters follow without a reload
+        "document.querySelector('#count-documents').textContent === '6'"
+    )
     page.reload()
     assert page.inner_text("#count-documents") == "6"
 
@@ -421,7 +423,9 @@ def test_the_import_form_picks_columns_from_a_preview(
     page.wait_for_selector("#import-report:not([hidden])")
     report = page.inner_text("#import-report")
     assert "2 new" in report and "'agent'" in report, report  # the ignored column is named
-    assert int(page.inner_text("#count-documents")) == before + 2
+    page.wait_for_function(  # the counters follow without a reload
+        f"document.querySelector('#count-documents').textContent === '{before + 2}'"
+    )
     with store.session() as s:
         p = get_project(s, PROJECT)
         assert get_document(s, p, "k1").text == "I was charged twice; refund"

@@ -264,3 +264,41 @@ def test_too_few_decisions_say_so_instead_of_a_number(cli_env: str) -> None:
     assert "?" in out and "est. right is ? for llm: 1 reviewed decisions" in out
     rows = json.loads(runner.invoke(app, ["suggestions", "p", "--json"]).stdout)
     assert all(r["estimated_precision"] is None for r in rows)
+
+
+def test_the_most_informative_come_first(cli_env: str) -> None:
+    """Disagreeing labelers first, then the suggestion nearest 0.5; the CLI, the API and bulk
+    review agree."""
+    from labelwise.cli.common import get_store
+
+    store = get_store()
+    make_project(store, docs={f"d{i}": f"text {i}" for i in range(5)})
+    with store.session() as s:
+        p = get_project(s, "p")
+        doc = {f"d{i}": get_document(s, p, f"d{i}").id for i in range(5)}
+        rules.add_suggestions(
+            s,
+            p,
+            [
+                rules.NewSuggestion(doc["d0"], "a", 0.95, "llm"),  # sure
+                rules.NewSuggestion(doc["d1"], "a", 0.55, "llm"),  # uncertain
+                rules.NewSuggestion(doc["d2"], "a", 0.9, "llm"),  # two labelers disagree
+                rules.NewSuggestion(doc["d2"], "b", 0.8, "embedding"),
+                rules.NewSuggestion(doc["d3"], "b", 0.7, "embedding"),
+            ],
+        )
+    runner = CliRunner()
+    page = json.loads(runner.invoke(app, ["docs", "p", "--sort", "informative", "--json"]).stdout)
+    assert [d["name"] for d in page["documents"]] == ["d2", "d1", "d3", "d0"]  # d4: nothing
+    second = json.loads(
+        runner.invoke(
+            app, ["docs", "p", "--sort", "informative", "--limit", "2", "--offset", "2", "--json"]
+        ).stdout
+    )
+    assert [d["name"] for d in second["documents"]] == ["d3", "d0"]
+    rows = json.loads(
+        runner.invoke(app, ["suggestions", "p", "--sort", "informative", "--json"]).stdout
+    )
+    assert [r["document"] for r in rows][:3] == ["d2", "d2", "d1"]
+    bad = runner.invoke(app, ["docs", "p", "--sort", "random"])
+    assert bad.exit_code == 1 and "--sort 'random'" in bad.stderr

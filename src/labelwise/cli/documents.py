@@ -181,11 +181,19 @@ def docs(
     max_confidence: float | None = MaxConfidenceOpt,
     labeler: str | None = LabelerFilterOpt,
     job: int | None = JobFilterOpt,
+    sort: str = typer.Option(
+        "id",
+        help="id, or informative: the documents whose labelers disagree, then those whose "
+        "suggestion is least certain, first.",
+    ),
     limit: int = typer.Option(50, min=1, help="At most this many."),
-    after: int = typer.Option(0, help="Start after this document id (paging)."),
+    after: int = typer.Option(0, help="Start after this document id (paging in id order)."),
+    offset: int = typer.Option(0, min=0, help="Skip this many (paging with --sort informative)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """List documents: all, unlabeled, labeled or auto-labeled (suggestions to review)."""
+    if sort not in ("id", "informative"):
+        raise LabelwiseError(f"--sort {sort!r} is neither id nor informative")
     query = document_query(
         filter=which,
         dataset=dataset,
@@ -198,7 +206,15 @@ def docs(
     )
     with get_store().session() as session:
         p = get_project(session, project)
-        page = listing_page(session, p, query, limit, after)
+        page = listing_page(
+            session,
+            p,
+            query,
+            limit,
+            after,
+            sort="informative" if sort == "informative" else "id",
+            offset=offset,
+        )
     if as_json:
         emit_json(page, DocumentListPublic)
         return
@@ -218,6 +234,8 @@ def docs(
     out.print(table if data else "no documents match")
     if page["next_after"] is not None:
         out.print(f"more: --after {page['next_after']}")
+    elif sort == "informative" and len(data) == limit:
+        out.print(f"more: --sort informative --offset {offset + limit}")
 
 
 def doc(project: str, name: str, as_json: bool = JsonOpt) -> None:

@@ -44,11 +44,20 @@ def suggestions(
     max_confidence: float | None = MaxConfidenceOpt,
     labeler: str | None = LabelerFilterOpt,
     job: int | None = JobFilterOpt,
+    sort: str = typer.Option(
+        "confidence_desc",
+        help="confidence_desc, confidence_asc, document, or informative (disagreements, then "
+        "the least certain, first).",
+    ),
     limit: int = typer.Option(50, min=1, help="At most this many."),
     as_json: bool = JsonOpt,
 ) -> None:
     """List the suggestions offered for review (pending, not shadowed by a user label), the
     most confident first."""
+    if sort not in ("confidence_desc", "confidence_asc", "document", "informative"):
+        raise LabelwiseError(
+            f"--sort {sort!r}: use confidence_desc, confidence_asc, document or informative"
+        )
     query = document_query(
         dataset=dataset,
         q=search,
@@ -60,7 +69,7 @@ def suggestions(
     )
     with get_store().session() as session:
         p = get_project(session, project)
-        data = review_items(session, p, query, limit=limit)
+        data = review_items(session, p, query, sort, limit=limit)  # type: ignore[arg-type]
         fits = trust.calibrations(session, p)
     if as_json:
         emit_json(data, list[ReviewItemPublic])

@@ -208,19 +208,7 @@ def _record(
         labeler.flush()
         if on_progress is not None:
             with store.session() as session:
-                job = svc.get_job(session, job_id)
-                on_progress(
-                    JobProgress(
-                        job_id,
-                        job.total,
-                        job.done,
-                        job.failed,
-                        job.prompt_tokens,
-                        job.completion_tokens,
-                        job.cost_usd,
-                        0.0,
-                    )
-                )
+                on_progress(JobProgress.of(svc.get_job(session, job_id)))
     if state.status == "completed":  # a request of the input file the batch never answered
         answered = {str(line.get("custom_id")) for line in lines}
         sent = labeler.batch_lines(getattr(state, "input_file_id", None))

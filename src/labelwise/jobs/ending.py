@@ -27,6 +27,20 @@ class JobProgress:
     cost_usd: float
     docs_per_second: float
 
+    @classmethod
+    def of(cls, job: Job, docs_per_second: float = 0.0) -> JobProgress:
+        """The figures of a job as stored."""
+        return cls(
+            job.id,
+            job.total,
+            job.done,
+            job.failed,
+            job.prompt_tokens,
+            job.completion_tokens,
+            job.cost_usd,
+            docs_per_second,
+        )
+
 
 def results(outcomes: Sequence[Outcome], ids: Sequence[int]) -> list[dict[str, Any]]:
     """The item results of a request's ``outcomes``; documents of ``ids`` without one were

@@ -225,16 +225,7 @@ def run(
                 processed += len(wave.ids)
             job = svc.get_job(session, job_id)
             _show_retrying(job, labeler)
-            figures = JobProgress(
-                job_id,
-                job.total,
-                job.done,
-                job.failed,
-                job.prompt_tokens,
-                job.completion_tokens,
-                job.cost_usd,
-                processed / max(time.perf_counter() - started, 1e-9),
-            )
+            figures = JobProgress.of(job, processed / max(time.perf_counter() - started, 1e-9))
         if on_progress:
             on_progress(figures)
 

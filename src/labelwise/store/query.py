@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -113,6 +113,23 @@ class DocumentQuery(BaseModel):
             *self._text_terms(),
         )
 
+    def informative(
+        self, session: Session, project: Project, *, limit: int = 50, offset: int = 0
+    ) -> list[Document]:
+        """Matching documents with suggestions to review, the most informative first: those
+        whose labelers disagree (more distinct classes suggested), then those whose most
+        uncertain suggestion is nearest 0.5 (where a decision teaches the calibration most)."""
+        score = informativeness(project)
+        query = (
+            select(Document)
+            .join(score, score.c.document_id == Document.id)
+            .where(self.clause(session, project))
+            .order_by(score.c.classes.desc(), score.c.margin, Document.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(session.scalars(query))
+
     def documents(
         self,
         session: Session,
@@ -134,3 +151,19 @@ class DocumentQuery(BaseModel):
             query = query.limit(limit)
         rows = list(session.scalars(query))
         return rows[::-1] if before_id is not None else rows
+
+
+def informativeness(project: Project) -> Any:
+    """Per document with suggestions offered for review: how many distinct classes they name
+    (labelers that disagree) and how near 0.5 the most uncertain one is (``margin``)."""
+    return (
+        select(
+            Suggestion.document_id,
+            func.count(func.distinct(Suggestion.class_id)).label("classes"),
+            func.min(func.abs(Suggestion.confidence - 0.5)).label("margin"),
+        )
+        .join(Document, Document.id == Suggestion.document_id)
+        .where(Document.project_id == project.id, label_rules.reviewable_clause(project))
+        .group_by(Suggestion.document_id)
+        .subquery()
+    )

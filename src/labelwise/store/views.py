@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labelwise.stats import Calibration
@@ -14,11 +14,12 @@ from labelwise.store import labels as rules
 from labelwise.store.classes import class_usage
 from labelwise.store.documents import labels_by_document
 from labelwise.store.models import Document, LabelClass, Project, Suggestion
-from labelwise.store.query import DocumentQuery
+from labelwise.store.query import DocumentQuery, informativeness
 from labelwise.store.trust import calibrations
 
 EXCERPT = 240  # characters of a document's text in lists
-ReviewSort = Literal["confidence_desc", "confidence_asc", "document"]
+ReviewSort = Literal["confidence_desc", "confidence_asc", "document", "informative"]
+DocumentSort = Literal["id", "informative"]
 
 
 def class_view(session: Session | None, c: LabelClass) -> dict[str, Any]:
@@ -78,9 +79,17 @@ def listing_page(
     limit: int,
     after: int = 0,
     before: int | None = None,
+    *,
+    sort: DocumentSort = "id",
+    offset: int = 0,
 ) -> dict[str, Any]:
-    """One page of the filtered document list (``DocumentListPublic``)."""
-    rows = query.documents(session, project, limit=limit, after_id=after, before_id=before)
+    """One page of the filtered document list (``DocumentListPublic``): in id order (keyset
+    paging), or the most informative first (``offset`` paging)."""
+    if sort == "informative":
+        rows = query.informative(session, project, limit=limit, offset=offset)
+        after, before = 0, None
+    else:
+        rows = query.documents(session, project, limit=limit, after_id=after, before_id=before)
     ids = [d.id for d in rows]
     labels = labels_by_document(session, ids)
     suggested = rules.suggestions_by_document(session, project, ids)
@@ -99,7 +108,7 @@ def listing_page(
             }
             for d in rows
         ],
-        "next_after": ids[-1] if len(ids) == limit else None,
+        "next_after": ids[-1] if len(ids) == limit and sort == "id" else None,
         "prev_before": ids[0] if ids and (after or before) else None,
     }
 
@@ -119,11 +128,21 @@ def review_items(
         .join(LabelClass, LabelClass.id == Suggestion.class_id)
         .where(query.suggestion_clause(session, project))
     )
-    order = {
-        "confidence_desc": (Suggestion.confidence.desc(), Suggestion.id),
-        "confidence_asc": (Suggestion.confidence, Suggestion.id),
-        "document": (Suggestion.document_id, Suggestion.id),
-    }[sort]
+    if sort == "informative":  # disagreements first, then the most uncertain
+        score = informativeness(project)
+        select_rows = select_rows.join(score, score.c.document_id == Suggestion.document_id)
+        order: tuple[Any, ...] = (
+            score.c.classes.desc(),
+            func.abs(Suggestion.confidence - 0.5),
+            Suggestion.document_id,
+            Suggestion.id,
+        )
+    else:
+        order = {
+            "confidence_desc": (Suggestion.confidence.desc(), Suggestion.id),
+            "confidence_asc": (Suggestion.confidence, Suggestion.id),
+            "document": (Suggestion.document_id, Suggestion.id),
+        }[sort]
     rows = session.execute(select_rows.order_by(*order).limit(limit).offset(offset)).all()
     fits = calibrations(session, project)
     return [

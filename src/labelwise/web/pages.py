@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -25,7 +25,7 @@ from labelwise.store import llm as llm_svc
 from labelwise.store import trained
 from labelwise.store.projects import get_project, list_projects, summarize
 from labelwise.store.query import DocumentQuery
-from labelwise.store.views import listing_page
+from labelwise.store.views import ReviewSort, listing_page
 from labelwise.web.deps import (
     CSRF_COOKIE,
     TOKEN_COOKIE,
@@ -198,7 +198,7 @@ def bulk_review(
     project: str,
     store: StoreDep,
     filters: Filters,
-    sort: Literal["confidence_desc", "confidence_asc", "document"] = "confidence_desc",
+    sort: ReviewSort = "confidence_desc",
     offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> HTMLResponse:
     from labelwise.web.routers.suggestions import suggestions

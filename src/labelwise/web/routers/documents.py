@@ -17,7 +17,7 @@ from labelwise.store.documents import count_documents, get_document
 from labelwise.store.models import Document, Project
 from labelwise.store.projects import get_project
 from labelwise.store.query import DocumentQuery
-from labelwise.store.views import document_view, listing_page
+from labelwise.store.views import DocumentSort, document_view, listing_page
 from labelwise.web.deps import DbId, StoreDep
 
 router = APIRouter(prefix="/api/projects/{project}/documents", tags=["documents"])
@@ -58,11 +58,17 @@ def documents(
     ),
     limit: int = Query(50, ge=1, le=500),
     count: bool = Query(False, description="Also count every match (slower on huge projects)."),
+    sort: DocumentSort = Query(
+        "id",
+        description="id (keyset paging: after/before), or informative: documents whose "
+        "labelers disagree, then the least certain, first (paging: offset).",
+    ),
+    offset: int = Query(0, ge=0, le=MAX_ID, description="With sort=informative: skip this many."),
 ) -> dict[str, Any]:
     """Documents matching the filters, a page at a time, with labels and suggestions."""
     with store.session() as session:
         p = get_project(session, project)
-        data = listing_page(session, p, filters, limit, after, before)
+        data = listing_page(session, p, filters, limit, after, before, sort=sort, offset=offset)
         if count:
             data["total"] = count_documents(session, filters.clause(session, p))
         return data
