@@ -302,3 +302,13 @@ def test_the_most_informative_come_first(cli_env: str) -> None:
     assert [r["document"] for r in rows][:3] == ["d2", "d2", "d1"]
     bad = runner.invoke(app, ["docs", "p", "--sort", "random"])
     assert bad.exit_code == 1 and "--sort 'random'" in bad.stderr
+    from fastapi.testclient import TestClient
+
+    from labelwise.web.app import create_app
+
+    client = TestClient(create_app(store), base_url="http://127.0.0.1")
+    html = client.get("/projects/p/documents", params={"sort": "informative"}).text
+    found = [html.index(f">{n}</a>") for n in ("d2", "d1", "d3", "d0")]
+    assert found == sorted(found) and ">d4</a>" not in html  # the page lists them in that order
+    api = client.get("/api/projects/p/documents", params={"sort": "informative", "limit": 2})
+    assert [d["name"] for d in api.json()["documents"]] == ["d2", "d1"]

@@ -25,7 +25,7 @@ from labelwise.store import llm as llm_svc
 from labelwise.store import trained
 from labelwise.store.projects import get_project, list_projects, summarize
 from labelwise.store.query import DocumentQuery
-from labelwise.store.views import ReviewSort, listing_page
+from labelwise.store.views import DocumentSort, ReviewSort, listing_page
 from labelwise.web.deps import (
     CSRF_COOKIE,
     TOKEN_COOKIE,
@@ -136,10 +136,12 @@ def documents_page(
     filters: Filters,
     after: int = 0,
     before: int | None = None,
+    sort: DocumentSort = "id",
+    offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> HTMLResponse:
     with store.session() as session:
         p = get_project(session, project)
-        page = listing_page(session, p, filters, PAGE, after, before)
+        page = listing_page(session, p, filters, PAGE, after, before, sort=sort, offset=offset)
         classes = [c.name for c in p.classes]
         kind = p.kind
     jobs = [j["id"] for j in runner.project_jobs(store, project)]
@@ -152,6 +154,9 @@ def documents_page(
         classes=classes,
         labelers=LABELERS,
         jobs=jobs,
+        sort=sort,
+        offset=offset,
+        page_size=PAGE,
         f=filters,
         filters=[x.value for x in DocFilter],
         query=_filter_query(filters),
