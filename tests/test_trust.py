@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -24,6 +25,7 @@ from labelwise.store.documents import get_document
 from labelwise.store.projects import get_project
 from labelwise.store.trust import accept_at_precision, reviewed_decisions
 from tests.helpers import make_project
+from tests.test_browser import browser  # noqa: F401 (a fixture)
 
 
 def test_wilson_interval_known_values() -> None:
@@ -312,3 +314,29 @@ def test_the_most_informative_come_first(cli_env: str) -> None:
     assert found == sorted(found) and ">d4</a>" not in html  # the page lists them in that order
     api = client.get("/api/projects/p/documents", params={"sort": "informative", "limit": 2})
     assert [d["name"] for d in api.json()["documents"]] == ["d2", "d1"]
+
+
+def test_the_bulk_review_button_accepts_at_a_target_precision(
+    reviewed: Store,
+    browser: Any,  # noqa: F811 (the fixture of tests/test_browser.py)
+) -> None:
+    from tests.test_api import serve
+
+    asked: list[str] = []
+    for base in serve(reviewed, None):
+        page = browser.new_page()
+        page.goto(f"{base}/projects/p/review?labeler=embedding")
+        page.fill("#precision", "0.99")  # more than 24 right answers can support
+        page.click("#accept-at-precision")
+        page.wait_for_selector("#flash.error")
+        assert "accepted nothing" in page.inner_text("#flash")
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+        page.fill("#precision", "0.9")
+        page.click("#accept-at-precision")
+        page.wait_for_function(
+            "document.querySelector('#flash').textContent.startsWith('accepted 24')"
+        )
+    assert asked and asked[0].startswith("would accept 24 suggestions of 'embedding'")
+    with reviewed.session() as s:
+        p = get_project(s, "p")
+        assert rules.unaccepted(s, p)["pending"] == 60 - 24

@@ -393,6 +393,17 @@ function bulkPage() {
     flash(`accepted ${r.accepted}`);
     setTimeout(() => location.reload(), 600);
   }));
+  // the lowest threshold whose reviewed precision holds the target at its 90 % lower bound
+  $("#accept-at-precision").addEventListener("click", guard(async (e) => {
+    const body = { precision: Number($("#precision").value) };
+    if (e.target.dataset.labeler) body.labeler = e.target.dataset.labeler;
+    const would = await api("POST", `${base}/accept-at-precision`, { ...body, dry_run: true });
+    if (!would.accepted) { flash(would.message, true); return; }
+    if (!window.confirm(`${would.message}. Accept them?`)) return;
+    const r = await api("POST", `${base}/accept-at-precision`, body);
+    flash(r.message);
+    setTimeout(() => location.reload(), 600);
+  }));
 }
 
 // -- autolabel wizard ------------------------------------------------------------------------------
