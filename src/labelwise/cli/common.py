@@ -73,15 +73,20 @@ JobFilterOpt = typer.Option(None, "--job", help=_described("job"))
 OPTION_OF = {"class": "--class", "q": "--search"}
 
 
+def option_error(exc: ValidationError) -> LabelwiseError:
+    """A model's refusal of a command's option values, as one line naming the option."""
+    first = exc.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else "filter"
+    option = OPTION_OF.get(name, "--" + name.replace("_", "-"))
+    return LabelwiseError(f"{option}: {first['msg']}")
+
+
 def document_query(**fields: Any) -> DocumentQuery:
     """The :class:`DocumentQuery` of a command's filter options, or an error naming the option."""
     try:
         return DocumentQuery.model_validate(fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "filter"
-        option = OPTION_OF.get(name, "--" + name.replace("_", "-"))
-        raise LabelwiseError(f"{option}: {first['msg']}") from exc
+        raise option_error(exc) from exc
 
 
 class App(typer.Typer):

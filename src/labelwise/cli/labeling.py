@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from labelwise.cli.common import JsonOpt, emit_json, get_store, out, progress_bar
+from labelwise.cli.common import JsonOpt, emit_json, get_store, option_error, out, progress_bar
 from labelwise.domain import LabelwiseError
 from labelwise.labelers.openai import RunOptions
 
@@ -82,8 +82,7 @@ def llm_options(
     try:
         return RunOptions.model_validate(values).model_dump(exclude_unset=True)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise LabelwiseError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from exc
+        raise option_error(exc) from exc
 
 
 def suggest(

@@ -80,8 +80,7 @@ def run_batch(
         batch_id, held_back = _submit(store, job_id, labeler, task, worker, budget, page)
         if batch_id is None:
             return finish(store, job_id, worker, "budget" if held_back else "")
-    reason = _wait(store, job_id, labeler, batch_id, worker, poll)
-    state = labeler.batch_state(batch_id)
+    reason, state = _wait(store, job_id, labeler, batch_id, worker, poll)
     _record(store, job_id, labeler, task, project_name, state, on_progress)
     if state.status != "completed":  # what it did not answer goes in a new batch on resume
         with store.session() as session:
@@ -145,14 +144,15 @@ def _submit(
 
 def _wait(
     store: Store, job_id: int, labeler: OpenAILabeler, batch_id: str, worker: str, poll: float
-) -> str:
+) -> tuple[str, Any]:
     """Poll the batch until it ends, keeping the job's claims alive; a cancel request cancels
-    the batch (what it answered before is still recorded). Returns ``"cancelled"`` or ``""``."""
+    the batch (what it answered before is still recorded). Returns ``"cancelled"`` or ``""``,
+    and the batch as it ended."""
     reason = ""
     while True:
         state = labeler.batch_state(batch_id)
         if state.status in FINAL:
-            return reason
+            return reason, state
         with store.session() as session:
             svc.heartbeat(session, job_id, worker)
             cancel = svc.get_job(session, job_id).cancel_requested

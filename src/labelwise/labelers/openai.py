@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from typing import Any, Literal, Protocol
 from urllib.parse import urlparse
 
@@ -343,7 +344,7 @@ class OpenAILabeler(Labeler):
         messages = self.messages(task, docs, shots)
         return count_request(self._counter, messages, self._billed_format(task, keys, self._mode))
 
-    @property
+    @cached_property  # the price table is read once per labeler, not on every request
     def bills_schema(self) -> bool:
         """Whether the provider bills the response format's JSON schema as prompt tokens: those
         whose prices the labeler uses (OpenAI, Azure OpenAI) do; a local server (llama.cpp,

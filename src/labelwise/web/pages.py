@@ -227,7 +227,7 @@ def bulk_review(
         sort=sort,
         offset=offset,
         page_size=REVIEW_PAGE,
-        query=_filter_query(filters) + ("&" if _filter_query(filters) else "") + f"sort={sort}",
+        query="&".join(x for x in (_filter_query(filters), f"sort={sort}") if x),
         tab="review",
     )
 
