@@ -31,6 +31,7 @@ from labelwise.store.projects import (
     summarize,
 )
 from labelwise.store.query import DocumentQuery
+from labelwise.store.search import include_object
 from tests.helpers import make_project
 
 
@@ -42,7 +43,8 @@ def test_migrations_create_the_schema_of_the_models(db_url: str) -> None:
     tables = set(inspect(engine).get_table_names())
     assert {"projects", "classes", "documents", "labels", "suggestions"} <= tables
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": include_object})
+        diff = compare_metadata(context, Base.metadata)
     assert diff == [], f"models and migrations disagree: {diff}"
     db.upgrade(engine, "head")  # idempotent
     from alembic import command

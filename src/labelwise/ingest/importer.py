@@ -22,7 +22,7 @@ from labelwise.ingest import azure
 from labelwise.ingest.readers import read_csv, read_folder, read_jsonl
 from labelwise.ingest.records import ImportFailure, Options
 from labelwise.ingest.sources import Source, open_source
-from labelwise.store import Store
+from labelwise.store import Store, search
 from labelwise.store.classes import add_class, list_classes
 from labelwise.store.documents import write_batch
 from labelwise.store.projects import create_project, get_project
@@ -142,7 +142,23 @@ def run_import(
             f"{url}: no document could be imported, so project {project_name!r} was not created"
             + (f"; first problem: {first['where']}: {first['reason']}" if first else "")
         )
+    _index_for_search(store)
     return report
+
+
+def _index_for_search(store: Store) -> None:
+    """Index what the import added for search when that is quick; a larger backlog is indexed
+    by the server in the background (search is right meanwhile, only slower)."""
+    with store.session() as session:
+        if search.pending(session) > INDEX_NOW:
+            return
+    while True:
+        with store.session() as session:
+            if not search.index_pending(session):
+                return
+
+
+INDEX_NOW = 50_000  # documents: about two seconds of indexing
 
 
 def _exists(store: Store, name: str) -> bool:

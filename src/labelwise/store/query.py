@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from labelwise.domain import MAX_ID, Dataset, DocFilter
 from labelwise.store import labels as label_rules
+from labelwise.store import search
 from labelwise.store.classes import get_class
 from labelwise.store.documents import filter_clause
 from labelwise.store.models import Document, Project, Suggestion
@@ -78,8 +79,7 @@ class DocumentQuery(BaseModel):
         if self.dataset is not None:
             terms.append(Document.dataset == self.dataset.value)
         if self.q:
-            # case as given on PostgreSQL, ASCII case-blind on SQLite
-            terms.append(Document.text.contains(self.q, autoescape=True))
+            terms.append(search.Contains(self.q))
         return terms
 
     def clause(self, session: Session, project: Project) -> ColumnElement[bool]:
@@ -142,7 +142,14 @@ class DocumentQuery(BaseModel):
         """Matching documents in id order, from the one after ``after_id`` (keyset paging, so
         page 2,000 costs what page 1 does); with ``before_id``, the ones just before it (still
         in id order)."""
-        query = select(Document).where(self.clause(session, project))
+        where = self.clause(session, project)
+        if self.q:
+            found = search.documents(
+                session, where, self.q, limit=limit, after_id=after_id, before_id=before_id
+            )
+            if found is not None:
+                return list(found)
+        query = select(Document).where(where)
         if before_id is not None:
             query = query.where(Document.id < before_id).order_by(Document.id.desc())
         else:

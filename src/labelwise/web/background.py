@@ -14,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from labelwise.jobs import runner
 from labelwise.jobs.worker import work
-from labelwise.store import Store
+from labelwise.store import Store, search
 from labelwise.training.train import Training, complete_training
 
 log = logging.getLogger("labelwise.web")
+INDEX_POLL = 5.0  # seconds between looks for documents the search index has not taken in
 
 
 class Background:
@@ -29,10 +30,26 @@ class Background:
         self.wake = threading.Event()
         self.trainings = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelwise-train")
         self.thread: threading.Thread | None = None
+        self.indexer: threading.Thread | None = None
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._loop, name="labelwise-jobs", daemon=True)
         self.thread.start()
+        self.indexer = threading.Thread(target=self._index, name="labelwise-search", daemon=True)
+        self.indexer.start()
+
+    def _index(self) -> None:
+        """Bring the search index up to date (SQLite), a batch at a time, then look again
+        every few seconds for documents imported since."""
+        while not self.stop.is_set():
+            try:
+                with self.store.session() as session:
+                    done = search.index_pending(session)
+            except Exception:  # a busy database or a full disk: try again later
+                log.exception("indexing documents for search failed")
+                done = 0
+            if not done:
+                self.stop.wait(INDEX_POLL)
 
     def _loop(self) -> None:
         while not self.stop.is_set():
@@ -55,5 +72,7 @@ class Background:
         self.wake.set()
         if self.thread:
             self.thread.join(30)
+        if self.indexer:
+            self.indexer.join(30)
         # a training cut short stays "training" until the next one sees its process is gone
         self.trainings.shutdown(wait=False, cancel_futures=True)

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Engine, create_engine
 
 from labelwise.store.models import Base
+from labelwise.store.search import include_object
 
 config = context.config
 engine: Engine | None = config.attributes.get("engine")
@@ -17,5 +18,6 @@ with engine.begin() as connection:
         connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=include_object,
     )
     context.run_migrations()
