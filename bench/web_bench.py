@@ -38,7 +38,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 from labelwise.domain import DocumentRecord, ProjectKind
 from labelwise.store import open_store, search
 from labelwise.store.classes import add_class
-from labelwise.store.db import normalize_database_url
+from labelwise.store.db import normalize_database_url, refresh_statistics
 from labelwise.store.documents import write_batch
 from labelwise.store.models import Document, Suggestion
 from labelwise.store.projects import create_project, get_project
@@ -70,6 +70,8 @@ def fill(url: str, n: int) -> None:
                 for i in range(start, min(n, start + 10_000))
             ]
             write_batch(s, p, records, ids)
+            if start // 10_000 in (1, 2, 4, 8, 16, 32, 64):  # as an import does
+                refresh_statistics(s)
     with store.session() as s:
         p = get_project(s, "big")
         class_ids = [c.id for c in p.classes]
@@ -98,6 +100,8 @@ def fill(url: str, n: int) -> None:
                 )
         for i in range(0, len(rows), 10_000):
             s.execute(insert(Suggestion), rows[i : i + 10_000])
+    with store.session() as s:
+        refresh_statistics(s, ("documents", "labels", "suggestions"))
     store.dispose()
 
 

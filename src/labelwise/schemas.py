@@ -85,6 +85,11 @@ class DocumentPublic(Shape):
     suggestions: list[SuggestionPublic]
     next: str | None = Field(None, description="The next document of the filtered list.")
     previous: str | None = None
+    in_list: bool | None = Field(
+        None,
+        description="After a review: whether the document still matches the filters sent "
+        "with it (a decision can take it out of 'Auto labeled').",
+    )
 
 
 class ChangedPublic(Shape):

@@ -24,6 +24,7 @@ from labelwise.ingest.records import ImportFailure, Options
 from labelwise.ingest.sources import Source, open_source
 from labelwise.store import Store, search
 from labelwise.store.classes import add_class, list_classes
+from labelwise.store.db import refresh_statistics
 from labelwise.store.documents import write_batch
 from labelwise.store.projects import create_project, get_project
 
@@ -107,7 +108,7 @@ def run_import(
         progress = on_progress or (lambda done, total: None)
 
         batch: list[DocumentRecord] = []
-        done = 0
+        done = flushed = 0
         progress(0, total)
         for item in items:
             done += 1
@@ -122,6 +123,10 @@ def run_import(
             if len(batch) >= batch_size:
                 _flush(store, project_name, batch, report, replace, create_classes)
                 batch = []
+                flushed += 1
+                if flushed & (flushed - 1) == 0:  # after batch 1, 2, 4, 8, ...: tables grew
+                    with store.session() as session:
+                        refresh_statistics(session)
                 progress(done, total)
         if batch:
             _flush(store, project_name, batch, report, replace, create_classes)

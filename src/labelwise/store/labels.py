@@ -175,14 +175,22 @@ def add_suggestions(
 def reviewable_suggestions(
     session: Session, project: Project, document: Document | None = None
 ) -> list[Suggestion]:
+    """Suggestions offered for review (of one document, or of the project), per document the
+    most confident first."""
+    if document is not None:  # sorted here: an ORDER BY on confidence tempts SQLite to walk
+        # the (status, confidence) index of every pending suggestion instead of this document's
+        rows = session.scalars(
+            select(Suggestion).where(
+                Suggestion.document_id == document.id, reviewable_clause(project)
+            )
+        )
+        return sorted(rows, key=lambda s: (-s.confidence, s.id))
     query = (
         select(Suggestion)
         .join(Document, Document.id == Suggestion.document_id)
         .where(Document.project_id == project.id, reviewable_clause(project))
         .order_by(Suggestion.document_id, Suggestion.confidence.desc())
     )
-    if document is not None:
-        query = query.where(Suggestion.document_id == document.id)
     return list(session.scalars(query))
 
 
@@ -350,10 +358,13 @@ def suggestions_by_document(
             select(Suggestion.document_id, LabelClass.name, Suggestion.confidence)
             .join(LabelClass, LabelClass.id == Suggestion.class_id)
             .where(Suggestion.document_id.in_(doc_ids[i : i + 500]), reviewable_clause(project))
-            .order_by(Suggestion.document_id, Suggestion.confidence.desc())
+            # no ORDER BY: sorting in SQL tempts SQLite to walk the (status, confidence) index
+            # of every pending suggestion instead of looking up these documents
         )
         for doc_id, name, conf in rows:
             out[doc_id].append((name, conf))
+    for pairs in out.values():
+        pairs.sort(key=lambda pair: -pair[1])
     return out
 
 

@@ -107,6 +107,8 @@ class Document(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "name", name="uq_documents_project_name"),
         Index("ix_documents_project_dataset", "project_id", "dataset"),
+        # a project's documents in id order: the first page of a list without sorting them all
+        Index("ix_documents_project_id", "project_id", "id"),
         CheckConstraint(check_constraint("dataset", Dataset), name="dataset"),
     )
 
@@ -154,6 +156,8 @@ class Suggestion(Base):
         CheckConstraint(check_constraint("status", SuggestionStatus), name="status"),
         CheckConstraint("confidence >= 0 and confidence <= 1", name="confidence"),
         Index("ix_suggestions_document_status", "document_id", "status"),
+        # bulk review's order, and the decided suggestions calibration reads
+        Index("ix_suggestions_status_confidence", "status", "confidence"),
         Index("ix_suggestions_class", "class_id"),
         Index("ix_suggestions_job", "job_id"),
     )

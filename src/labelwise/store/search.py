@@ -162,12 +162,12 @@ def documents(
     fts = table("documents_fts", column("rowid"))
     match = literal_column("documents_fts").op("MATCH")(phrase(q))
 
-    def indexed(query: Select[tuple[Document]]) -> Select[tuple[Document]]:
+    def indexed(query: Select[Any]) -> Select[Any]:
         return query.join(fts, fts.c.rowid == Document.id).where(match, where, fts.c.rowid <= upto)
 
     if before_id is None:
         head = indexed(select(Document)).where(fts.c.rowid > after_id)
-        rows = list(session.scalars(head.order_by(fts.c.rowid).limit(limit)))
+        rows: list[Document] = list(session.scalars(head.order_by(fts.c.rowid).limit(limit)))
         if len(rows) < limit:
             tail = (
                 select(Document)

@@ -6,11 +6,12 @@ answer says how many more to review."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from labelwise.domain import LabelwiseError, SuggestionStatus
@@ -40,17 +41,21 @@ class Acceptance:
 def reviewed_decisions(session: Session, project: Project) -> dict[str, list[tuple[float, bool]]]:
     """Per labeler: (confidence, right) of each suggestion a person has decided on: accepted
     (right), rejected (wrong), or shadowed by the user's own label (right when it names the
-    suggested class)."""
-    rows = session.execute(
-        select(
-            Suggestion.labeler,
-            Suggestion.confidence,
-            Suggestion.status,
-            Suggestion.class_id,
-            Suggestion.document_id,
-        )
+    suggested class). Pending suggestions on documents nobody labeled are not read at all."""
+    columns = (
+        Suggestion.labeler,
+        Suggestion.confidence,
+        Suggestion.status,
+        Suggestion.class_id,
+        Suggestion.document_id,
+    )
+    decided = session.execute(
+        select(*columns)
         .join(Document, Document.id == Suggestion.document_id)
-        .where(Document.project_id == project.id)
+        .where(
+            Suggestion.status.in_([SuggestionStatus.ACCEPTED, SuggestionStatus.REJECTED]),
+            Document.project_id == project.id,
+        )
     ).all()
     user: dict[int, set[int]] = defaultdict(set)
     for doc_id, class_id in session.execute(
@@ -59,41 +64,71 @@ def reviewed_decisions(session: Session, project: Project) -> dict[str, list[tup
         .where(Document.project_id == project.id, Label.suggestion_id.is_(None))
     ):
         user[doc_id].add(class_id)
+    shadowed = session.execute(
+        select(*columns)
+        .join(Document, Document.id == Suggestion.document_id)
+        .where(
+            Suggestion.status == SuggestionStatus.PENDING,
+            Document.project_id == project.id,
+            exists().where(
+                Label.document_id == Suggestion.document_id, Label.suggestion_id.is_(None)
+            ),
+        )
+    ).all()
     out: dict[str, list[tuple[float, bool]]] = defaultdict(list)
-    for labeler, confidence, status, class_id, doc_id in rows:
+    for labeler, confidence, status, class_id, doc_id in [*decided, *shadowed]:
         if status == SuggestionStatus.ACCEPTED:
             out[labeler].append((confidence, True))
         elif status == SuggestionStatus.REJECTED:
             out[labeler].append((confidence, False))
-        elif doc_id in user:  # pending, and the user labeled the document by hand
+        else:  # pending, and the user labeled the document by hand
             out[labeler].append((confidence, class_id in user[doc_id]))
     return dict(out)
 
 
 _FITTED: dict[tuple[str, int, tuple[int, ...]], dict[str, Calibration]] = {}
+_LAST: dict[tuple[str, int], tuple[float, dict[str, Calibration]]] = {}
+VIEW_AGE = 10.0  # seconds a page may show a fit before it looks for new decisions
 
 
-def calibrations(session: Session, project: Project) -> dict[str, Calibration]:
+def calibrations(
+    session: Session, project: Project, *, max_age: float = 0.0
+) -> dict[str, Calibration]:
     """Per labeler, its confidences calibrated to the project's reviewed decisions. Refitted
     when a decision changes (accept, reject, undo, a user label, new suggestions); otherwise
-    the last fit is reused, so a page of suggestions costs a few counts, not a refit."""
-    counts = session.execute(
-        select(
-            func.count(Suggestion.id),
-            func.sum(case((Suggestion.status == SuggestionStatus.ACCEPTED, 1), else_=0)),
-            func.sum(case((Suggestion.status == SuggestionStatus.REJECTED, 1), else_=0)),
-            func.max(Suggestion.id),
-        )
+    the last fit is reused, so a page of suggestions costs a few counts, not a refit. With
+    ``max_age``, a fit made that few seconds ago is reused without looking (the pages: a
+    reviewer's every decision must not wait for a refit)."""
+    where = (str(session.get_bind().engine.url), project.id)
+    last = _LAST.get(where)
+    if max_age and last is not None and time.monotonic() - last[0] < max_age:
+        return last[1]
+    decided = session.execute(  # the decided suggestions, through the status index
+        select(Suggestion.status, func.count(Suggestion.id), func.sum(Suggestion.id))
         .join(Document, Document.id == Suggestion.document_id)
-        .where(Document.project_id == project.id)
-    ).one()
+        .where(
+            Suggestion.status.in_([SuggestionStatus.ACCEPTED, SuggestionStatus.REJECTED]),
+            Document.project_id == project.id,
+        )
+        .group_by(Suggestion.status)
+        .order_by(Suggestion.status)
+    ).all()
+    newest = session.scalar(select(func.max(Suggestion.id)))  # new suggestions anywhere
     labels = session.execute(  # how many, and which classes (a changed label changes the sum)
         select(func.count(Label.id), func.sum(Label.class_id + Label.document_id))
         .join(Document, Document.id == Label.document_id)
         .where(Document.project_id == project.id)
     ).one()
-    signature = (*(int(x or 0) for x in counts), *(int(x or 0) for x in labels))
-    key = (str(session.get_bind().engine.url), project.id, signature)
+    signature = (
+        *(
+            value
+            for status, count, ids in decided
+            for value in (int(status == SuggestionStatus.ACCEPTED), int(count), int(ids or 0))
+        ),
+        int(newest or 0),
+        *(int(x or 0) for x in labels),
+    )
+    key = (*where, signature)
     if key not in _FITTED:
         if len(_FITTED) > 64:
             _FITTED.clear()
@@ -101,6 +136,7 @@ def calibrations(session: Session, project: Project) -> dict[str, Calibration]:
             labeler: calibrate(decisions)
             for labeler, decisions in reviewed_decisions(session, project).items()
         }
+    _LAST[where] = (time.monotonic(), _FITTED[key])
     return _FITTED[key]
 
 

@@ -15,7 +15,7 @@ from labelwise.store.classes import class_usage
 from labelwise.store.documents import labels_by_document
 from labelwise.store.models import Document, LabelClass, Project, Suggestion
 from labelwise.store.query import DocumentQuery, informativeness
-from labelwise.store.trust import calibrations
+from labelwise.store.trust import VIEW_AGE, calibrations
 
 EXCERPT = 240  # characters of a document's text in lists
 ReviewSort = Literal["confidence_desc", "confidence_asc", "document", "informative"]
@@ -40,7 +40,7 @@ def suggestion_rows(session: Session, project: Project, doc: Document) -> list[d
     """A document's suggestions offered for review (``SuggestionPublic``), with the chance each
     is right as its labeler's reviewed decisions estimate it."""
     names = {c.id: c.name for c in project.classes}
-    fits = calibrations(session, project)
+    fits = calibrations(session, project, max_age=VIEW_AGE)
     return [
         {
             "id": s.id,
@@ -144,7 +144,7 @@ def review_items(
             "document": (Suggestion.document_id, Suggestion.id),
         }[sort]
     rows = session.execute(select_rows.order_by(*order).limit(limit).offset(offset)).all()
-    fits = calibrations(session, project)
+    fits = calibrations(session, project, max_age=VIEW_AGE)
     return [
         {
             "id": s.id,

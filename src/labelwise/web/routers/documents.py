@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelwise.domain import MAX_ID, Conflict, Dataset, LabelwiseError
@@ -103,9 +104,12 @@ def _set_labels(session: Session, project: Project, doc: Document, names: list[s
 
 
 @router.post("/{name:path}/review", response_model=DocumentPublic)
-def review(project: str, name: str, body: Review, store: StoreDep) -> dict[str, Any]:
+def review(
+    project: str, name: str, body: Review, store: StoreDep, filters: Filters
+) -> dict[str, Any]:
     """Save a reviewer's decisions on one document in one transaction: accepted suggestions
-    become user labels, rejected ones are recorded, manual labels and train/test are set."""
+    become user labels, rejected ones are recorded, manual labels and train/test are set. With
+    the list's filters in the query, ``in_list`` says whether the document still matches them."""
     if set(body.accept) & set(body.reject):
         raise Conflict("a suggestion cannot be both accepted and rejected")
     with store.session() as session:
@@ -130,7 +134,13 @@ def review(project: str, name: str, body: Review, store: StoreDep) -> dict[str, 
         if body.dataset is not None:
             doc.dataset = body.dataset.value
         session.flush()
-        return document_view(session, p, doc)
+        data = document_view(session, p, doc)
+        data["in_list"] = bool(
+            session.scalar(
+                select(Document.id).where(Document.id == doc.id, filters.clause(session, p))
+            )
+        )
+        return data
 
 
 @router.put("/{name:path}/labels", response_model=DocumentPublic)

@@ -257,6 +257,20 @@ function reviewPage() {
     $("#undo").disabled = !history_.length;
   }
 
+  // the counter: the list is counted once; a decision that takes a document out of the list
+  // (the review answers whether it still matches the filters) counts it down, its undo up
+  let left = null;
+  const outOfList = new Set(); // documents a decision took out of the list
+  function showCounter(end) {
+    if (left === null) return;
+    $("#counter").textContent = `${left} of ${startTotal} left in ${listName}${end ? "; the end of the list" : ""}`;
+  }
+  function follow(name, inList) {
+    if (inList === undefined || inList === null || left === null) return;
+    if (!inList && !outOfList.has(name)) { outOfList.add(name); left -= 1; }
+    else if (inList && outOfList.has(name)) { outOfList.delete(name); left += 1; }
+  }
+
   async function show(name, push) {
     doc = await api("GET", docUrl(name));
     picked = new Set();
@@ -264,16 +278,18 @@ function reviewPage() {
     $("#class-filter").value = "";
     if (push) history.pushState({ name }, "", pageUrl(name));
     render();
-    const left = await count();
-    if (startTotal === null) startTotal = left;
-    $("#counter").textContent = `${left} of ${startTotal} left in ${listName}`;
+    if (left === null) {
+      left = await count();
+      startTotal = left;
+    }
+    showCounter(false);
   }
 
   async function moveOn(next) {
     if (next) await show(next, true);
     else { // the end of the list: what is left is counted again
-      const left = await count();
-      $("#counter").textContent = `${left} of ${startTotal} left in ${listName}; the end of the list`;
+      left = await count();
+      showCounter(true);
       flash("the end of the list");
     }
   }
@@ -281,7 +297,8 @@ function reviewPage() {
   async function send(body, undoBody) {
     const next = doc.next;
     const name = doc.name;
-    await api("POST", `/api/projects/${enc(project)}/documents/${enc(name)}/review`, body);
+    const after = await api("POST", `/api/projects/${enc(project)}/documents/${enc(name)}/review${qs}`, body);
+    follow(name, after.in_list);
     history_.push({ name, body: undoBody });
     return { next, name };
   }
@@ -324,7 +341,8 @@ function reviewPage() {
   const undo = safe(async () => {
     const last = history_.pop();
     if (!last) { flash("nothing to undo"); return; }
-    await api("POST", `/api/projects/${enc(project)}/documents/${enc(last.name)}/review`, last.body);
+    const after = await api("POST", `/api/projects/${enc(project)}/documents/${enc(last.name)}/review${qs}`, last.body);
+    follow(last.name, after.in_list);
     await show(last.name, last.name !== (doc && doc.name));
     flash(`undone on ${last.name}`);
   });

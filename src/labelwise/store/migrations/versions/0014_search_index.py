@@ -1,4 +1,5 @@
-"""search index: FTS5 trigram on SQLite (kept up to a watermark), pg_trgm GIN on PostgreSQL
+"""search index (FTS5 trigram on SQLite, up to a watermark; pg_trgm GIN on PostgreSQL), and
+indexes for the first page of a list at a million documents
 
 Revision ID: 0014
 Revises: 0013
@@ -40,6 +41,8 @@ def _trigram_opclass(bind: sa.Connection) -> str | None:
 
 
 def upgrade() -> None:
+    op.create_index("ix_documents_project_id", "documents", ["project_id", "id"])
+    op.create_index("ix_suggestions_status_confidence", "suggestions", ["status", "confidence"])
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         try:
@@ -57,6 +60,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_suggestions_status_confidence", "suggestions")
+    op.drop_index("ix_documents_project_id", "documents")
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         for statement in SQLITE_DROP:
