@@ -373,3 +373,105 @@ def test_llm_test_reports_what_the_server_supports(
         assert "no model or deployment 'gpt-4o-mini'" in err
     answered = [r for r in fake.requests if r["fault"] is None]
     assert all(len(r["body"]["messages"]) == 2 for r in answered)  # one tiny request each
+
+
+def test_only_uncertain_sends_the_llm_what_the_cheap_labelers_doubt(
+    runner: CliRunner, demo_server: tuple[Server, FakeLLM]
+) -> None:
+    """--only-uncertain leaves out the documents the embedded labeler already scores at least
+    --below (its calibrated score once enough decisions are reviewed), says what that saves,
+    and the job sends only the others."""
+    from statistics import median
+
+    from sqlalchemy import func, select
+
+    from labelwise.store.models import Document, Suggestion
+    from labelwise.store.projects import get_project
+
+    server, fake = demo_server
+    add = ["llm", "add", "mini", "--provider", "openai", "--endpoint", server.url + "/v1"]
+    run(runner, *add, "--model", "gpt-4o-mini", "--api-key-env", "DEMO_API_KEY")
+    run(runner, "suggest", "demo-banking77", "--labeler", "embedding")
+    with get_store().session() as s:
+        p = get_project(s, "demo-banking77")
+        best = dict(
+            s.execute(
+                select(Suggestion.document_id, func.max(Suggestion.confidence))
+                .join(Document, Document.id == Suggestion.document_id)
+                .where(Document.project_id == p.id, Suggestion.labeler == "embedding")
+                .group_by(Suggestion.document_id)
+            ).all()
+        )
+    below = round(median(best.values()), 3)
+    sure = {d for d, c in best.items() if c >= below}
+    assert 0 < len(sure) < len(best)
+    common = ["demo-banking77", "--llm", "mini", "--few-shot", "0"]
+    everything = json.loads(run(runner, "estimate", *common, "--json"))
+    est = json.loads(
+        run(runner, "estimate", *common, "--only-uncertain", "--below", str(below), "--json")
+    )
+    assert est["left_out"]["confident"] == len(sure)
+    assert est["documents"] == everything["documents"] - len(sure)
+    per_doc = est["cost_usd"] / est["documents"]
+    assert est["saved_usd"] == pytest.approx(per_doc * len(sure), rel=1e-3)
+    words = run(runner, "estimate", *common, "--only-uncertain", "--below", str(below))
+    assert f"{len(sure)} left out: the embedded labeler or a trained model" in words
+    # the job sends only the uncertain documents
+    run(
+        runner,
+        "autolabel",
+        *common,
+        "--labeler",
+        "openai",
+        "--only-uncertain",
+        "--below",
+        str(below),
+        "--yes",
+    )
+    with get_store().session() as s:
+        sent = set(s.scalars(select(Suggestion.document_id).where(Suggestion.labeler == "openai")))
+    assert sent and not sent & sure
+    assert sent <= set(best) - sure
+    # a free labeler has nothing to save
+    out = runner.invoke(
+        app, ["suggest", "demo-banking77", "--labeler", "embedding", "--only-uncertain"]
+    )
+    assert out.exit_code == 1 and "labels every document for free" in out.stderr
+
+
+def test_only_uncertain_reads_the_calibrated_score(
+    runner: CliRunner, demo_server: tuple[Server, FakeLLM]
+) -> None:
+    """Confident but often wrong: once the reviewed decisions show the embedded labeler's
+    high scores are right only half the time, nothing counts as sure at 0.9."""
+    from sqlalchemy import select
+
+    from labelwise.store import labels as rules
+    from labelwise.store.models import Suggestion
+
+    server, _fake = demo_server
+    add = ["llm", "add", "mini", "--provider", "openai", "--endpoint", server.url + "/v1"]
+    run(runner, *add, "--model", "gpt-4o-mini", "--api-key-env", "DEMO_API_KEY")
+    run(runner, "suggest", "demo-banking77", "--labeler", "embedding")
+    common = ["estimate", "demo-banking77", "--llm", "mini", "--few-shot", "0", "--json"]
+    raw = json.loads(run(runner, *common, "--only-uncertain", "--below", "0.3"))
+    assert raw["left_out"]["confident"] > 0  # raw scores: many are above 0.3
+    with get_store().session() as s:
+        from labelwise.store.projects import get_project
+
+        p = get_project(s, "demo-banking77")
+        ids = list(
+            s.scalars(
+                select(Suggestion.id)
+                .where(Suggestion.labeler == "embedding")
+                .order_by(Suggestion.id)
+                .limit(60)
+            )
+        )
+        for i, sid in enumerate(ids):  # four of five wrong, whatever the confidence
+            if i % 5:
+                rules.reject(s, p, sid)
+            else:
+                rules.accept(s, p, sid)
+    calibrated = json.loads(run(runner, *common, "--only-uncertain", "--below", "0.3"))
+    assert calibrated["left_out"]["confident"] == 0

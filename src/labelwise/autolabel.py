@@ -19,6 +19,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from labelwise.domain import (
+    CHEAP_LABELERS,
     ClassSpec,
     DocFilter,
     DocInput,
@@ -192,12 +193,54 @@ def load_examples(session: Session, project: Project, specs: Sequence[ClassSpec]
     return examples
 
 
+def confident_documents(
+    session: Session, project: Project, ids: Sequence[int], below: float
+) -> set[int]:
+    """Of ``ids``, the documents a cheap labeler (the embedded one, a trained model) already
+    suggests a class for with a calibrated score of at least ``below``: its confidence mapped
+    through the labeler's calibration to the project's reviewed decisions, or the confidence
+    itself while there are too few decisions to calibrate."""
+    from labelwise.store.trust import calibrations
+
+    fits = calibrations(session, project)
+    wanted = set(ids)
+    rows = session.execute(
+        select(Suggestion.document_id, Suggestion.labeler, Suggestion.confidence)
+        .join(Document, Document.id == Suggestion.document_id)
+        .where(
+            Document.project_id == project.id,
+            Suggestion.labeler.in_(CHEAP_LABELERS),
+            rules.reviewable_clause(project),
+        )
+    )
+    confident: set[int] = set()
+    for doc_id, name, confidence in rows:
+        if doc_id not in wanted:
+            continue
+        fit = fits.get(name)
+        score = fit.precision(confidence) if fit is not None else None
+        if (confidence if score is None else score) >= below:
+            confident.add(doc_id)
+    return confident
+
+
 def select_documents(
-    session: Session, project: Project, docs: str | Sequence[str], labeler: Labeler
+    session: Session,
+    project: Project,
+    docs: str | Sequence[str],
+    labeler: Labeler,
+    *,
+    below: float | None = None,
 ) -> tuple[list[int], dict[str, int]]:
     """Ids of the documents to label, and how many of the chosen ones are left out, by why:
-    ``labeled`` (a user label settles them) and ``already_suggested`` (a pending suggestion
-    of this labeler, model and prompt version)."""
+    ``labeled`` (a user label settles them), ``already_suggested`` (a pending suggestion
+    of this labeler, model and prompt version) and, with ``below`` (only the uncertain ones),
+    ``confident`` (a cheap labeler scores a class at least ``below``)."""
+    if below is not None and labeler.name in CHEAP_LABELERS:
+        raise LabelwiseError(
+            f"only the uncertain documents is for a labeler that costs per document; "
+            f"{labeler.name!r} labels every document for free"
+        )
     if isinstance(docs, str):
         if docs not in DOC_CHOICES:
             raise LabelwiseError(
@@ -240,6 +283,10 @@ def select_documents(
         "labeled": sum(i in labeled for i in chosen),
         "already_suggested": sum(i in suggested and i not in labeled for i in chosen),
     }
+    if below is not None:
+        confident = confident_documents(session, project, kept, below)
+        left_out["confident"] = len(confident)
+        kept = [i for i in kept if i not in confident]
     return kept, left_out
 
 
@@ -250,13 +297,15 @@ def plan(
     docs: str | Sequence[str],
     classes: Sequence[str] | None,
     limit: int | None,
+    *,
+    below: float | None = None,
 ) -> tuple[LabelTask, list[int], dict[str, int]]:
     """The task, the ids of the documents to label (at most ``limit``) and how many of the
     chosen documents are left out, by why."""
     with store.session() as session:
         project = get_project(session, project_name)
         task = build_task(session, project, classes)
-        ids, skipped = select_documents(session, project, docs, labeler)
+        ids, skipped = select_documents(session, project, docs, labeler, below=below)
     return task, ids if limit is None else ids[:limit], skipped
 
 
@@ -316,11 +365,13 @@ def suggest(
     classes: Sequence[str] | None = None,
     limit: int | None = None,
     on_progress: Progress | None = None,
+    below: float | None = None,
 ) -> SuggestReport:
     """Label the chosen documents and store the suggestions, without a job record (quick
-    runs): the labeling loop of jobs, storing each wave as it arrives; returns what happened."""
+    runs): the labeling loop of jobs, storing each wave as it arrives; returns what happened.
+    With ``below``, only the documents the cheap labelers score below it."""
     progress = on_progress or (lambda done, total: None)
-    task, ids, skipped = plan(store, project_name, labeler, docs, classes, limit)
+    task, ids, skipped = plan(store, project_name, labeler, docs, classes, limit, below=below)
     report = SuggestReport(
         labeler=labeler.name,
         model=labeler.model_id,

@@ -17,6 +17,10 @@ FORBIDDEN_CLASS_CHARS = frozenset(":$&%*()+~#/?")
 API_KEY_SHAPE = re.compile(r"\b(?:sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+[A-Za-z0-9._\-~+/=*]{6,})")
 
 
+CHEAP_LABELERS = ("embedding", "model")  # labelers that cost nothing per document
+UNCERTAIN_BELOW = 0.9  # --only-uncertain: send the LLM what the cheap labelers score below this
+
+
 class LabelwiseError(Exception):
     """An error the user can act on; its message says what, where and what to do."""
 

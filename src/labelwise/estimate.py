@@ -39,6 +39,8 @@ class Estimate:
     # few-shot examples are chosen per request when it is sent
     cached: int | None = None
     batch: bool = False  # priced at the Batch API's rate (half the list price)
+    below: float | None = None  # only the documents the cheap labelers score below this
+    saved_usd: float | None = None  # what the documents left out as ``confident`` would cost
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,13 +64,16 @@ def estimate_for_connection(
     docs: str | Sequence[str] = "unlabeled",
     classes: Sequence[str] | None = None,
     limit: int | None = None,
+    below: float | None = None,
 ) -> Estimate:
     """:func:`estimate` for the LLM labeler of connection ``llm`` with these options."""
     from labelwise.autolabel import make_labeler
 
     labeler = make_labeler(store, "openai", llm=llm, options=options or None, project=project_name)
     assert isinstance(labeler, OpenAILabeler)
-    return estimate(store, project_name, labeler, docs=docs, classes=classes, limit=limit)
+    return estimate(
+        store, project_name, labeler, docs=docs, classes=classes, limit=limit, below=below
+    )
 
 
 def estimate(
@@ -79,11 +84,14 @@ def estimate(
     docs: str | Sequence[str] = "unlabeled",
     classes: Sequence[str] | None = None,
     limit: int | None = None,
+    below: float | None = None,
 ) -> Estimate:
+    """Tokens and cost of labeling the chosen documents; with ``below``, only those the cheap
+    labelers score below it, and what the ones left out would have cost."""
     opts = labeler.options
     price_model = labeler.price_model
     counter = token_counter(price_model)
-    task, ids, left_out = plan(store, project_name, labeler, docs, classes, limit)
+    task, ids, left_out = plan(store, project_name, labeler, docs, classes, limit, below=below)
     shots = representative_shots(task.examples, opts.few_shot)
     exact_prompts = not shots  # without examples, each request is known before it is sent
     prompt_tokens = completion_tokens = requests = cached = 0
@@ -103,6 +111,11 @@ def estimate(
     price = price_for(price_model)
     if price is not None and opts.batch:  # the Batch API's price
         price = (price[0] * BATCH_DISCOUNT, price[1] * BATCH_DISCOUNT)
+    spent = cost(price_model, prompt_tokens, completion_tokens, batch=opts.batch)
+    skipped = left_out.get("confident", 0)
+    saved = None
+    if below is not None and spent is not None:  # at the mean cost of a document sent
+        saved = round(spent / len(ids) * skipped, 6) if ids else 0.0
     return Estimate(
         model=opts.model,
         price_model=price_model,
@@ -114,10 +127,12 @@ def estimate(
         completion_tokens=completion_tokens,
         price_in=price[0] if price else None,
         price_out=price[1] if price else None,
-        cost_usd=cost(price_model, prompt_tokens, completion_tokens, batch=opts.batch),
+        cost_usd=spent,
         left_out=left_out,
         cached=cached if exact_prompts and not opts.batch else None,
         batch=opts.batch,
+        below=below,
+        saved_usd=saved,
     )
 
 

@@ -28,6 +28,7 @@ from labelwise.cli.common import (
 )
 from labelwise.cli.labeling import (
     BatchOpt,
+    BelowOpt,
     ClassesOpt,
     ConcurrencyOpt,
     DocsOpt,
@@ -36,6 +37,7 @@ from labelwise.cli.labeling import (
     LabelerOpt,
     LlmOpt,
     RationaleOpt,
+    UncertainOpt,
     left_out_line,
     llm_options,
     parse_classes,
@@ -110,6 +112,8 @@ def autolabel(
     few_shot: int = FewShotOpt,
     concurrency: int = ConcurrencyOpt,
     batch: bool = BatchOpt,
+    only_uncertain: bool = UncertainOpt,
+    below: float = BelowOpt,
     dry_run_on_labeled: int | None = typer.Option(
         None,
         min=1,
@@ -127,6 +131,7 @@ def autolabel(
     options = llm_options(labeler, docs_per_request, rationale, few_shot, concurrency, batch)
     class_list = parse_classes(classes)
     doc_choice = parse_docs(docs)
+    uncertain = below if only_uncertain else None
     if dry_run_on_labeled:
         from labelwise.autolabel import dry_run, make_labeler
         from labelwise.costs import cost as price_of
@@ -164,7 +169,14 @@ def autolabel(
         from labelwise.estimate import estimate_for_connection
 
         est = estimate_for_connection(
-            store, project, llm, options, docs=doc_choice, classes=class_list, limit=limit
+            store,
+            project,
+            llm,
+            options,
+            docs=doc_choice,
+            classes=class_list,
+            limit=limit,
+            below=uncertain,
         )
         cost = "unknown (no price)" if est.cost_usd is None else f"${est.cost_usd:.4f}"
         err.print(
@@ -187,6 +199,7 @@ def autolabel(
         options=options,
         budget_usd=budget,
         limit=limit,
+        below=uncertain,
     )
     if queue:
         err.print(f"job {job_id} queued; `labelwise worker` processes will run it")

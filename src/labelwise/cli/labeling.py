@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from labelwise.cli.common import JsonOpt, emit_json, get_store, option_error, out, progress_bar
-from labelwise.domain import LabelwiseError
+from labelwise.domain import UNCERTAIN_BELOW, LabelwiseError
 from labelwise.labelers.openai import RunOptions
 
 LabelerOpt = typer.Option(
@@ -20,6 +20,15 @@ DocsOpt = typer.Option(
     "unlabeled", help="unlabeled, all, auto-labeled, or a file of document names (one a line)."
 )
 ClassesOpt = typer.Option(None, help="Only these classes, comma-separated [default: all].")
+UncertainOpt = typer.Option(
+    False,
+    "--only-uncertain",
+    help="openai: send only documents the embedded labeler and trained models are not sure "
+    "of (their best calibrated score is below --below).",
+)
+BelowOpt = typer.Option(
+    UNCERTAIN_BELOW, "--below", min=0.0, max=1.0, help="With --only-uncertain: the score."
+)
 
 
 def run_option(field: str, *names: str) -> Any:
@@ -97,6 +106,8 @@ def suggest(
     rationale: bool = RationaleOpt,
     few_shot: int = FewShotOpt,
     concurrency: int = ConcurrencyOpt,
+    only_uncertain: bool = UncertainOpt,
+    below: float = BelowOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Suggest labels for documents with a labeler and store them for review."""
@@ -121,6 +132,7 @@ def suggest(
             classes=parse_classes(classes),
             limit=limit,
             on_progress=on_progress,
+            below=below if only_uncertain else None,
         )
     if as_json:
         emit_json(report.to_dict())
@@ -149,6 +161,12 @@ def left_out_line(est: Any) -> str:
         parts.append(f"{left['labeled']} left out: a user label settles them")
     if left.get("already_suggested"):
         parts.append(f"{left['already_suggested']} left out: already suggested by this model")
+    if getattr(est, "below", None) is not None:
+        saved = "" if est.saved_usd is None else f", saving about ${est.saved_usd:.4f}"
+        parts.append(
+            f"{left.get('confident', 0)} left out: the embedded labeler or a trained model "
+            f"already scores them at least {est.below} (calibrated){saved}"
+        )
     return "; ".join(parts) if parts else "nothing left out"
 
 
@@ -162,6 +180,8 @@ def estimate(
     rationale: bool = RationaleOpt,
     few_shot: int = FewShotOpt,
     batch: bool = BatchOpt,
+    only_uncertain: bool = UncertainOpt,
+    below: float = BelowOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Print documents, prompt tokens, expected completion tokens and cost; sends nothing."""
@@ -175,6 +195,7 @@ def estimate(
         docs=parse_docs(docs),
         classes=parse_classes(classes),
         limit=limit,
+        below=below if only_uncertain else None,
     )
     if as_json:
         emit_json(result.to_dict())

@@ -73,8 +73,10 @@ def create(
     options: dict[str, Any] | None = None,
     budget_usd: float | None = None,
     limit: int | None = None,
+    below: float | None = None,
 ) -> int:
-    """Persist a job over the chosen documents (skipping those a user label settles)."""
+    """Persist a job over the chosen documents (skipping those a user label settles and, with
+    ``below``, those a cheap labeler is confident about)."""
     if budget_usd is not None and budget_usd <= 0:
         raise LabelwiseError("the budget must be a positive amount of USD")
     labeler = make_labeler(
@@ -89,7 +91,7 @@ def create(
     with store.session() as session:
         project = get_project(session, project_name)
         build_task(session, project, classes)  # validates the classes
-        ids, _ = select_documents(session, project, docs, labeler)
+        ids, _ = select_documents(session, project, docs, labeler, below=below)
         ids = ids[:limit] if limit is not None else ids
         job = svc.create_job(
             session,
