@@ -388,7 +388,7 @@ def test_only_uncertain_sends_the_llm_what_the_cheap_labelers_doubt(
     from labelwise.store.models import Document, Suggestion
     from labelwise.store.projects import get_project
 
-    server, fake = demo_server
+    server, _fake = demo_server
     add = ["llm", "add", "mini", "--provider", "openai", "--endpoint", server.url + "/v1"]
     run(runner, *add, "--model", "gpt-4o-mini", "--api-key-env", "DEMO_API_KEY")
     run(runner, "suggest", "demo-banking77", "--labeler", "embedding")
