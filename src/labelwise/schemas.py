@@ -72,6 +72,15 @@ class SuggestionPublic(Shape):
         description="The chance it is right, from its labeler's reviewed decisions (calibrated); "
         "null while there are too few of them.",
     )
+    agreed_by: list[str] = Field(
+        default_factory=list,
+        description="Every labeler that suggested this class for the document.",
+    )
+    combined_precision: float | None = Field(
+        None,
+        description="The chance the class is right from all the labelers' suggestions together "
+        "(learned from the reviewed decisions); null while there are too few of them.",
+    )
 
 
 class DocumentPublic(Shape):
@@ -108,6 +117,12 @@ class ReviewItemPublic(Shape):
     job_id: int | None
     estimated_precision: float | None = Field(
         None, description="The chance it is right, from its labeler's reviewed decisions."
+    )
+    agreed_by: list[str] = Field(
+        default_factory=list, description="Every labeler that suggested this class for it."
+    )
+    combined_precision: float | None = Field(
+        None, description="The chance it is right from all the labelers together."
     )
 
 

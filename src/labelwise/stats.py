@@ -182,3 +182,88 @@ def expected_calibration_error(predicted: Any, outcomes: Any, bins: int = 10) ->
         if mask.any():
             gap += mask.sum() * abs(predicted[mask].mean() - outcomes[mask].mean())
     return float(gap / max(len(predicted), 1))
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """One score per class of a document from every labeler that suggested something for it,
+    learned from the reviewed decisions: a logistic model on, per labeler, its calibrated score
+    for the class (0 when it did not suggest it) and whether it suggested another class, plus
+    how many labelers agree on the class. Plain numbers (nothing to unpickle); no
+    coefficients when there were too few decisions (``reason`` says so)."""
+
+    labelers: tuple[str, ...]
+    reviewed: int
+    right: int
+    coef: tuple[float, ...] = ()
+    intercept: float = 0.0
+    error: float | None = None  # cross-fitted expected calibration error
+    reason: str = ""
+
+    @property
+    def fitted(self) -> bool:
+        return bool(self.coef)
+
+    def score(self, features: Sequence[float]) -> float | None:
+        """The chance the class is right given these features (:func:`agreement_features`)."""
+        if not self.coef:
+            return None
+        z = self.intercept + float(np.dot(self.coef, features))
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+def agreement_features(
+    labelers: Sequence[str], scores: dict[str, dict[str, float]], cls: str
+) -> list[float]:
+    """Features of class ``cls`` on one document: ``scores[labeler][class]`` holds each
+    labeler's (calibrated) score for the classes it suggested there."""
+    own = [scores.get(name, {}).get(cls, 0.0) for name in labelers]
+    dissent = [1.0 if any(c != cls for c in scores.get(name, {})) else 0.0 for name in labelers]
+    agree = sum(1 for name in labelers if cls in scores.get(name, {}))
+    return [*own, *dissent, float(max(agree - 1, 0))]
+
+
+def fit_agreement(
+    labelers: Sequence[str],
+    reviewed: Sequence[tuple[Sequence[float], bool]],
+    folds: int = 5,
+    seed: int = 0,
+) -> Agreement:
+    """Fit the agreement model to reviewed (features, right) pairs; its reliability figure is
+    cross-fitted, so no pair scores itself."""
+    n = len(reviewed)
+    right = sum(1 for _, r in reviewed if r)
+    if n < MIN_DECISIONS or right < MIN_EACH or n - right < MIN_EACH:
+        return Agreement(
+            tuple(labelers),
+            n,
+            right,
+            reason=(
+                f"{n} reviewed classes ({right} right, {n - right} wrong): too few to learn "
+                f"how the labelers agree; it takes {MIN_DECISIONS}, with at least {MIN_EACH} "
+                f"right and {MIN_EACH} wrong"
+            ),
+        )
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([list(f) for f, _ in reviewed], dtype=float)
+    y = np.array([1 if r else 0 for _, r in reviewed])
+    order = np.random.default_rng(seed).permutation(n)
+    held = np.empty(n)
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(order, test)
+        if len(set(y[train].tolist())) < 2:
+            held[test] = y[train].mean()
+            continue
+        model = LogisticRegression(C=1.0, max_iter=1000).fit(x[train], y[train])
+        held[test] = model.predict_proba(x[test])[:, 1]
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    return Agreement(
+        tuple(labelers),
+        n,
+        right,
+        tuple(float(c) for c in model.coef_[0]),
+        float(model.intercept_[0]),
+        expected_calibration_error(held, y),
+    )

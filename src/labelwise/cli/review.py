@@ -74,10 +74,13 @@ def suggestions(
     if as_json:
         emit_json(data, list[ReviewItemPublic])
         return
+    several = any(len(r["agreed_by"]) > 1 for r in data)  # who agrees, when anyone does
     table = Table("id", "document", "excerpt", "class", "conf.", "est. right", "labeler")
+    if several:
+        table.add_column("agreed by")
     for r in data:
         est = r["estimated_precision"]
-        table.add_row(
+        cells = [
             str(r["id"]),
             str(r["document"]),
             " ".join(str(r["excerpt"])[:120].split())[:60],
@@ -85,7 +88,12 @@ def suggestions(
             f"{r['confidence']:.2f}",
             "?" if est is None else f"{est:.0%}",
             str(r["labeler"]),
-        )
+        ]
+        if several:
+            both = r["combined_precision"]
+            who = ", ".join(r["agreed_by"])
+            cells.append(who if both is None else f"{who} ({both:.0%} together)")
+        table.add_row(*cells)
     out.print(table if data else "no suggestions to review")
     for name in sorted({str(r["labeler"]) for r in data}):
         fit = fits.get(name)

@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from labelwise.domain import LabelwiseError, SuggestionStatus
-from labelwise.stats import Calibration, calibrate, choose_threshold
+from labelwise.stats import (
+    Agreement,
+    Calibration,
+    agreement_features,
+    calibrate,
+    choose_threshold,
+    fit_agreement,
+)
 from labelwise.store import labels as rules
 from labelwise.store.models import Document, Label, Project, Suggestion
 
@@ -86,19 +94,24 @@ def reviewed_decisions(session: Session, project: Project) -> dict[str, list[tup
     return dict(out)
 
 
-_FITTED: dict[tuple[str, int, tuple[int, ...]], dict[str, Calibration]] = {}
-_LAST: dict[tuple[str, int], tuple[float, dict[str, Calibration]]] = {}
+@dataclass(frozen=True)
+class Trust:
+    """What the reviewed decisions say: each labeler's calibration, and how they agree."""
+
+    calibrations: dict[str, Calibration]
+    agreement: Agreement
+
+
+_FITTED: dict[tuple[str, int, tuple[int, ...]], Trust] = {}
+_LAST: dict[tuple[str, int], tuple[float, Trust]] = {}
 VIEW_AGE = 10.0  # seconds a page may show a fit before it looks for new decisions
 
 
-def calibrations(
-    session: Session, project: Project, *, max_age: float = 0.0
-) -> dict[str, Calibration]:
-    """Per labeler, its confidences calibrated to the project's reviewed decisions. Refitted
-    when a decision changes (accept, reject, undo, a user label, new suggestions); otherwise
-    the last fit is reused, so a page of suggestions costs a few counts, not a refit. With
-    ``max_age``, a fit made that few seconds ago is reused without looking (the pages: a
-    reviewer's every decision must not wait for a refit)."""
+def _trust(session: Session, project: Project, max_age: float) -> Trust:
+    """The project's fits. Refitted when a decision changes (accept, reject, undo, a user
+    label, new suggestions); otherwise the last fit is reused, so a page of suggestions costs a
+    few counts, not a refit. With ``max_age``, a fit made that few seconds ago is reused without
+    looking (the pages: a reviewer's every decision must not wait for a refit)."""
     where = (str(session.get_bind().engine.url), project.id)
     last = _LAST.get(where)
     if max_age and last is not None and time.monotonic() - last[0] < max_age:
@@ -132,12 +145,119 @@ def calibrations(
     if key not in _FITTED:
         if len(_FITTED) > 64:
             _FITTED.clear()
-        _FITTED[key] = {
+        fits = {
             labeler: calibrate(decisions)
             for labeler, decisions in reviewed_decisions(session, project).items()
         }
+        _FITTED[key] = Trust(fits, _fit_agreement(session, project, fits))
     _LAST[where] = (time.monotonic(), _FITTED[key])
     return _FITTED[key]
+
+
+def calibrations(
+    session: Session, project: Project, *, max_age: float = 0.0
+) -> dict[str, Calibration]:
+    """Per labeler, its confidences calibrated to the project's reviewed decisions (see
+    :func:`_trust` for when they are refitted)."""
+    return _trust(session, project, max_age).calibrations
+
+
+def agreement(session: Session, project: Project, *, max_age: float = 0.0) -> Agreement:
+    """How the labelers' suggestions together predict a class, learned from the reviewed
+    decisions."""
+    return _trust(session, project, max_age).agreement
+
+
+SuggestionRow = tuple[int, int, str, float, str]  # document, class, labeler, confidence, status
+
+
+def _suggestions_of(session: Session, doc_ids: Sequence[int]) -> dict[int, list[SuggestionRow]]:
+    out: dict[int, list[SuggestionRow]] = defaultdict(list)
+    ids = sorted(set(doc_ids))
+    for i in range(0, len(ids), 500):
+        rows = session.execute(
+            select(
+                Suggestion.document_id,
+                Suggestion.class_id,
+                Suggestion.labeler,
+                Suggestion.confidence,
+                Suggestion.status,
+            ).where(Suggestion.document_id.in_(ids[i : i + 500]))
+        )
+        for row in rows:
+            out[row[0]].append(tuple(row))  # type: ignore[arg-type]
+    return out
+
+
+def _scores(
+    rows: Sequence[SuggestionRow], fits: dict[str, Calibration]
+) -> dict[str, dict[str, float]]:
+    """Per labeler, per class (its id as text): the best score it gave the class on one
+    document, calibrated when its calibration is fitted."""
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for _doc, class_id, labeler, confidence, _status in rows:
+        fit = fits.get(labeler)
+        value = fit.precision(confidence) if fit is not None else None
+        score = confidence if value is None else value
+        key = str(class_id)
+        out[labeler][key] = max(score, out[labeler].get(key, 0.0))
+    return out
+
+
+def _fit_agreement(session: Session, project: Project, fits: dict[str, Calibration]) -> Agreement:
+    """Fit the agreement model on every (document, class) a person has settled: on a labeled
+    document, each suggested class is right when it is among the labels; on an unlabeled one,
+    a class whose every suggestion was rejected is wrong."""
+    labeled: dict[int, set[int]] = defaultdict(set)
+    for doc_id, class_id in session.execute(
+        select(Label.document_id, Label.class_id)
+        .join(Document, Document.id == Label.document_id)
+        .where(Document.project_id == project.id)
+    ):
+        labeled[doc_id].add(class_id)
+    settled = session.scalars(  # documents with suggestions a person has settled
+        select(Suggestion.document_id)
+        .join(Document, Document.id == Suggestion.document_id)
+        .where(
+            Document.project_id == project.id,
+            or_(
+                Suggestion.status == SuggestionStatus.REJECTED,
+                exists().where(Label.document_id == Suggestion.document_id),
+            ),
+        )
+        .distinct()
+    )
+    suggested = _suggestions_of(session, list(settled))
+    names = sorted({row[2] for rows in suggested.values() for row in rows})
+    pairs: list[tuple[list[float], bool]] = []
+    for doc_id, rows in suggested.items():
+        scores = _scores(rows, fits)
+        for class_id in {row[1] for row in rows}:
+            if doc_id in labeled:
+                right = class_id in labeled[doc_id]
+            elif all(r[4] == SuggestionStatus.REJECTED for r in rows if r[1] == class_id):
+                right = False
+            else:
+                continue  # still pending: nobody has said
+            pairs.append((agreement_features(names, scores, str(class_id)), right))
+    return fit_agreement(names, pairs)
+
+
+def agreement_view(
+    session: Session, project: Project, doc_ids: Sequence[int], *, max_age: float = 0.0
+) -> dict[tuple[int, int], tuple[list[str], float | None]]:
+    """Per (document, class) suggested: the labelers that suggested it, and the chance it is
+    right from all of them together (None while the agreement model is not fitted)."""
+    trust = _trust(session, project, max_age)
+    out: dict[tuple[int, int], tuple[list[str], float | None]] = {}
+    for doc_id, rows in _suggestions_of(session, doc_ids).items():
+        scores = _scores(rows, trust.calibrations)
+        for class_id in {row[1] for row in rows}:
+            who = sorted({row[2] for row in rows if row[1] == class_id})
+            features = agreement_features(trust.agreement.labelers, scores, str(class_id))
+            combined = trust.agreement.score(features) if trust.agreement.fitted else None
+            out[(doc_id, class_id)] = (who, None if combined is None else round(combined, 4))
+    return out
 
 
 CONFIDENCES = ("0.5", "0.7", "0.8", "0.9", "0.95")

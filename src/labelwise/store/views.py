@@ -15,7 +15,7 @@ from labelwise.store.classes import class_usage
 from labelwise.store.documents import labels_by_document
 from labelwise.store.models import Document, LabelClass, Project, Suggestion
 from labelwise.store.query import DocumentQuery, informativeness
-from labelwise.store.trust import VIEW_AGE, calibrations
+from labelwise.store.trust import VIEW_AGE, agreement_view, calibrations
 
 EXCERPT = 240  # characters of a document's text in lists
 ReviewSort = Literal["confidence_desc", "confidence_asc", "document", "informative"]
@@ -41,6 +41,7 @@ def suggestion_rows(session: Session, project: Project, doc: Document) -> list[d
     is right as its labeler's reviewed decisions estimate it."""
     names = {c.id: c.name for c in project.classes}
     fits = calibrations(session, project, max_age=VIEW_AGE)
+    together = agreement_view(session, project, [doc.id], max_age=VIEW_AGE)
     return [
         {
             "id": s.id,
@@ -53,6 +54,8 @@ def suggestion_rows(session: Session, project: Project, doc: Document) -> list[d
             "prompt_version": s.prompt_version,
             "job_id": s.job_id,
             "estimated_precision": _estimated(fits, s.labeler, s.confidence),
+            "agreed_by": together[(doc.id, s.class_id)][0],
+            "combined_precision": together[(doc.id, s.class_id)][1],
         }
         for s in rules.reviewable_suggestions(session, project, doc)
     ]
@@ -145,6 +148,7 @@ def review_items(
         }[sort]
     rows = session.execute(select_rows.order_by(*order).limit(limit).offset(offset)).all()
     fits = calibrations(session, project, max_age=VIEW_AGE)
+    together = agreement_view(session, project, [s.document_id for s, *_ in rows], max_age=VIEW_AGE)
     return [
         {
             "id": s.id,
@@ -157,6 +161,8 @@ def review_items(
             "model": s.model,
             "job_id": s.job_id,
             "estimated_precision": _estimated(fits, s.labeler, s.confidence),
+            "agreed_by": together[(s.document_id, s.class_id)][0],
+            "combined_precision": together[(s.document_id, s.class_id)][1],
         }
         for s, name, text, cls in rows
     ]

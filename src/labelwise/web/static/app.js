@@ -224,6 +224,12 @@ function reviewPage() {
       li.append(el("span", "confidence", items[0].confidence.toFixed(2)), " ");
       const est = items.find((s) => s.estimated_precision !== null && s.estimated_precision !== undefined);
       if (est) li.append(el("span", "estimated", `≈${Math.round(100 * est.estimated_precision)} % right (${est.labeler}, from reviewed decisions)`), " ");
+      const agree = items[0].agreed_by || [];
+      if (agree.length > 1) {
+        const both = items[0].combined_precision;
+        const together = both === null || both === undefined ? "" : `: ≈${Math.round(100 * both)} % right together`;
+        li.append(el("span", "agreed", `agreed by ${agree.join(", ")}${together}`), " ");
+      }
       const ok = el("button", "accept", "✓");
       ok.type = "button"; ok.title = "Accept (a)"; ok.setAttribute("aria-label", `Accept ${cls}`);
       ok.addEventListener("click", () => decide("accept", li));
