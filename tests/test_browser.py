@@ -445,3 +445,64 @@ def test_the_import_form_picks_columns_from_a_preview(
         p = get_project(s, PROJECT)
         assert get_document(s, p, "k1").text == "Refund the double charge"
     shot(page, "import")
+
+
+def test_audit_mode_labels_blind_and_reports(site: str, store: Store, browser: Any) -> None:
+    """The audit page draws documents labeled by accepted suggestions, shows each without its
+    label or suggestion, records the key pressed as the blind label (no page load), and the
+    report follows; the page passes axe at 800 px with a document waiting."""
+    from labelwise.autolabel import suggest
+    from labelwise.labelers.embedding import EmbeddingLabeler
+    from labelwise.store import labels as rules
+    from labelwise.store.embeddings import StoreVectorCache
+    from labelwise.store.models import Audit, Document
+
+    suggest(store, PROJECT, EmbeddingLabeler(cache=StoreVectorCache(store)))
+    with store.session() as s:
+        p = get_project(s, PROJECT)
+        assert rules.accept_above(s, p, 0.0) > 5
+    page = browser.new_page(viewport={"width": 800, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{site}/projects/{PROJECT}/audit")
+    page.fill("#audit-draw input[name=n]", "3")
+    page.click("#audit-draw button")
+    page.wait_for_selector("#audit-doc")
+    assert page.inner_text("#audit-left") == "3 waiting"
+    card = page.inner_text("#audit-doc").lower()  # blind: no suggestion, no label, no score
+    assert "suggest" not in card and "confidence" not in card and "right" not in card
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright").Axe()
+    serious = [
+        v["id"]
+        for v in axe.run(page).response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not serious and page.evaluate("document.documentElement.scrollWidth") <= 800
+    loads: list[int] = []
+    page.on("load", lambda _p: loads.append(1))
+    names = []
+    for _ in range(3):
+        name = page.get_attribute("#audit-doc", "data-name") or ""
+        names.append(name)
+        page.keyboard.press("1")  # single-label: the first class, saved at once
+        page.wait_for_function(
+            f"!document.querySelector('#audit-doc') || "
+            f"document.querySelector('#audit-doc').dataset.name !== {name!r}"
+        )
+    page.wait_for_function("document.querySelector('#audit-left').textContent === '0 waiting'")
+    page.wait_for_function(
+        "document.querySelector('#audit-message').textContent.includes('audited')"
+    )
+    assert loads == [] and not errors, (loads, errors)
+    with store.session() as s:
+        p = get_project(s, PROJECT)
+        cls = p.classes[0].name
+        audits = s.execute(
+            select(Document.name, Audit.blind)
+            .join(Document, Document.id == Audit.document_id)
+            .where(Audit.project_id == p.id)
+        ).all()
+        assert sorted(name for name, _ in audits) == sorted(names)
+        assert all(blind == [cls] for _, blind in audits)
+        for name in names:  # the blind label is the document's label now
+            assert rules.document_labels(s, get_document(s, p, name)) == [cls]

@@ -20,6 +20,7 @@ PAGES = [
     f"/projects/{PROJECT}/documents/zz-untrusted",
     f"/projects/{PROJECT}/review",
     f"/projects/{PROJECT}/autolabel",
+    f"/projects/{PROJECT}/audit",
     f"/projects/{PROJECT}/jobs",
     f"/projects/{PROJECT}/models",
     f"/projects/{PROJECT}/models/m1",

@@ -261,6 +261,30 @@ def classes_page(request: Request, project: str, store: StoreDep) -> HTMLRespons
     return render(request, "classes.html", project=project, classes=rows, tab="classes")
 
 
+@router.get("/projects/{project}/audit")
+def audit_page(request: Request, project: str, store: StoreDep) -> HTMLResponse:
+    """Audit mode: documents labeled by accepted suggestions, drawn at random and shown without
+    their label; the person's blind label is recorded and becomes the document's."""
+    from labelwise.store import audit as audits
+
+    with store.session() as session:
+        p = get_project(session, project)
+        waiting = [{"name": d.name, "text": d.text} for d in audits.waiting(session, p)]
+        summary = audits.report(session, p)
+        classes = [c.name for c in p.classes]
+        kind = p.kind
+    return render(
+        request,
+        "audit.html",
+        project=project,
+        kind=kind,
+        classes=classes,
+        waiting=waiting,
+        report=summary,
+        tab="audit",
+    )
+
+
 @router.get("/projects/{project}/jobs")
 def jobs_page(request: Request, project: str, store: StoreDep) -> HTMLResponse:
     rows = runner.project_jobs(store, project)

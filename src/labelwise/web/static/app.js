@@ -639,10 +639,66 @@ function classesPage() {
   }
 }
 
+// -- audit mode: label drawn documents blind ----------------------------------------------------
+function auditPage() {
+  const root = $("#audit");
+  if (!root) return;
+  const project = root.dataset.project;
+  const single = root.dataset.kind === "single_label";
+  const base = `/api/projects/${enc(project)}/audit`;
+  const queue = JSON.parse($("#audit-waiting").textContent);
+  $("#audit-draw").addEventListener("submit", guard(async (e) => {
+    e.preventDefault();
+    const n = Number(new FormData(e.target).get("n"));
+    const drawn = await api("POST", `${base}/sample`, { n });
+    flash(`${drawn.length} documents drawn`);
+    setTimeout(() => location.reload(), 400);
+  }));
+  const inputs = () => $$("#audit-classes input");
+  function show() {
+    $("#audit-left").textContent = `${queue.length} waiting`;
+    const card = $("#audit-doc");
+    if (!card) return;
+    if (!queue.length) {
+      card.replaceWith(node("p", "muted", "Nothing waiting: draw a sample above."));
+      return;
+    }
+    card.dataset.name = queue[0].name;
+    $("#audit-name").textContent = queue[0].name;
+    $("#audit-text").textContent = queue[0].text; // text only, never HTML
+    inputs().forEach((i) => (i.checked = false));
+  }
+  const save = guard(async () => {
+    const labels = inputs().filter((i) => i.checked).map((i) => i.value);
+    if (!labels.length) throw new Error("pick a class first (keys 1–9)");
+    const doc = queue[0];
+    const r = await api("POST", `${base}/${enc(doc.name)}`, { labels });
+    queue.shift();
+    flash(`${doc.name}: ${r.agrees ? "the same as" : "not"} the label it had`);
+    const report = await api("GET", `${base}/report`);
+    $("#audit-message").textContent = report.message;
+    show();
+  });
+  if (!$("#audit-doc")) return;
+  $("#audit-save").addEventListener("click", save);
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest("input[type=number], textarea") || event.ctrlKey || event.metaKey || event.altKey) return;
+    const box = inputs()[Number(event.key) - 1];
+    if (/^[1-9]$/.test(event.key) && box) {
+      box.checked = single ? true : !box.checked;
+      if (single) save();
+    } else if (event.key === "Enter" && !single) {
+      event.preventDefault();
+      save();
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   filterForms();
   projectsPage();
   classesPage();
+  auditPage();
   importForm();
   reviewPage();
   bulkPage();
