@@ -506,3 +506,5 @@ def test_audit_mode_labels_blind_and_reports(site: str, store: Store, browser: A
         assert all(blind == [cls] for _, blind in audits)
         for name in names:  # the blind label is the document's label now
             assert rules.document_labels(s, get_document(s, p, name)) == [cls]
+    page.goto(f"{site}/projects/{PROJECT}")  # the overview says it too
+    assert "of 3 audited labels were right" in page.inner_text("#label-quality")

@@ -120,11 +120,21 @@ def projects_page(request: Request, store: StoreDep) -> HTMLResponse:
 
 @router.get("/projects/{project}")
 def overview(request: Request, project: str, store: StoreDep) -> HTMLResponse:
+    from labelwise.store import audit as audits
+
     with store.session() as session:
-        summary = summarize(session, get_project(session, project))
+        p = get_project(session, project)
+        summary = summarize(session, p)
+        audit = audits.report(session, p)  # the audited share of right labels, if any
     top = max([1] + [c["labels"] + c["pending_suggestions"] for c in summary.classes.values()])
     return render(
-        request, "overview.html", p=summary, top=top, project=summary.name, tab="overview"
+        request,
+        "overview.html",
+        p=summary,
+        top=top,
+        audit=audit,
+        project=summary.name,
+        tab="overview",
     )
 
 
