@@ -408,3 +408,19 @@ def test_agreement_says_when_too_few_are_reviewed(store: Store, cli_env: str) ->
     assert any(r["agreed_by"] == ["embedding", "openai"] for r in rows)
     table = CliRunner().invoke(app, ["suggestions", "p"], env={"COLUMNS": "160"}).stdout
     assert "agreed by" in table and "embedding, openai" in table
+
+
+def test_accepting_above_a_threshold_does_not_teach_the_calibration(reviewed: Store) -> None:
+    """Only a person's decisions count: what accept-above or accept-at-precision accepted was
+    judged by nobody, and counting it as right would make the calibration believe itself."""
+    with reviewed.session() as s:
+        p = get_project(s, "p")
+        before = reviewed_decisions(s, p)["embedding"]
+        accepted = rules.accept_above(s, p, 0.9)
+        assert accepted > 0
+    with reviewed.session() as s:
+        p = get_project(s, "p")
+        assert reviewed_decisions(s, p)["embedding"] == before
+        one = rules.reviewable_suggestions(s, p)[0]
+        rules.accept(s, p, one.id)  # a person's acceptance does count
+        assert len(reviewed_decisions(s, p)["embedding"]) == len(before) + 1

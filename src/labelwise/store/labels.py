@@ -237,8 +237,13 @@ def _count(session: Session, project_id: int, source: str, **deltas: int) -> Non
     session.flush()
 
 
-def accept(session: Session, project: Project, suggestion_id: int) -> Label:
-    """Accept a suggestion offered for review: it becomes the user label of its document."""
+BY_THRESHOLD = "threshold"  # Suggestion.decided_by of an accept-above / accept-at-precision
+
+
+def accept(session: Session, project: Project, suggestion_id: int, *, by: str = "") -> Label:
+    """Accept a suggestion offered for review: it becomes the user label of its document.
+    ``by`` says who decided (``BY_THRESHOLD``: a bulk acceptance above a threshold, which is
+    not a person's judgment of this suggestion)."""
     s = _load(session, project, suggestion_id)
     if not _is_reviewable(session, project, s):
         if s.status != SuggestionStatus.PENDING:
@@ -251,6 +256,7 @@ def accept(session: Session, project: Project, suggestion_id: int) -> Label:
         )
     s.status = SuggestionStatus.ACCEPTED.value
     s.decided_at = utcnow()
+    s.decided_by = by
     label = Label(document_id=s.document_id, class_id=s.class_id, suggestion_id=s.id)
     session.add(label)
     _count(session, project.id, _source(s.job_id, s.labeler), accepted=1)
@@ -282,7 +288,7 @@ def undo(session: Session, project: Project, suggestion_id: int) -> Suggestion:
         _count(session, project.id, source, accepted=-1)
     else:
         _count(session, project.id, source, rejected=-1)
-    s.status, s.decided_at = SuggestionStatus.PENDING.value, None
+    s.status, s.decided_at, s.decided_by = SuggestionStatus.PENDING.value, None, ""
     session.flush()
     return s
 
@@ -403,7 +409,7 @@ def accept_above(
             continue
         seen.add(s.document_id)
         if not dry_run:
-            accept(session, project, s.id)
+            accept(session, project, s.id, by=BY_THRESHOLD)
         accepted += 1
     session.flush()
     return accepted

@@ -149,6 +149,9 @@ class Suggestion(Base):
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     confidence_source: Mapped[str] = mapped_column(String(40), default="", server_default="")
     status: Mapped[str] = mapped_column(String(10), default=SuggestionStatus.PENDING)
+    # who decided: "" a person (one by one, or rows they selected), "threshold" an accept-above
+    # or accept-at-precision; only a person's decisions teach the calibration
+    decided_by: Mapped[str] = mapped_column(String(20), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 

@@ -62,6 +62,7 @@ def reviewed_decisions(session: Session, project: Project) -> dict[str, list[tup
         .join(Document, Document.id == Suggestion.document_id)
         .where(
             Suggestion.status.in_([SuggestionStatus.ACCEPTED, SuggestionStatus.REJECTED]),
+            Suggestion.decided_by != rules.BY_THRESHOLD,  # a threshold is not a judgment
             Document.project_id == project.id,
         )
     ).all()
@@ -209,10 +210,14 @@ def _fit_agreement(session: Session, project: Project, fits: dict[str, Calibrati
     document, each suggested class is right when it is among the labels; on an unlabeled one,
     a class whose every suggestion was rejected is wrong."""
     labeled: dict[int, set[int]] = defaultdict(set)
-    for doc_id, class_id in session.execute(
+    for doc_id, class_id in session.execute(  # labels a person set or accepted
         select(Label.document_id, Label.class_id)
         .join(Document, Document.id == Label.document_id)
-        .where(Document.project_id == project.id)
+        .outerjoin(Suggestion, Suggestion.id == Label.suggestion_id)
+        .where(
+            Document.project_id == project.id,
+            or_(Label.suggestion_id.is_(None), Suggestion.decided_by != rules.BY_THRESHOLD),
+        )
     ):
         labeled[doc_id].add(class_id)
     settled = session.scalars(  # documents with suggestions a person has settled
