@@ -38,10 +38,25 @@ class Threshold:
     more_needed: int | None  # when refused: decisions still to review, if more can help
 
 
+STRATUM = 10  # reviewed decisions per stratum when the pending suggestions weigh them
+
+
 def choose_threshold(
-    reviewed: Sequence[tuple[float, bool]], target: float, z: float = Z_ONE_SIDED_90
+    reviewed: Sequence[tuple[float, bool]],
+    target: float,
+    z: float = Z_ONE_SIDED_90,
+    pending: Sequence[float] | None = None,
 ) -> Threshold:
-    """``reviewed``: (confidence, was the suggestion right) of every reviewed decision."""
+    """``reviewed``: (confidence, was the suggestion right) of every reviewed decision.
+
+    With ``pending`` (the confidences of the suggestions a threshold would accept), the
+    precision above a threshold is the one of *those* suggestions: the reviewed decisions are
+    cut into strata of confidence (at least ``STRATUM`` each) and each stratum's precision
+    weighs as many times as pending suggestions fall in it. A reviewer who looked only at the
+    most confident suggestions then cannot vouch for the less confident ones above the
+    threshold (unweighted, they would)."""
+    if pending is not None:
+        return _stratified(reviewed, target, z, sorted(pending, reverse=True))
     ordered = sorted(reviewed, key=lambda r: -r[0])
     best: Threshold | None = None
     correct = 0
@@ -52,6 +67,48 @@ def choose_threshold(
         lo, hi = wilson(correct, i, z)
         if lo >= target:
             best = Threshold(confidence, correct / i, (lo, hi), i, None)
+    if best is not None:
+        return best
+    return Threshold(None, *_best_shot(ordered, target, z))
+
+
+def _stratified(
+    reviewed: Sequence[tuple[float, bool]], target: float, z: float, pending: Sequence[float]
+) -> Threshold:
+    ordered = sorted(reviewed, key=lambda r: -r[0])
+    best: Threshold | None = None
+    for i in range(STRATUM, len(ordered) + 1):
+        t = ordered[i - 1][0]
+        if i < len(ordered) and ordered[i][0] == t:
+            continue  # a threshold keeps every decision of the same confidence
+        above = ordered[:i]
+        # strata from the top, STRATUM decisions at least; a short last one joins the one above
+        cuts = list(range(0, i, STRATUM))
+        if i - cuts[-1] < STRATUM and len(cuts) > 1:
+            cuts.pop()
+        strata = [above[a : (cuts[k + 1] if k + 1 < len(cuts) else i)] for k, a in enumerate(cuts)]
+        floors = [group[-1][0] for group in strata]  # each stratum's lowest confidence
+        weights = [0] * len(strata)
+        for c in pending:
+            if c < t:
+                break
+            # the highest stratum whose floor is at or below c (a conservative match)
+            k = next((j for j, f in enumerate(floors) if f <= c), len(strata) - 1)
+            weights[k] += 1
+        total = sum(weights)
+        if not total:
+            continue
+        estimate = variance = 0.0
+        for group, w in zip(strata, weights, strict=True):
+            n, right = len(group), sum(r for _, r in group)
+            share = w / total
+            estimate += share * right / n
+            smoothed = (right + 1) / (n + 2)
+            variance += share * share * smoothed * (1 - smoothed) / n
+        low = estimate - z * math.sqrt(variance)
+        if low >= target:
+            high = min(1.0, estimate + z * math.sqrt(variance))
+            best = Threshold(t, estimate, (max(0.0, low), high), i, None)
     if best is not None:
         return best
     return Threshold(None, *_best_shot(ordered, target, z))

@@ -46,17 +46,18 @@ def suggestions(
     job: int | None = JobFilterOpt,
     sort: str = typer.Option(
         "confidence_desc",
-        help="confidence_desc, confidence_asc, document, or informative (disagreements, then "
-        "the least certain, first).",
+        help="confidence_desc, confidence_asc, document, informative (disagreements, then "
+        "the least certain, first), or sample (a uniform random sample: reviewed, it vouches "
+        "for accept-above --precision).",
     ),
     limit: int = typer.Option(50, min=1, help="At most this many."),
     as_json: bool = JsonOpt,
 ) -> None:
     """List the suggestions offered for review (pending, not shadowed by a user label), the
     most confident first."""
-    if sort not in ("confidence_desc", "confidence_asc", "document", "informative"):
+    if sort not in ("confidence_desc", "confidence_asc", "document", "informative", "sample"):
         raise LabelwiseError(
-            f"--sort {sort!r}: use confidence_desc, confidence_asc, document or informative"
+            f"--sort {sort!r}: use confidence_desc, confidence_asc, document, informative or sample"
         )
     query = document_query(
         dataset=dataset,

@@ -303,8 +303,17 @@ def accept_at_precision(
         raise LabelwiseError(f"a target precision of {target} is not between 0 and 1")
     labeler = labeler or _only_labeler(session, project)
     decisions = reviewed_decisions(session, project).get(labeler, [])
-    pick = choose_threshold(decisions, target)
-    queue = "the auto-labeled documents, the review queue"
+    waiting = session.scalars(  # what a threshold would accept: the pending suggestions
+        select(Suggestion.confidence)
+        .join(Document, Document.id == Suggestion.document_id)
+        .where(
+            Document.project_id == project.id,
+            Suggestion.labeler == labeler,
+            rules.reviewable_clause(project),
+        )
+    ).all()
+    pick = choose_threshold(decisions, target, pending=list(waiting))
+    queue = "a random sample of them: bulk review's 'a random sample', or suggestions --sort sample"
     if pick.threshold is None:
         more = (
             f"review about {pick.more_needed} more of its suggestions ({queue}) to support it"

@@ -18,7 +18,10 @@ from labelwise.store.query import DocumentQuery, informativeness
 from labelwise.store.trust import VIEW_AGE, agreement_view, calibrations
 
 EXCERPT = 240  # characters of a document's text in lists
-ReviewSort = Literal["confidence_desc", "confidence_asc", "document", "informative"]
+ReviewSort = Literal["confidence_desc", "confidence_asc", "document", "informative", "sample"]
+# a fixed shuffle of the suggestions: a uniform sample to vouch for a threshold with (Knuth's
+# multiplicative hash of the id, so a page and the next one do not overlap)
+SHUFFLE = 2654435761
 DocumentSort = Literal["id", "informative"]
 
 
@@ -140,6 +143,8 @@ def review_items(
             Suggestion.document_id,
             Suggestion.id,
         )
+    elif sort == "sample":
+        order = ((Suggestion.id * SHUFFLE) % 4294967296, Suggestion.id)
     else:
         order = {
             "confidence_desc": (Suggestion.confidence.desc(), Suggestion.id),

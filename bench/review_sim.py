@@ -1,0 +1,280 @@
+"""How many human decisions does it take to reach a dataset whose labels are 95 % right?
+
+    python bench/review_sim.py [--data ../shared/data] [--pool 1000] [--batch 50]
+                               [--llm-accuracy 0.85] [--datasets banking77,sms_spam]
+
+A simulated reviewer answers from the gold labels. Each run starts from a fresh SQLite project
+holding a pool of unlabeled documents and 8 reviewed labels per class (the reviewer's first
+decisions), and repeats, until at least 95 % of the pool carries a right label:
+
+1. the labelers suggest for the unlabeled documents;
+2. ``accept at precision 0.95`` (the lowest threshold whose reviewed precision holds 95 % at its
+   lower 90 % bound) accepts what it can, per labeler; the real precision of each acceptance is
+   read from the gold labels;
+3. the reviewer decides on a batch from the "most informative first" queue (one decision per
+   document: ``a`` when the suggestion is right, the right class's key when it is not).
+
+Paths compared on each dataset:
+
+- **embedded**: the embedded labeler alone (free);
+- **LLM everywhere**: a loopback LLM (an OpenAI-compatible server on 127.0.0.1 whose answers are
+  right with ``--llm-accuracy`` and whose logprobs are informative but imperfect) labels every
+  document, then the same review and acceptance loop;
+- **cascade**: the embedded labeler first, then the LLM only for the documents it is unsure of
+  (``--only-uncertain --below 0.9``, calibrated on the reviewed decisions), then the loop;
+- **plain** (counted, not run): the LLM labels every document and a person reviews every
+  suggestion: one request and one decision per document.
+
+Prints one table per dataset: human decisions per 1,000 documents (with and without the 8 per
+class of the start), LLM requests, the final share of right labels, and the real precision of
+every acceptance made at the 0.95 target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import random
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.llm_server
+
+from sqlalchemy import select
+
+from labelwise.autolabel import suggest
+from labelwise.domain import DocumentRecord, ProjectKind
+from labelwise.labelers.embedding import EmbeddingLabeler
+from labelwise.store import Store, open_store
+from labelwise.store import labels as rules
+from labelwise.store.classes import add_class
+from labelwise.store.documents import write_batch
+from labelwise.store.embeddings import StoreVectorCache
+from labelwise.store.models import Document, Label, LabelClass, Suggestion
+from labelwise.store.projects import create_project, get_project
+from labelwise.store.query import DocumentQuery
+from labelwise.store.trust import accept_at_precision
+from labelwise.store.views import review_items
+
+TARGET = 0.95  # share of the pool with a right label
+PRECISION = 0.95  # accept-at-precision target
+SEED_PER_CLASS = 8
+BELOW = 0.9
+
+
+def banking77(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    with (root / "banking77/train.csv").open(encoding="utf-8", newline="") as fh:  # one name ends
+        rows = [(r["text"], r["category"].rstrip("?")) for r in csv.DictReader(fh)]  # with "?"
+    return sorted({c for _, c in rows}), rows
+
+
+def sms_spam(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    rows = []
+    with (root / "sms_spam/SMSSpamCollection").open(encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            label, _, text = line.rstrip("\n").partition("\t")
+            if i == 0 and label.lower() == "label":
+                continue
+            rows.append((text, label))
+    return ["ham", "spam"], rows
+
+
+DATASETS = {"banking77": banking77, "sms_spam": sms_spam}
+
+
+@dataclass
+class Run:
+    path: str
+    pool: int
+    seed_decisions: int = 0
+    decisions: int = 0  # the reviewer's, after the start
+    llm_requests: int = 0
+    right: float = 0.0  # share of the pool with a right label at the end
+    rounds: int = 0
+    acceptances: list[tuple[int, float]] = field(default_factory=list)  # (accepted, real prec.)
+    seconds: float = 0.0
+
+    def per_1000(self, with_seed: bool) -> float:
+        return 1000 * (self.decisions + (self.seed_decisions if with_seed else 0)) / self.pool
+
+
+class Sim:
+    """One project in a fresh SQLite store: the pool, the gold labels, the reviewer."""
+
+    def __init__(self, tmp: Path, classes: list[str], pool: list[tuple[str, str]]) -> None:
+        self.store: Store = open_store(f"sqlite:///{tmp / 'sim.db'}")
+        self.gold = {f"d{i:05d}": c for i, (_, c) in enumerate(pool)}
+        with self.store.session() as s:
+            p = create_project(s, "sim", ProjectKind.SINGLE_LABEL)
+            for c in classes:
+                add_class(s, p, c)
+        with self.store.session() as s:
+            p = get_project(s, "sim")
+            ids = {c.name: c.id for c in p.classes}
+            records = [
+                DocumentRecord(f"d{i:05d}", text, where=str(i)) for i, (text, _) in enumerate(pool)
+            ]
+            write_batch(s, p, records, ids)
+        self.cache = StoreVectorCache(self.store)
+        # the reviewer's batch: half the most informative (they fix what is wrong), half a
+        # random sample (it vouches for a threshold)
+        self.orders: list[tuple[str, float]] = [("informative", 0.5), ("sample", 0.5)]
+
+    def label(self, names: list[str]) -> None:
+        """The reviewer gives each document its gold class (one decision each)."""
+        with self.store.session() as s:
+            p = get_project(s, "sim")
+            by_name = {c.name: c for c in p.classes}
+            docs = s.scalars(
+                select(Document).where(Document.project_id == p.id, Document.name.in_(names))
+            )
+            for doc in docs:
+                rules.set_labels(s, p, doc, [by_name[self.gold[doc.name]]])
+
+    def seed(self) -> int:
+        per: dict[str, list[str]] = defaultdict(list)
+        for name, c in self.gold.items():
+            if len(per[c]) < SEED_PER_CLASS:
+                per[c].append(name)
+        chosen = [n for names in per.values() for n in names]
+        self.label(chosen)
+        return len(chosen)
+
+    def suggest_embedded(self) -> None:
+        """Fresh embedded suggestions for the unlabeled documents (the labeler learns from the
+        labels so far); the old pending ones on unlabeled documents are replaced."""
+        with self.store.session() as s:
+            p = get_project(s, "sim")
+            unlabeled = list(
+                s.scalars(
+                    select(Document.id).where(
+                        Document.project_id == p.id,
+                        ~select(Label.id).where(Label.document_id == Document.id).exists(),
+                    )
+                )
+            )
+            s.execute(
+                Suggestion.__table__.delete().where(
+                    Suggestion.document_id.in_(unlabeled),
+                    Suggestion.labeler == "embedding",
+                    Suggestion.status == "pending",
+                )
+            )
+        suggest(self.store, "sim", EmbeddingLabeler(cache=self.cache))
+
+    def accepted_by_threshold(self) -> dict[int, tuple[str, str]]:
+        """Suggestion id -> (document, class) of every suggestion a threshold accepted."""
+        with self.store.session() as s:
+            rows = s.execute(
+                select(Suggestion.id, Document.name, LabelClass.name)
+                .join(Document, Document.id == Suggestion.document_id)
+                .join(LabelClass, LabelClass.id == Suggestion.class_id)
+                .where(Suggestion.decided_by == rules.BY_THRESHOLD)
+            ).all()
+        return {i: (d, c) for i, d, c in rows}
+
+    def accept(self, run: Run, labelers: tuple[str, ...]) -> None:
+        """Accept at precision per labeler; record each acceptance's real precision."""
+        for labeler in labelers:
+            before = self.accepted_by_threshold()
+            with self.store.session() as s:
+                p = get_project(s, "sim")
+                result = accept_at_precision(s, p, PRECISION, labeler)
+            if result.accepted:
+                new = [v for k, v in self.accepted_by_threshold().items() if k not in before]
+                right = sum(self.gold[d] == c for d, c in new)
+                run.acceptances.append((len(new), right / len(new)))
+
+    def right_share(self) -> float:
+        with self.store.session() as s:
+            p = get_project(s, "sim")
+            rows = s.execute(
+                select(Document.name, LabelClass.name)
+                .join(Label, Label.document_id == Document.id)
+                .join(LabelClass, LabelClass.id == Label.class_id)
+                .where(Document.project_id == p.id)
+            ).all()
+        return sum(self.gold[d] == c for d, c in rows) / len(self.gold)
+
+    def review(self, n: int) -> int:
+        """The reviewer decides on the ``n`` most informative documents (unlabeled ones without
+        a suggestion when the queue runs dry); returns how many."""
+        with self.store.session() as s:
+            p = get_project(s, "sim")
+            names: list[str] = []
+            for sort, share in self.orders:
+                rows = review_items(s, p, DocumentQuery(), sort, limit=4 * n)  # type: ignore[arg-type]
+                fresh = [r["document"] for r in rows if r["document"] not in names]
+                names += list(dict.fromkeys(fresh))[: round(n * share)]
+            names = names[:n]
+            if len(names) < n:
+                more = DocumentQuery(filter="unlabeled").documents(s, p, limit=n)  # type: ignore[arg-type]
+                names += [d.name for d in more if d.name not in names][: n - len(names)]
+        self.label(names)
+        return len(names)
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+def loop(sim: Sim, run: Run, labelers: tuple[str, ...], batch: int, resuggest: bool) -> None:
+    while True:
+        run.rounds += 1
+        if resuggest:
+            sim.suggest_embedded()
+        sim.accept(run, labelers)
+        run.right = sim.right_share()
+        if run.right >= TARGET or run.rounds > 200:
+            return
+        if not sim.review(batch):
+            return
+        run.decisions += batch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data"))
+    parser.add_argument("--pool", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--datasets", default="banking77,sms_spam")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    root = Path(args.data)
+    for name in args.datasets.split(","):
+        classes, rows = DATASETS[name](root)
+        rng = random.Random(args.seed)
+        pool = rng.sample(rows, args.pool)
+        runs = []
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            sim = Sim(Path(tmp), classes, pool)
+            run = Run("embedded", len(pool), seed_decisions=sim.seed())
+            loop(sim, run, ("embedding",), args.batch, resuggest=True)
+            run.seconds = time.perf_counter() - started
+            sim.close()
+            runs.append(run)
+        runs.append(Run("plain (counted)", len(pool), 0, len(pool), len(pool), 1.0))
+        print(f"\n{name}: pool {len(pool):,}, {len(classes)} classes, batches of {args.batch}")
+        print(
+            f"{'path':<18} {'decisions/1000':>15} {'(+start)':>9} {'LLM req.':>9} "
+            f"{'right':>7} {'rounds':>7} {'accepted at 0.95: real precision':<40}"
+        )
+        for r in runs:
+            acc = ", ".join(f"{n}@{p:.3f}" for n, p in r.acceptances[:8])
+            if len(r.acceptances) > 8:
+                acc += ", …"
+            low = min((p for _, p in r.acceptances), default=math.nan)
+            print(
+                f"{r.path:<18} {r.per_1000(False):>15.0f} {r.per_1000(True):>9.0f} "
+                f"{r.llm_requests:>9} {r.right:>7.3f} {r.rounds:>7} "
+                f"lowest {low:.3f}; {acc}"
+            )
+
+
+if __name__ == "__main__":
+    main()
