@@ -56,6 +56,31 @@ def test_the_threshold_holds_the_target_on_new_data(seed: int) -> None:
     assert len(fresh) > 500 and sum(fresh) / len(fresh) >= 0.94
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_weighed_by_the_pending_a_random_sample_holds_the_target(seed: int) -> None:
+    """With the pending suggestions to weigh them, 2,000 reviewed decisions drawn at random from
+    the same labeler choose a threshold that keeps >= 94 % of the pending above it right."""
+    pending = calibrated(20_000, 1000 + seed)
+    pick = choose_threshold(calibrated(2000, seed), 0.95, pending=[c for c, _ in pending])
+    assert pick.threshold is not None and pick.interval[0] >= 0.95
+    accepted = [right for c, right in pending if c >= pick.threshold]
+    assert len(accepted) > 500 and sum(accepted) / len(accepted) >= 0.94
+
+
+def test_the_most_confident_alone_cannot_vouch_for_the_rest() -> None:
+    """A reviewer who saw only suggestions above 0.97 (all right) says nothing about those
+    between 0.7 and 0.97: unweighted, a threshold at 0.97 looks safe and every suggestion above
+    it is accepted; weighed by the pending, nothing below the reviewed range is."""
+    top = [(0.97 + 0.03 * i / 200, True) for i in range(200)]
+    pending = [0.7 + 0.3 * i / 1000 for i in range(1000)]  # mostly below the reviewed range
+    assert choose_threshold(top, 0.95).threshold is not None
+    weighed = choose_threshold(top, 0.95, pending=pending)
+    # all it can accept is what lies among the reviewed confidences
+    assert weighed.threshold is not None and weighed.threshold >= 0.97
+    below = choose_threshold([(0.8, i % 5 != 0) for i in range(100)] + top, 0.95, pending=pending)
+    assert below.threshold is not None and below.threshold > 0.8  # 80 % right at 0.8: refused
+
+
 def test_too_few_decisions_accept_nothing_and_say_how_many_more() -> None:
     few = [(0.99, True)] * 6
     pick = choose_threshold(few, 0.95)

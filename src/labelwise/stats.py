@@ -76,39 +76,40 @@ def _stratified(
     reviewed: Sequence[tuple[float, bool]], target: float, z: float, pending: Sequence[float]
 ) -> Threshold:
     ordered = sorted(reviewed, key=lambda r: -r[0])
+    conf = np.array([c for c, _ in ordered], dtype=float)
+    hits = np.concatenate([[0], np.cumsum([1 if r else 0 for _, r in ordered])])
+    waiting = np.sort(np.asarray(pending, dtype=float))
+
+    def at_least(x: Any) -> Any:  # pending suggestions with a confidence >= x
+        return len(waiting) - np.searchsorted(waiting, x, side="left")
+
     best: Threshold | None = None
     for i in range(STRATUM, len(ordered) + 1):
-        t = ordered[i - 1][0]
-        if i < len(ordered) and ordered[i][0] == t:
+        t = conf[i - 1]
+        if i < len(ordered) and conf[i] == t:
             continue  # a threshold keeps every decision of the same confidence
-        above = ordered[:i]
         # strata from the top, STRATUM decisions at least; a short last one joins the one above
-        cuts = list(range(0, i, STRATUM))
-        if i - cuts[-1] < STRATUM and len(cuts) > 1:
-            cuts.pop()
-        strata = [above[a : (cuts[k + 1] if k + 1 < len(cuts) else i)] for k, a in enumerate(cuts)]
-        floors = [group[-1][0] for group in strata]  # each stratum's lowest confidence
-        weights = [0] * len(strata)
-        for c in pending:
-            if c < t:
-                break
-            # the highest stratum whose floor is at or below c (a conservative match)
-            k = next((j for j, f in enumerate(floors) if f <= c), len(strata) - 1)
-            weights[k] += 1
-        total = sum(weights)
+        starts = np.arange(0, i, STRATUM)
+        if i - starts[-1] < STRATUM and len(starts) > 1:
+            starts = starts[:-1]
+        ends = np.append(starts[1:], i)
+        floors = conf[ends - 1]  # each stratum's lowest confidence, descending
+        # a pending suggestion weighs on the highest stratum whose floor is at or below it
+        reach = at_least(floors)
+        weights = np.diff(np.concatenate([[0], reach]))
+        total = int(weights.sum())
         if not total:
             continue
-        estimate = variance = 0.0
-        for group, w in zip(strata, weights, strict=True):
-            n, right = len(group), sum(r for _, r in group)
-            share = w / total
-            estimate += share * right / n
-            smoothed = (right + 1) / (n + 2)
-            variance += share * share * smoothed * (1 - smoothed) / n
-        low = estimate - z * math.sqrt(variance)
+        n = (ends - starts).astype(float)
+        right = (hits[ends] - hits[starts]).astype(float)
+        share = weights / total
+        estimate = float((share * right / n).sum())
+        smoothed = (right + 1) / (n + 2)
+        spread = math.sqrt(float((share * share * smoothed * (1 - smoothed) / n).sum()))
+        low = estimate - z * spread
         if low >= target:
-            high = min(1.0, estimate + z * math.sqrt(variance))
-            best = Threshold(t, estimate, (max(0.0, low), high), i, None)
+            high = min(1.0, estimate + z * spread)
+            best = Threshold(float(t), estimate, (max(0.0, low), high), i, None)
     if best is not None:
         return best
     return Threshold(None, *_best_shot(ordered, target, z))
