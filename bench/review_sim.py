@@ -2,6 +2,7 @@
 
     python bench/review_sim.py [--data ../shared/data] [--pool 1000] [--batch 50]
                                [--llm-accuracy 0.85] [--datasets banking77,sms_spam]
+                               [--resuggest]
 
 A simulated reviewer answers from the gold labels. Each run starts from a fresh SQLite project
 holding a pool of unlabeled documents and 8 reviewed labels per class (the reviewer's first
@@ -21,7 +22,10 @@ Paths compared on each dataset:
   right with ``--llm-accuracy`` and whose logprobs are informative but imperfect) labels every
   document, then the same review and acceptance loop;
 - **cascade**: the embedded labeler first, then the LLM only for the documents it is unsure of
-  (``--only-uncertain --below 0.9``, calibrated on the reviewed decisions), then the loop;
+  (``--only-uncertain --below 0.95``, calibrated on the reviewed decisions), then the loop;
+- **embedded, re-suggested** (``--resuggest``): the embedded labeler suggests again each round,
+  learning from the labels so far; its confidences then change meaning between the reviewed
+  decisions and the pending suggestions, and the real precision column shows what that does;
 - **plain** (counted, not run): the LLM labels every document and a person reviews every
   suggestion: one request and one decision per document.
 
@@ -35,6 +39,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import os
 import random
 import sys
 import tempfile
@@ -46,8 +51,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.llm_server
 
 from sqlalchemy import select
+from tests.llm_server import FakeLLM, Server
 
-from labelwise.autolabel import suggest
+from labelwise.autolabel import make_labeler, suggest
 from labelwise.domain import DocumentRecord, ProjectKind
 from labelwise.labelers.embedding import EmbeddingLabeler
 from labelwise.store import Store, open_store
@@ -55,6 +61,7 @@ from labelwise.store import labels as rules
 from labelwise.store.classes import add_class
 from labelwise.store.documents import write_batch
 from labelwise.store.embeddings import StoreVectorCache
+from labelwise.store.llm import add_connection
 from labelwise.store.models import Document, Label, LabelClass, Suggestion
 from labelwise.store.projects import create_project, get_project
 from labelwise.store.query import DocumentQuery
@@ -64,7 +71,23 @@ from labelwise.store.views import review_items
 TARGET = 0.95  # share of the pool with a right label
 PRECISION = 0.95  # accept-at-precision target
 SEED_PER_CLASS = 8
-BELOW = 0.9
+BELOW = PRECISION  # the cascade sends the LLM what the embedded labeler cannot get accepted
+DOCS_PER_REQUEST = 4
+
+
+def llm_answers(
+    pool: list[tuple[str, str]], classes: list[str], accuracy: float, seed: int
+) -> tuple[dict[str, list[str]], dict[str, float]]:
+    """What the loopback LLM answers for each text, and the probability its logprobs give the
+    answer: right with ``accuracy``; informative but imperfect, a right answer's probability
+    is drawn from Beta(8, 2) (mean 0.8) and a wrong one's from Beta(3, 3) (mean 0.5)."""
+    rng = random.Random(seed)
+    answers, confidence = {}, {}
+    for text, gold in pool:
+        right = rng.random() < accuracy
+        answers[text] = [gold if right else rng.choice([c for c in classes if c != gold])]
+        confidence[text] = rng.betavariate(8, 2) if right else rng.betavariate(3, 3)
+    return answers, confidence
 
 
 def banking77(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
@@ -167,6 +190,25 @@ class Sim:
             )
         suggest(self.store, "sim", EmbeddingLabeler(cache=self.cache))
 
+    def connect(self, url: str) -> None:
+        os.environ["REVIEW_SIM_API_KEY"] = "sk-review-sim"  # the loopback server checks none
+        with self.store.session() as s:
+            add_connection(
+                s, "sim-llm", "openai", url + "/v1", "gpt-4o-mini", api_key_env="REVIEW_SIM_API_KEY"
+            )
+
+    def suggest_llm(self, below: float | None) -> int:
+        """The LLM suggests for the unlabeled documents (with ``below``, only those the
+        embedded labeler is unsure of); returns how many documents it was sent."""
+        labeler = make_labeler(
+            self.store,
+            "openai",
+            llm="sim-llm",
+            options={"few_shot": 0, "docs_per_request": DOCS_PER_REQUEST},
+            project="sim",
+        )
+        return suggest(self.store, "sim", labeler, below=below).documents
+
     def accepted_by_threshold(self) -> dict[int, tuple[str, str]]:
         """Suggestion id -> (document, class) of every suggestion a threshold accepted."""
         with self.store.session() as s:
@@ -222,10 +264,14 @@ class Sim:
         self.store.dispose()
 
 
-def loop(sim: Sim, run: Run, labelers: tuple[str, ...], batch: int, resuggest: bool) -> None:
+def loop(
+    sim: Sim, run: Run, labelers: tuple[str, ...], batch: int, resuggest: bool = False
+) -> None:
+    """Accept what the reviewed decisions vouch for, review a batch, until the pool is right
+    enough; with ``resuggest`` the embedded labeler suggests again each round."""
     while True:
         run.rounds += 1
-        if resuggest:
+        if resuggest and run.rounds > 1:
             sim.suggest_embedded()
         sim.accept(run, labelers)
         run.right = sim.right_share()
@@ -243,6 +289,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--datasets", default="banking77,sms_spam")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--llm-accuracy", type=float, default=0.85)
+    parser.add_argument("--resuggest", action="store_true", help="Add the re-suggested path.")
     args = parser.parse_args()
     root = Path(args.data)
     for name in args.datasets.split(","):
@@ -250,19 +298,51 @@ def main() -> None:
         rng = random.Random(args.seed)
         pool = rng.sample(rows, args.pool)
         runs = []
-        with tempfile.TemporaryDirectory() as tmp:
-            started = time.perf_counter()
-            sim = Sim(Path(tmp), classes, pool)
-            run = Run("embedded", len(pool), seed_decisions=sim.seed())
-            loop(sim, run, ("embedding",), args.batch, resuggest=True)
-            run.seconds = time.perf_counter() - started
-            sim.close()
-            runs.append(run)
-        runs.append(Run("plain (counted)", len(pool), 0, len(pool), len(pool), 1.0))
+        answers, confidence = llm_answers(pool, classes, args.llm_accuracy, args.seed)
+        fake = FakeLLM(gold=answers, confidence=confidence)
+        with Server(fake) as server:
+            paths = ["embedded", "LLM everywhere", "cascade"]
+            if args.resuggest:
+                paths.insert(1, "embedded, re-suggested")
+            for path in paths:
+                with tempfile.TemporaryDirectory() as tmp:
+                    started = time.perf_counter()
+                    sim = Sim(Path(tmp), classes, pool)
+                    sim.connect(server.url)
+                    run = Run(path, len(pool), seed_decisions=sim.seed())
+                    before = len(fake.requests)
+                    if path.startswith("embedded"):
+                        sim.suggest_embedded()
+                        loop(sim, run, ("embedding",), args.batch, "re-suggested" in path)
+                    elif path == "LLM everywhere":
+                        sim.suggest_llm(None)
+                        loop(sim, run, ("openai",), args.batch)
+                    else:  # the free labeler first; a batch reviewed calibrates it
+                        sim.suggest_embedded()
+                        sim.review(args.batch)
+                        run.decisions += args.batch
+                        sim.accept(run, ("embedding",))
+                        sim.suggest_llm(BELOW)
+                        loop(sim, run, ("embedding", "openai"), args.batch)
+                    run.llm_requests = len(fake.requests) - before
+                    run.seconds = time.perf_counter() - started
+                    sim.close()
+                    runs.append(run)
+        plain = len(pool) - runs[0].seed_decisions
+        runs.append(
+            Run(
+                "plain (counted)",
+                len(pool),
+                runs[0].seed_decisions,
+                plain,
+                math.ceil(plain / DOCS_PER_REQUEST),
+                1.0,
+            )
+        )
         print(f"\n{name}: pool {len(pool):,}, {len(classes)} classes, batches of {args.batch}")
         print(
             f"{'path':<18} {'decisions/1000':>15} {'(+start)':>9} {'LLM req.':>9} "
-            f"{'right':>7} {'rounds':>7} {'accepted at 0.95: real precision':<40}"
+            f"{'right':>7} {'rounds':>7} {'seconds':>8}  accepted at 0.95: n@real precision"
         )
         for r in runs:
             acc = ", ".join(f"{n}@{p:.3f}" for n, p in r.acceptances[:8])
@@ -271,7 +351,7 @@ def main() -> None:
             low = min((p for _, p in r.acceptances), default=math.nan)
             print(
                 f"{r.path:<18} {r.per_1000(False):>15.0f} {r.per_1000(True):>9.0f} "
-                f"{r.llm_requests:>9} {r.right:>7.3f} {r.rounds:>7} "
+                f"{r.llm_requests:>9} {r.right:>7.3f} {r.rounds:>7} {r.seconds:>8.0f}  "
                 f"lowest {low:.3f}; {acc}"
             )
 

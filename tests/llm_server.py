@@ -30,6 +30,9 @@ DOC = re.compile(r'<document id="([^"]+)"[^>]*>\n(.*?)\n</document>', re.DOTALL)
 class FakeLLM:
     gold: dict[str, list[str]]  # document text -> its classes
     label_prob: float = 0.9
+    # per document text, the probability its answer's tokens carry (else label_prob): a model
+    # whose logprobs are informative, as in bench/review_sim.py
+    confidence: dict[str, float] = field(default_factory=dict)
     supports_schema: bool = True
     supports_logprobs: bool = True
     faults: deque[str] = field(default_factory=deque)  # consumed one per request
@@ -115,6 +118,7 @@ class FakeLLM:
         multi = "one or more" in system
         docs = DOC.findall(user)
         results = []
+        probs = []  # per answer, the probability of its label's tokens
         for key, text in docs:
             labels = self.gold.get(text.replace("\u200b", ""), ["unknown"])
             if fault == "invalid":
@@ -126,6 +130,7 @@ class FakeLLM:
                 item["rationale"] = "because"
             item["labels" if multi else "label"] = labels if multi else labels[0]
             results.append(item)
+            probs.append(self.confidence.get(text.replace("\u200b", ""), self.label_prob))
         content = json.dumps({"results": results})
         if fault == "malformed":
             content = content[: len(content) // 2]
@@ -139,7 +144,7 @@ class FakeLLM:
             "message": {"role": "assistant", "content": content},
         }
         if body.get("logprobs"):
-            choice["logprobs"] = {"content": self._logprobs(content)}
+            choice["logprobs"] = {"content": self._logprobs(content, probs)}
         counter = token_counter(str(body.get("model", "gpt-4o-mini")))  # as a real server
         # billed as providers bill it: the messages and a JSON schema response_format
         prompt_tokens = count_request(counter, body["messages"], body.get("response_format"))
@@ -195,10 +200,12 @@ class FakeLLM:
             "failed": len(errors),
         }
 
-    def _logprobs(self, content: str) -> list[dict[str, Any]]:
-        """4-character tokens; a label's tokens share log(label_prob), the rest are certain."""
+    def _logprobs(self, content: str, probs: list[float] | None = None) -> list[dict[str, Any]]:
+        """4-character tokens; a label's tokens share log(p) (its answer's entry of ``probs``,
+        else label_prob), the rest are certain."""
         values = {m.start(1): m.end(1) for m in re.finditer(r'"label[s]?": \[?"([^"]+)"', content)}
         spans = [(a, b) for a, b in values.items()]
+        share = dict(zip(spans, probs or [], strict=False))
         tokens = []
         for start in range(0, len(content), 4):
             piece = content[start : start + 4]
@@ -207,7 +214,7 @@ class FakeLLM:
             if inside:
                 a, b = inside[0]
                 n = math.ceil((b - (a - a % 4)) / 4) or 1
-                lp = math.log(self.label_prob) / n
+                lp = math.log(share.get(inside[0], self.label_prob)) / n
             tokens.append(
                 {"token": piece, "logprob": lp, "bytes": list(piece.encode()), "top_logprobs": []}
             )
