@@ -341,7 +341,7 @@ def main() -> None:
         )
         print(f"\n{name}: pool {len(pool):,}, {len(classes)} classes, batches of {args.batch}")
         print(
-            f"{'path':<18} {'decisions/1000':>15} {'(+start)':>9} {'LLM req.':>9} "
+            f"{'path':<24} {'decisions/1000':>15} {'(+start)':>9} {'LLM req.':>9} "
             f"{'right':>7} {'rounds':>7} {'seconds':>8}  accepted at 0.95: n@real precision"
         )
         for r in runs:
@@ -350,7 +350,7 @@ def main() -> None:
                 acc += ", …"
             low = min((p for _, p in r.acceptances), default=math.nan)
             print(
-                f"{r.path:<18} {r.per_1000(False):>15.0f} {r.per_1000(True):>9.0f} "
+                f"{r.path:<24} {r.per_1000(False):>15.0f} {r.per_1000(True):>9.0f} "
                 f"{r.llm_requests:>9} {r.right:>7.3f} {r.rounds:>7} {r.seconds:>8.0f}  "
                 f"lowest {low:.3f}; {acc}"
             )

@@ -26,19 +26,18 @@ import random
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import func, insert, select
 
 from labelwise.domain import DocumentRecord, ProjectKind
 from labelwise.store import open_store, search
 from labelwise.store.classes import add_class
-from labelwise.store.db import normalize_database_url, refresh_statistics
+from labelwise.store.db import refresh_statistics, scratch_schema
 from labelwise.store.documents import write_batch
 from labelwise.store.models import Document, Suggestion
 from labelwise.store.projects import create_project, get_project
@@ -120,18 +119,8 @@ def database(backend: str, postgres: str | None, tmp: str) -> Iterator[str]:
         yield f"sqlite:///{Path(tmp) / 'web.db'}"
         return
     assert postgres is not None
-    base = normalize_database_url(postgres)
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(postgres, "bench") as url:
+        yield url
 
 
 def get(client: TestClient, url: str) -> Any:

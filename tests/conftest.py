@@ -4,17 +4,15 @@ LABELWISE_TEST_DATABASE_URL is set (each test in a schema of its own)."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from labelwise.cli.common import get_store
-from labelwise.settings import normalize_database_url
 from labelwise.store import Store, open_store
+from labelwise.store.db import scratch_schema
 
 PG_URL = os.environ.get("LABELWISE_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -27,18 +25,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'labelwise.db'}"
         return
     assert PG_URL is not None
-    base = normalize_database_url(PG_URL)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(PG_URL) as url:
+        yield url
 
 
 @pytest.fixture

@@ -478,6 +478,7 @@ def test_audit_mode_labels_blind_and_reports(site: str, store: Store, browser: A
         if v["impact"] in ("serious", "critical")
     ]
     assert not serious and page.evaluate("document.documentElement.scrollWidth") <= 800
+    shot(page, "audit")
     loads: list[int] = []
     page.on("load", lambda _p: loads.append(1))
     names = []

@@ -106,3 +106,23 @@ def refresh_statistics(session: Session, tables: Sequence[str] = ("documents", "
     if session.get_bind().dialect.name == "postgresql":
         for table in tables:
             session.execute(text(f"ANALYZE {table}"))
+
+
+@contextmanager
+def scratch_schema(url: str, prefix: str = "t") -> Iterator[str]:
+    """A URL of the PostgreSQL database ``url`` whose search path is a new, empty schema,
+    dropped with everything in it on exit (for tests and benchmarks)."""
+    import uuid
+
+    base = normalize_database_url(url)
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

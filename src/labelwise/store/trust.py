@@ -313,7 +313,7 @@ def accept_at_precision(
         )
     ).all()
     pick = choose_threshold(decisions, target, pending=list(waiting))
-    queue = "a random sample of them: bulk review's 'a random sample', or suggestions --sort sample"
+    queue = "a random sample of them: the 'random sample' order of bulk review and the suggestions"
     if pick.threshold is None:
         more = (
             f"review about {pick.more_needed} more of its suggestions ({queue}) to support it"
