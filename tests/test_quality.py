@@ -11,8 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_COMMAND = (
-    "python3 -m venv .venv && .venv/bin/pip install -e '.[test,llama]' "
-    "&& .venv/bin/python -m pytest"
+    "python3 -m venv .venv && CMAKE_ARGS=-DGGML_NATIVE=OFF .venv/bin/pip install -e "
+    "'.[test,llama]' && .venv/bin/python -m pytest"
 )
 DEMO_COMMAND = "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/labelwise demo"
 
