@@ -200,7 +200,7 @@ def confident_documents(
     suggests a class for with a calibrated score of at least ``below``: its confidence mapped
     through the labeler's calibration to the project's reviewed decisions, or the confidence
     itself while there are too few decisions to calibrate."""
-    from labelwise.store.trust import calibrations
+    from labelwise.store.trust import calibrated, calibrations
 
     fits = calibrations(session, project)
     wanted = set(ids)
@@ -215,11 +215,7 @@ def confident_documents(
     )
     confident: set[int] = set()
     for doc_id, name, confidence in rows:
-        if doc_id not in wanted:
-            continue
-        fit = fits.get(name)
-        score = fit.precision(confidence) if fit is not None else None
-        if (confidence if score is None else score) >= below:
+        if doc_id in wanted and calibrated(fits, name, confidence) >= below:
             confident.add(doc_id)
     return confident
 

@@ -5,11 +5,12 @@ a labeler's confidences calibrated (isotonic, cross-fitted) to its reviewed deci
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 Z_ONE_SIDED_90 = 1.2815515655446004  # the 90 % one-sided (80 % two-sided) normal quantile
 Z_TWO_SIDED_95 = 1.959963984540054
@@ -182,6 +183,24 @@ class Calibration:
         return float(np.interp(confidence, self.xs, self.ys))
 
 
+def _too_few(n: int, right: int) -> bool:
+    """Whether ``n`` reviewed outcomes (``right`` of them right) are too few to fit on."""
+    return n < MIN_DECISIONS or right < MIN_EACH or n - right < MIN_EACH
+
+
+def _cross_fitted(
+    n: int, folds: int, seed: int, predict: Callable[[Any, Any], Any]
+) -> npt.NDArray[np.float64]:
+    """Each of ``n`` items scored by ``predict(train, test)`` fitted on the other folds, so
+    no item scores itself."""
+    order = np.random.default_rng(seed).permutation(n)
+    held = np.empty(n)
+    for k in range(folds):
+        test = order[k::folds]
+        held[test] = predict(np.setdiff1d(order, test), test)
+    return held
+
+
 def _isotonic(scores: Any, outcomes: Any, n: int, right: int) -> tuple[Any, Any]:
     from sklearn.isotonic import IsotonicRegression
 
@@ -200,7 +219,7 @@ def calibrate(reviewed: Sequence[tuple[float, bool]], folds: int = 5, seed: int 
     them, for the suggestions still pending."""
     n = len(reviewed)
     right = sum(1 for _, r in reviewed if r)
-    if n < MIN_DECISIONS or right < MIN_EACH or n - right < MIN_EACH:
+    if _too_few(n, right):
         return Calibration(
             n,
             right,
@@ -212,13 +231,12 @@ def calibrate(reviewed: Sequence[tuple[float, bool]], folds: int = 5, seed: int 
         )
     scores = np.array([c for c, _ in reviewed], dtype=float)
     outcomes = np.array([1.0 if r else 0.0 for _, r in reviewed])
-    order = np.random.default_rng(seed).permutation(n)
-    held = np.empty(n)
-    for k in range(folds):
-        test = order[k::folds]
-        train = np.setdiff1d(order, test)
+
+    def predict(train: Any, test: Any) -> Any:
         xs, ys = _isotonic(scores[train], outcomes[train], len(train), int(outcomes[train].sum()))
-        held[test] = np.interp(scores[test], xs, ys)
+        return np.interp(scores[test], xs, ys)
+
+    held = _cross_fitted(n, folds, seed, predict)
     xs, ys = _isotonic(scores, outcomes, n, right)
     return Calibration(
         n,
@@ -291,7 +309,7 @@ def fit_agreement(
     cross-fitted, so no pair scores itself."""
     n = len(reviewed)
     right = sum(1 for _, r in reviewed if r)
-    if n < MIN_DECISIONS or right < MIN_EACH or n - right < MIN_EACH:
+    if _too_few(n, right):
         return Agreement(
             tuple(labelers),
             n,
@@ -306,16 +324,14 @@ def fit_agreement(
 
     x = np.array([list(f) for f, _ in reviewed], dtype=float)
     y = np.array([1 if r else 0 for _, r in reviewed])
-    order = np.random.default_rng(seed).permutation(n)
-    held = np.empty(n)
-    for k in range(folds):
-        test = order[k::folds]
-        train = np.setdiff1d(order, test)
+
+    def predict(train: Any, test: Any) -> Any:
         if len(set(y[train].tolist())) < 2:
-            held[test] = y[train].mean()
-            continue
-        model = LogisticRegression(C=1.0, max_iter=1000).fit(x[train], y[train])
-        held[test] = model.predict_proba(x[test])[:, 1]
+            return np.full(len(test), y[train].mean())
+        fold = LogisticRegression(C=1.0, max_iter=1000).fit(x[train], y[train])
+        return fold.predict_proba(x[test])[:, 1]
+
+    held = _cross_fitted(n, folds, seed, predict)
     model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
     return Agreement(
         tuple(labelers),

@@ -151,6 +151,9 @@ def run_import(
     return report
 
 
+INDEX_NOW = 50_000  # documents: about two seconds of indexing
+
+
 def _index_for_search(store: Store) -> None:
     """Index what the import added for search when that is quick; a larger backlog is indexed
     by the server in the background (search is right meanwhile, only slower)."""
@@ -161,9 +164,6 @@ def _index_for_search(store: Store) -> None:
         with store.session() as session:
             if not search.index_pending(session):
                 return
-
-
-INDEX_NOW = 50_000  # documents: about two seconds of indexing
 
 
 def _exists(store: Store, name: str) -> bool:

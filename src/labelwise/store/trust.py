@@ -190,6 +190,14 @@ def _suggestions_of(session: Session, doc_ids: Sequence[int]) -> dict[int, list[
     return out
 
 
+def calibrated(fits: dict[str, Calibration], labeler: str, confidence: float) -> float:
+    """``confidence`` mapped through ``labeler``'s calibration, or as it is while the
+    calibration cannot be fitted."""
+    fit = fits.get(labeler)
+    value = fit.precision(confidence) if fit is not None else None
+    return confidence if value is None else value
+
+
 def _scores(
     rows: Sequence[SuggestionRow], fits: dict[str, Calibration]
 ) -> dict[str, dict[str, float]]:
@@ -197,9 +205,7 @@ def _scores(
     document, calibrated when its calibration is fitted."""
     out: dict[str, dict[str, float]] = defaultdict(dict)
     for _doc, class_id, labeler, confidence, _status in rows:
-        fit = fits.get(labeler)
-        value = fit.precision(confidence) if fit is not None else None
-        score = confidence if value is None else value
+        score = calibrated(fits, labeler, confidence)
         key = str(class_id)
         out[labeler][key] = max(score, out[labeler].get(key, 0.0))
     return out
