@@ -54,8 +54,11 @@ def main() -> None:
         start = time.perf_counter()
         texts = [t for t, _ in rows]
         from labelwise.domain import content_hash
+        from labelwise.embeddings.registry import ENGLISH, get_encoder
 
-        features.embed(texts, [content_hash(t) for t in texts], StoreVectorCache(store))
+        features.embed(
+            texts, [content_hash(t) for t in texts], StoreVectorCache(store), get_encoder(ENGLISH)
+        )
         warm = time.perf_counter() - start
         for k in (5, 10, 20, None):
             train = [(t, c) for c in classes for t in by_class[c][:k]] if k else list(pool)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from labelwise.autolabel import suggest
 from labelwise.cli import app
 from labelwise.domain import ClassSpec, DocInput, Example, LabelTask, LabelwiseError, ProjectKind
-from labelwise.embeddings.encoder import shared_encoder
+from labelwise.embeddings.registry import ENGLISH, get_encoder
 from labelwise.labelers import create_labeler, labeler_class
 from labelwise.labelers.embedding import EmbeddingLabeler, fit_temperature, fit_thresholds
 from labelwise.store import Store
@@ -54,7 +54,7 @@ def test_registry() -> None:
 
 
 def test_encoder_is_normalized_and_deterministic() -> None:
-    enc = shared_encoder()
+    enc = get_encoder(ENGLISH)
     a = enc.encode(["hello world", "a longer sentence about the weather today"])
     b = enc.encode(["a longer sentence about the weather today", "hello world"])
     assert a.shape == (2, 384)

@@ -80,6 +80,12 @@ def make_labeler(
 
     cls = labeler_class(name)
     cache = StoreVectorCache(store)
+    encoder = None  # the project's (the English one without a project)
+    if project:
+        from labelwise.embeddings.registry import get_encoder
+
+        with store.session() as session:
+            encoder = get_encoder(get_project(session, project).encoder)
     if cls.name == "model":
         from labelwise.labelers.model import ModelLabeler
         from labelwise.training.predict import resolve
@@ -95,7 +101,7 @@ def make_labeler(
             raise LabelwiseError(
                 "an LLM connection is for the openai labeler; the embedded one needs none"
             )
-        return EmbeddingLabeler(cache=cache)
+        return EmbeddingLabeler(cache=cache, encoder=encoder)
     if cls is OpenAILabeler:
         if not llm:
             raise LabelwiseError("the openai labeler needs an LLM connection (add one first)")
@@ -113,7 +119,9 @@ def make_labeler(
 
         # team mode (PostgreSQL): the workers of a connection share its rate limits' slots
         schedule = StoreSchedule(store) if store.engine.dialect.name == "postgresql" else None
-        return OpenAILabeler(opts, cache=cache, answers=StoreAnswerCache(store), schedule=schedule)
+        return OpenAILabeler(
+            opts, encoder=encoder, cache=cache, answers=StoreAnswerCache(store), schedule=schedule
+        )
     return cls()
 
 

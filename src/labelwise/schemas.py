@@ -22,6 +22,16 @@ class HealthPublic(Shape):
     version: str
 
 
+class EncoderPublic(Shape):
+    name: str
+    languages: str
+    model: str
+    package: str
+    licence: str
+    window: int = Field(description="Tokens read at once; longer texts are read in windows.")
+    install: str
+
+
 class ClassPublic(Shape):
     name: str
     description: str

@@ -32,23 +32,39 @@ def create(
     kind: ProjectKind = typer.Option(
         ProjectKind.SINGLE_LABEL, help="One label per document, or several."
     ),
-    language: str = typer.Option("en", help="Language of the documents (e.g. en, en-us, de)."),
+    language: str = typer.Option(
+        "en",
+        help="Language of the documents (e.g. en, en-us, de); "
+        "any other than English chooses the multilingual encoder.",
+    ),
+    multilingual: bool = typer.Option(
+        False, "--multilingual", help="Documents in several languages: the multilingual encoder."
+    ),
+    encoder: str | None = typer.Option(
+        None, help="The sentence encoder by name (see `project encoders`); overrides the choice."
+    ),
     description: str = typer.Option("", help="What the project is for."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Create a project."""
     with get_store().session() as session:
-        p = create_project(session, name, kind, language, description)
+        p = create_project(
+            session, name, kind, language, description, multilingual=multilingual, encoder=encoder
+        )
         data = {
             "name": p.name,
             "kind": p.kind,
             "language": p.language,
+            "encoder": p.encoder,
             "description": p.description,
         }
     if as_json:
         emit_json(data)
     else:
-        out.print(f"created {data['kind']} project {data['name']!r}")
+        out.print(
+            f"created {data['kind']} project {data['name']!r} "
+            f"({data['language']}, encoder {data['encoder']})"
+        )
 
 
 @project_app.command("list")
@@ -80,7 +96,7 @@ def show(name: str, as_json: bool = JsonOpt) -> None:
     if as_json:
         emit_json(s.to_dict())
         return
-    out.print(f"{s.name} ({s.kind}, {s.language}) {s.description}")
+    out.print(f"{s.name} ({s.kind}, {s.language}, encoder {s.encoder}) {s.description}")
     out.print(
         f"documents {s.documents}: labeled {s.labeled}, unlabeled {s.unlabeled}; "
         f"train {s.train}, test {s.test}; pending suggestions {s.pending_suggestions}"
@@ -139,6 +155,53 @@ def set_prompt_(
         version = classify.instructions_version(p.prompt)
     what = "its own instructions" if source else "the packaged instructions"
     out.print(f"project {name!r} now uses {what} (prompt version {version})")
+
+
+@project_app.command("encoders")
+def encoders(as_json: bool = JsonOpt) -> None:
+    """List the sentence encoders, their languages, models and licences."""
+    from labelwise.encoders import encoder_table
+
+    rows = encoder_table()
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("encoder", "languages", "model", "package", "licence")
+    for r in rows:
+        table.add_row(r["name"], r["languages"], r["model"], r["package"], r["licence"])
+    out.print(table)
+
+
+@project_app.command("set-encoder")
+def set_encoder_(
+    name: str,
+    encoder: str = typer.Argument(..., help="The encoder's name (see `project encoders`)."),
+    queue: bool = typer.Option(
+        False, "--queue", help="Only queue the re-embedding for `labelwise worker` or the server."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Change a project's sentence encoder and re-embed its documents (a job with progress;
+    if it is interrupted, `labelwise job resume` goes on)."""
+    from labelwise.cli.jobs import job_bar
+    from labelwise.encoders import set_encoder
+    from labelwise.jobs import runner
+
+    store = get_store()
+    change = set_encoder(store, name, encoder)
+    if change.job_id is not None and not queue:
+        with job_bar(as_json) as listen:
+            runner.run(store, change.job_id, listen)
+    if as_json:
+        emit_json(change.to_dict())
+    elif change.job_id is None:
+        out.print(f"project {name!r} already uses encoder {encoder!r}")
+    else:
+        done = "queued" if queue else "done"
+        out.print(
+            f"project {name!r} now uses encoder {encoder!r} (was {change.previous!r}); "
+            f"re-embedding job {change.job_id} {done}"
+        )
 
 
 @db_app.command("upgrade")

@@ -1,5 +1,5 @@
-"""Sentence embeddings shared by the labelers and training: the encoder (a model shipped in a
-package, run on onnxruntime) and a cache of vectors keyed by model and content hash."""
+"""Sentence embeddings shared by the labelers and training: encoders (models shipped in
+packages, see ``registry``) and a cache of vectors keyed by model and content hash."""
 
 from __future__ import annotations
 
@@ -11,6 +11,17 @@ import numpy as np
 from labelwise.embeddings.encoder import Encoder, Matrix
 
 
+class TextEncoder(Protocol):
+    """What the labelers and training need of an encoder: L2-normalized vectors of texts."""
+
+    model_id: str  # names the vectors in the cache; changes when the vectors would
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> Matrix: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
 class VectorCache(Protocol):
     """Where document embeddings are kept between runs (keyed by content hash and model)."""
 
@@ -20,7 +31,10 @@ class VectorCache(Protocol):
 
 
 def embed_cached(
-    encoder: Encoder, texts: Sequence[str], hashes: Sequence[str] | None, cache: VectorCache | None
+    encoder: TextEncoder,
+    texts: Sequence[str],
+    hashes: Sequence[str] | None,
+    cache: VectorCache | None,
 ) -> Matrix:
     """Embeddings of ``texts``: cached ones (by content hash and model) are read, the others
     computed and written to the cache."""
@@ -41,4 +55,4 @@ def embed_cached(
     return out
 
 
-__all__ = ["Encoder", "Matrix", "VectorCache", "embed_cached"]
+__all__ = ["Encoder", "Matrix", "TextEncoder", "VectorCache", "embed_cached"]

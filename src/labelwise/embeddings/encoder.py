@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -101,9 +100,3 @@ def normalize(m: Matrix) -> Matrix:
     norms = np.linalg.norm(m, axis=-1, keepdims=True)
     out: Matrix = (m / np.maximum(norms, 1e-12)).astype(np.float32)
     return out
-
-
-@cache
-def shared_encoder() -> Encoder:
-    """One encoder per process (the model takes a second to load)."""
-    return Encoder()

@@ -54,6 +54,7 @@ class AzureProject:
     documents: list[Any]
     documents_root: Source
     url: str
+    multilingual: bool = False  # Azure's flag: the project gets the multilingual encoder
 
 
 def is_azure_file(source: Source) -> bool:
@@ -117,6 +118,7 @@ def load(source: Source, options: Options) -> AzureProject:
         documents=documents,
         documents_root=root,
         url=url,
+        multilingual=meta.get("multilingual") is True,
     )
 
 
@@ -276,7 +278,7 @@ def write_project(
             "projectKind": azure_kind,
             "storageInputContainerName": DOCUMENTS_DIR,
             "projectName": meta["name"],
-            "multilingual": len(languages) > 1,
+            "multilingual": len(languages) > 1 or bool(meta.get("multilingual")),
             "description": meta["description"],
             "language": meta["language"],
         },

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from labelwise.domain import LabelwiseError
+from labelwise.embeddings.registry import MULTILINGUAL
 from labelwise.ingest import azure
 from labelwise.store import Store
 from labelwise.store.classes import list_classes
@@ -72,6 +73,7 @@ def export_project(
             "kind": project.kind,
             "language": project.language,
             "description": project.description,
+            "multilingual": project.encoder == MULTILINGUAL,
         }
         classes = [
             {"name": c.name, "description": c.description, "examples": c.examples}

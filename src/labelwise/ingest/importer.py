@@ -229,7 +229,14 @@ def _prepare_azure_project(
         try:
             project = get_project(session, name)
         except NotFound:
-            project = create_project(session, name, meta.kind, meta.language, meta.description)
+            project = create_project(
+                session,
+                name,
+                meta.kind,
+                meta.language,
+                meta.description,
+                multilingual=meta.multilingual,
+            )
         if project.kind != meta.kind:
             raise Conflict(
                 f"{meta.url} is a {meta.kind} project but {name!r} is {project.kind}; "

@@ -21,8 +21,9 @@ import numpy as np
 import numpy.typing as npt
 
 from labelwise.domain import ClassSpec, DocInput, Example, LabelTask, ProjectKind
-from labelwise.embeddings import VectorCache, embed_cached
-from labelwise.embeddings.encoder import Encoder, Matrix, normalize, shared_encoder
+from labelwise.embeddings import TextEncoder, VectorCache, embed_cached
+from labelwise.embeddings.encoder import Matrix, normalize
+from labelwise.embeddings.registry import ENGLISH, get_encoder
 from labelwise.labelers.base import Labeler, Outcome, Prediction
 
 PROMPT_VERSION = "proto-v1"
@@ -79,11 +80,11 @@ class EmbeddingLabeler(Labeler):
         self,
         options: Labeler.Options | None = None,
         *,
-        encoder: Encoder | None = None,
+        encoder: TextEncoder | None = None,
         cache: VectorCache | None = None,
     ) -> None:
         super().__init__(options)
-        self.encoder = encoder or shared_encoder()
+        self.encoder = encoder or get_encoder(ENGLISH)
         self.cache = cache
         self._fitted: tuple[int, Model] | None = None
 

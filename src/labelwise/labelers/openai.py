@@ -814,9 +814,9 @@ class OpenAILabeler(Labeler):
 
     def _build_selector(self, task: LabelTask, k: int) -> Any:
         if self._encoder is None:
-            from labelwise.embeddings.encoder import shared_encoder
+            from labelwise.embeddings.registry import ENGLISH, get_encoder
 
-            self._encoder = shared_encoder()
+            self._encoder = get_encoder(ENGLISH)
         from labelwise.embeddings import embed_cached
 
         encoder, cache = self._encoder, self._cache

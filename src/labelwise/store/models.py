@@ -61,6 +61,8 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(20), default="en")
+    # the sentence encoder of its embeddings (labelwise.embeddings.registry.ENCODERS)
+    encoder: Mapped[str] = mapped_column(String(40), default="minilm", server_default="minilm")
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # the project's own instructions template for LLM labelers (None: the package's)

@@ -28,6 +28,7 @@ class ProjectSummary:
     kind: str
     language: str
     description: str
+    encoder: str
     documents: int
     labeled: int
     unlabeled: int
@@ -46,7 +47,14 @@ def create_project(
     kind: ProjectKind | str = ProjectKind.SINGLE_LABEL,
     language: str = "en",
     description: str = "",
+    *,
+    multilingual: bool = False,
+    encoder: str | None = None,
 ) -> Project:
+    """A new project; its encoder is ``encoder``, else the one for its language (the
+    multilingual one for a language other than English or a ``multilingual`` project)."""
+    from labelwise.embeddings.registry import check_encoder, choose_encoder
+
     name = validate_project_name(name)
     try:
         kind = ProjectKind(kind)
@@ -59,7 +67,10 @@ def create_project(
     language = language.strip() or "en"
     if len(language) > 20 or not all(c.isalnum() or c in "-_" for c in language):
         raise LabelwiseError(f"language {language[:30]!r} is not a code like 'en' or 'en-us'")
-    project = Project(name=name, kind=kind.value, language=language, description=description)
+    chosen = check_encoder(encoder) if encoder else choose_encoder(language, multilingual)
+    project = Project(
+        name=name, kind=kind.value, language=language, description=description, encoder=chosen
+    )
     session.add(project)
     session.flush()
     return project
@@ -153,6 +164,7 @@ def summarize(session: Session, project: Project) -> ProjectSummary:
         kind=project.kind,
         language=project.language,
         description=project.description,
+        encoder=project.encoder,
         documents=total,
         labeled=labeled,
         unlabeled=total - labeled,

@@ -18,12 +18,12 @@ TFIDF_PARAMS = {
 }
 
 
-def embed(texts: Sequence[str], hashes: Sequence[str], cache: Any = None) -> Array:
-    """Sentence embeddings of ``texts``, through the embedding cache when one is given."""
+def embed(texts: Sequence[str], hashes: Sequence[str], cache: Any, encoder: Any) -> Array:
+    """Sentence embeddings of ``texts`` by ``encoder``, through the embedding cache when one
+    is given."""
     from labelwise.embeddings import embed_cached
-    from labelwise.embeddings.encoder import shared_encoder
 
-    return np.asarray(embed_cached(shared_encoder(), texts, hashes, cache), dtype=np.float64)
+    return np.asarray(embed_cached(encoder, texts, hashes, cache), dtype=np.float64)
 
 
 def fit_tfidf(texts: Sequence[str]) -> tuple[list[str], Array]:
@@ -57,4 +57,6 @@ def features_for(
     if art.algorithm == "tfidf-logreg":
         assert art.idf is not None
         return tfidf(texts, art.vocabulary, art.idf)
-    return embed(texts, hashes, cache)
+    from labelwise.embeddings.registry import encoder_for_model
+
+    return embed(texts, hashes, cache, encoder_for_model(art.embedding_model))

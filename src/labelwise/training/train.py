@@ -99,6 +99,7 @@ class Training:
     discarded: int
     warnings: list[str]
     started: float
+    encoder: str = "minilm"  # the project's, for embedding features
 
 
 def train_model(
@@ -148,6 +149,7 @@ def begin_training(
             project = get_project(session, project_name)
             model_id = trained.start_training(session, project, model_name, opts.algorithm).id
             discarded = rules.discard_suggestions(session, project)
+            encoder = project.encoder
     except IntegrityError:  # another process started a training between check and insert
         raise trained.training_running(project_name) from None
     return Training(
@@ -162,6 +164,7 @@ def begin_training(
         discarded,
         warnings,
         start,
+        encoder,
     )
 
 
@@ -174,7 +177,7 @@ def complete_training(
     kind, classes, train_docs, test_docs = t.kind, t.classes, t.train_docs, t.test_docs
     try:
         progress(0, STEPS)
-        art = _fit(store, kind, classes, train_docs, opts)
+        art = _fit(store, kind, classes, train_docs, opts, t.encoder)
         progress(2, STEPS)
         test_x = (
             features.features_for(
@@ -237,7 +240,12 @@ def _data_hash(docs: list[LabeledDoc]) -> str:
 
 
 def _fit(
-    store: Store, kind: ProjectKind, classes: list[str], docs: list[LabeledDoc], opts: TrainOptions
+    store: Store,
+    kind: ProjectKind,
+    classes: list[str],
+    docs: list[LabeledDoc],
+    opts: TrainOptions,
+    encoder_name: str,
 ) -> Artifact:
     from sklearn.linear_model import LogisticRegression
 
@@ -249,10 +257,11 @@ def _fit(
         x = features.tfidf(texts, vocabulary, idf)
         embedding_model = ""
     else:
-        x = features.embed(texts, [d.content_hash for d in docs], StoreVectorCache(store))
-        from labelwise.embeddings.encoder import MODEL_ID
+        from labelwise.embeddings.registry import get_encoder
 
-        embedding_model = MODEL_ID
+        encoder = get_encoder(encoder_name)
+        x = features.embed(texts, [d.content_hash for d in docs], StoreVectorCache(store), encoder)
+        embedding_model = encoder.model_id
     if kind == ProjectKind.SINGLE_LABEL:
         y = [d.labels[0] for d in docs]
         lr = LogisticRegression(C=opts.c, max_iter=3000).fit(x, y)

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from labelwise import __version__
 from labelwise.domain import Conflict, LabelwiseError, NotFound
-from labelwise.schemas import HealthPublic
+from labelwise.schemas import EncoderPublic, HealthPublic
 from labelwise.store import Store
 from labelwise.web import pages
 from labelwise.web.background import Background
@@ -146,6 +146,13 @@ def create_app(
     @app.get("/api/health", tags=["health"], response_model=HealthPublic)
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    @app.get("/api/encoders", tags=["projects"], response_model=list[EncoderPublic])
+    def encoders() -> list[dict[str, object]]:
+        """The sentence encoders a project can use, with their languages and licences."""
+        from labelwise.encoders import encoder_table
+
+        return encoder_table()
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi() -> JSONResponse:

