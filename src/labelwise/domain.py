@@ -252,6 +252,12 @@ class ClassSpec:
     description: str = ""
     examples: tuple[str, ...] = ()
 
+    @property
+    def text(self) -> str:
+        """A prompt-like text for an encoder: its name made readable, and its description."""
+        readable = self.name.replace("_", " ").replace("-", " ").strip()
+        return f"{readable}: {self.description}" if self.description else readable
+
 
 @dataclass(frozen=True)
 class Example:

@@ -20,21 +20,16 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from labelwise.domain import ClassSpec, DocInput, Example, LabelTask, ProjectKind
+from labelwise.domain import DocInput, Example, LabelTask, ProjectKind
 from labelwise.embeddings import TextEncoder, VectorCache, embed_cached
 from labelwise.embeddings.encoder import Matrix, normalize
 from labelwise.embeddings.registry import ENGLISH, get_encoder
 from labelwise.labelers.base import Labeler, Outcome, Prediction
+from labelwise.labelers.head import Head, fit_head
 
 PROMPT_VERSION = "proto-v1"
 DEFAULT_TEMPERATURE = 0.05
 MULTI_MARGIN = 0.03  # multi-label without labels: classes this close to the best one
-
-
-def class_text(spec: ClassSpec) -> str:
-    """A prompt-like text for a class: its name made readable, and its description."""
-    readable = spec.name.replace("_", " ").replace("-", " ").strip()
-    return f"{readable}: {spec.description}" if spec.description else readable
 
 
 @dataclass
@@ -48,6 +43,7 @@ class Model:
     temperature: float
     thresholds: npt.NDArray[np.float64] | None  # multi-label, per class
 
+    head: Head | None = None  # single-label with enough user labels (labelers.head)
     alpha: float = 0.5  # weight of the nearest labeled document against the centroid
 
     def parts(self, docs: Matrix) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -111,7 +107,7 @@ class EmbeddingLabeler(Labeler):
             return self._fitted[1]
         names = task.class_names
         index = {n: i for i, n in enumerate(names)}
-        text_vecs = self.encoder.encode([class_text(c) for c in task.classes])
+        text_vecs = self.encoder.encode([c.text for c in task.classes])
         labeled = [e for e in task.examples if any(lab in index for lab in e.labels)]
         doc_vecs = self.embed([e.text for e in labeled], [e.content_hash for e in labeled])
         example_texts = [(index[c.name], ex) for c in task.classes for ex in c.examples]
@@ -142,7 +138,17 @@ class EmbeddingLabeler(Labeler):
             model.alpha = fit_alpha(central, nearest, truth)
             loo = (1 - model.alpha) * central + model.alpha * nearest
             if task.kind == ProjectKind.SINGLE_LABEL:
-                model.temperature = fit_temperature(loo, [t[0] for t in truth])
+                firsts = [t[0] for t in truth]
+                model.temperature = fit_temperature(loo, firsts)
+                points = np.vstack([text_vecs, example_vecs]) if len(example_vecs) else text_vecs
+                model.head = fit_head(
+                    doc_vecs,
+                    firsts,
+                    points,
+                    [*range(len(names)), *(cls for cls, _ in example_texts)],
+                    len(names),
+                    softmax(loo, model.temperature),
+                )
             else:
                 model.thresholds = fit_thresholds(loo, truth)
         self._fitted = (key, model)
@@ -172,17 +178,24 @@ class EmbeddingLabeler(Labeler):
         model = self.fit(task)
         vecs = self.embed([d.text for d in docs], [d.content_hash for d in docs])
         scores = model.scores(vecs)
+        if task.kind == ProjectKind.SINGLE_LABEL:
+            scores = softmax(scores, model.temperature)
+            if model.head is not None:
+                w = model.head.weight
+                scores = (1 - w) * scores + w * model.head.probabilities(vecs)
         return [self._decide(task, model, doc, row) for doc, row in zip(docs, scores, strict=True)]
 
     def _decide(
         self, task: LabelTask, model: Model, doc: DocInput, row: npt.NDArray[np.float64]
     ) -> Outcome:
+        """The suggestion(s) for one document from its row: class probabilities
+        (single-label) or similarity scores (multi-label)."""
         allowed = np.array([n not in doc.exclude for n in model.names])
         out = Outcome(doc.id, confidence_source="softmax over similarities")
         if not allowed.any():
             return out
-        if task.kind == ProjectKind.SINGLE_LABEL:
-            probs = softmax(row, model.temperature)
+        if task.kind == ProjectKind.SINGLE_LABEL:  # row: probabilities
+            probs = row
             best = int(np.argmax(np.where(allowed, probs, -1)))
             out.predictions.append(Prediction(model.names[best], round(float(probs[best]), 6)))
             return out

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sqlalchemy.exc import IntegrityError
 
-from labelwise.domain import LabelwiseError, Progress, ProjectKind
+from labelwise.domain import ClassSpec, LabelwiseError, Progress, ProjectKind
 from labelwise.store import Store, trained
 from labelwise.store import labels as rules
 from labelwise.store.documents import labels_by_document
@@ -100,6 +101,7 @@ class Training:
     warnings: list[str]
     started: float
     encoder: str = "minilm"  # the project's, for embedding features
+    class_texts: list[str] = field(default_factory=list)  # one more training point per class
 
 
 def train_model(
@@ -137,6 +139,7 @@ def begin_training(
         project = get_project(session, project_name)
         kind = ProjectKind(project.kind)
         classes = [c.name for c in project.classes]
+        class_texts = [ClassSpec(c.name, c.description).text for c in project.classes]
         if len(classes) < 2:
             raise LabelwiseError("training needs at least two classes")
     docs = labeled_documents(store, project_name)
@@ -165,6 +168,7 @@ def begin_training(
         warnings,
         start,
         encoder,
+        class_texts,
     )
 
 
@@ -177,7 +181,7 @@ def complete_training(
     kind, classes, train_docs, test_docs = t.kind, t.classes, t.train_docs, t.test_docs
     try:
         progress(0, STEPS)
-        art = _fit(store, kind, classes, train_docs, opts, t.encoder)
+        art = _fit(store, kind, classes, train_docs, opts, t.encoder, t.class_texts)
         progress(2, STEPS)
         test_x = (
             features.features_for(
@@ -246,6 +250,7 @@ def _fit(
     docs: list[LabeledDoc],
     opts: TrainOptions,
     encoder_name: str,
+    class_texts: Sequence[str] = (),
 ) -> Artifact:
     from sklearn.linear_model import LogisticRegression
 
@@ -264,6 +269,9 @@ def _fit(
         embedding_model = encoder.model_id
     if kind == ProjectKind.SINGLE_LABEL:
         y = [d.labels[0] for d in docs]
+        if embedding_model and class_texts:  # each class's own text is one more example of it
+            x = np.vstack([x, encoder.encode(list(class_texts))])
+            y += list(classes)
         lr = LogisticRegression(C=opts.c, max_iter=3000).fit(x, y)
         order = [list(lr.classes_).index(c) for c in classes if c in lr.classes_]
         coef = np.asarray(lr.coef_, dtype=np.float64)
