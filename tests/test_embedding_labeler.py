@@ -195,3 +195,38 @@ def test_a_long_text_is_read_whole_not_cut_off_at_the_window() -> None:
     alone = enc.encode([short])[0]
     beside = enc.encode([cards + parcel, short])[1]
     assert np.allclose(alone, beside, atol=1e-5)
+
+
+def _separable_but_not_by_centroid(
+    rng: np.random.Generator, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two classes apart along one narrow direction, with a large shared spread along others:
+    the class centroids are close in cosine, a linear boundary is not."""
+    y = rng.integers(0, 2, n)
+    x = rng.normal(0, 1.0, (n, 16))
+    x[:, 0] = (y * 2 - 1) * 0.4 + rng.normal(0, 0.1, n)  # the one direction that tells
+    x[:, 1] += 6  # a common offset: every vector points mostly the same way
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32), y
+
+
+def test_the_head_learns_what_similarity_misses_and_is_left_out_when_it_cannot() -> None:
+    from labelwise.labelers.embedding import softmax
+    from labelwise.labelers.head import MIN_LABELED, fit_head
+
+    rng = np.random.default_rng(3)
+    x, y = _separable_but_not_by_centroid(rng, 80)
+    test_x, test_y = _separable_but_not_by_centroid(rng, 400)
+    centroids = np.stack([x[y == j].mean(0) for j in (0, 1)])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    similar = (test_x @ centroids.T).argmax(1)
+    points = centroids.astype(np.float32)  # stand-ins for the class texts
+    head = fit_head(x, y.tolist(), points, [0, 1], 2, softmax(x @ centroids.T, 0.05))
+    assert head is not None and head.weight > 0
+    learned = head.probabilities(test_x).argmax(1)
+    assert (learned == test_y).mean() > (similar == test_y).mean() + 0.1
+    assert (learned == test_y).mean() > 0.9
+    # too few labels, or one class: the similarities alone
+    few = fit_head(x[: MIN_LABELED - 1], y[: MIN_LABELED - 1].tolist(), points, [0, 1], 2, x[:7])
+    assert few is None
+    one = np.zeros(20, dtype=int)
+    assert fit_head(x[:20], one.tolist(), points, [0, 1], 2, np.ones((20, 2)) / 2) is None

@@ -299,10 +299,29 @@ def test_azure_import_creates_the_project(store: Store, tmp_path: Path) -> None:
     with store.session() as s:
         p = get_project(s, "az")
         assert (p.kind, p.language, p.description) == ("single_label", "en-us", "from azure")
+        assert p.encoder == "minilm"
     assert stored(store, "az") == {
         "one.txt": ("first text", ["Billing"], "train"),
         "two.txt": ("second text", [], "test"),
     }
+
+
+def test_azure_multilingual_flag_chooses_the_multilingual_encoder_both_ways(
+    store: Store, tmp_path: Path
+) -> None:
+    from labelwise.ingest.exporter import export_project
+
+    path = azure_file(tmp_path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["metadata"]["multilingual"] = True
+    path.write_text(json.dumps(data), encoding="utf-8")
+    run_import(store, "multi", str(path), options=Options(documents=str(tmp_path / "docs")))
+    with store.session() as s:
+        assert get_project(s, "multi").encoder == "e5-multilingual"
+    out = tmp_path / "out"
+    export_project(store, "multi", out, "azure")
+    exported = json.loads((out / "project.json").read_text(encoding="utf-8"))
+    assert exported["metadata"]["multilingual"] is True
 
 
 def test_azure_bad_documents_and_files(store: Store, tmp_path: Path) -> None:
