@@ -4,7 +4,9 @@
 
 Datasets: Banking77 (77 intents), SMS spam (2 classes), GoEmotions (28 emotions, multi-label)
 from the shared data, and 10kGNAD (German news, 9 classes; `--german` names the `test.csv` of
-github.com/tblock/10kGNAD, CC BY-NC-SA 4.0: read from where you keep it, never shipped). Rows:
+github.com/tblock/10kGNAD, CC BY-NC-SA 4.0) and AG News (English news, 4 classes; `--english-news`
+names its `test.csv`, columns label,title,description; for research use): both read from where
+you keep them, never shipped. Rows:
 the baseline (cosine to the bare class name, what most zero-shot embedding labelers do),
 labelwise zero-shot from class names, zero-shot from names plus a one-line description (where
 the bench has descriptions), and labelwise with 8 user-labeled documents per class. Held-out
@@ -79,6 +81,25 @@ def sms_spam(root: Path, shots: int, tests: int, rng: random.Random) -> Data:
             by[label].append(text)
     kind, classes, _, train, test = split(by, shots, tests, rng)
     return kind, classes, SMS_DESCRIPTIONS, train, test
+
+
+AG_NEWS = {"1": "World", "2": "Sports", "3": "Business", "4": "Sci/Tech"}
+AG_DESCRIPTIONS = {  # written for this bench
+    "World": "international news: politics, conflicts and governments around the world",
+    "Sports": "games, teams, athletes, matches and championships",
+    "Business": "companies, markets, the economy, stocks, oil prices and earnings",
+    "Sci/Tech": "science and technology: computers, the internet, software, space",
+}
+
+
+def english_news(path: Path, shots: int, tests: int, rng: random.Random) -> Data:
+    by: dict[str, list[str]] = defaultdict(list)
+    with path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            text = f"{row['title']}. {row['description']}".replace("\\", " ")
+            by[AG_NEWS[row["label"]]].append(text)
+    kind, classes, _, train, test = split(by, shots, tests, rng)
+    return kind, classes, AG_DESCRIPTIONS, train, test
 
 
 def german_news(path: Path, shots: int, tests: int, rng: random.Random) -> Data:
@@ -174,6 +195,7 @@ def main() -> None:
         "--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data"
     )
     parser.add_argument("--german", type=Path, help="10kGNAD's test.csv (German news)")
+    parser.add_argument("--english-news", type=Path, help="AG News' test.csv (label,title,...)")
     parser.add_argument("--encoders", default=",".join(ENCODERS))
     parser.add_argument("--shots", type=int, default=8)
     parser.add_argument(
@@ -186,6 +208,8 @@ def main() -> None:
         ("sms_spam", sms_spam(args.data, args.shots, 150, random.Random(7))),
         ("goemotions", goemotions(args.data, args.shots, args.goemotions, random.Random(7))),
     ]
+    if args.english_news:
+        sets.append(("en_news", english_news(args.english_news, args.shots, 100, random.Random(7))))
     if args.german:
         sets.append(("de_news", german_news(args.german, args.shots, 40, random.Random(7))))
     short = [t for t, _ in sets[0][1][4]]

@@ -56,7 +56,7 @@ from tests.llm_server import FakeLLM, Server
 from labelwise.autolabel import make_labeler, suggest
 from labelwise.domain import DocumentRecord, ProjectKind
 from labelwise.labelers.embedding import EmbeddingLabeler
-from labelwise.store import Store, open_store
+from labelwise.store import Store, decisions, open_store
 from labelwise.store import labels as rules
 from labelwise.store.classes import add_class
 from labelwise.store.documents import write_batch
@@ -216,7 +216,7 @@ class Sim:
                 select(Suggestion.id, Document.name, LabelClass.name)
                 .join(Document, Document.id == Suggestion.document_id)
                 .join(LabelClass, LabelClass.id == Suggestion.class_id)
-                .where(Suggestion.decided_by == rules.BY_THRESHOLD)
+                .where(Suggestion.decided_by == decisions.BY_THRESHOLD)
             ).all()
         return {i: (d, c) for i, d, c in rows}
 

@@ -449,3 +449,26 @@ def test_accepting_above_a_threshold_does_not_teach_the_calibration(reviewed: St
         one = rules.reviewable_suggestions(s, p)[0]
         rules.accept(s, p, one.id)  # a person's acceptance does count
         assert len(reviewed_decisions(s, p)["embedding"]) == len(before) + 1
+
+
+def test_training_keeps_what_the_decisions_taught(reviewed: Store, cli_env: str) -> None:
+    """Training deletes the rejected and pending suggestions (Azure's rule), but what people's
+    decisions said of them stays: the calibration does not reset, and does not see only the
+    accepted (all right) ones after a training."""
+    from labelwise.store.trust import calibration_report
+
+    with reviewed.session() as s:
+        p = get_project(s, "p")
+        for i in range(60, 70):  # user labels on pending documents: 10 "shadowed" decisions
+            doc = get_document(s, p, f"d{i:03d}")
+            rules.set_labels(s, p, doc, [c for c in p.classes if c.name == "b"])
+        before = sorted(reviewed_decisions(s, p)["embedding"])
+        report = calibration_report(s, p)
+    assert len(before) == 70 and sum(r for _, r in before) == 24  # 24 accepted, 46 wrong
+    result = CliRunner().invoke(app, ["train", "p", "--model", "m", "--yes"])
+    assert result.exit_code == 0, result.output
+    with reviewed.session() as s:
+        p = get_project(s, "p")
+        assert rules.unaccepted(s, p) == {**rules.unaccepted(s, p), "pending": 0, "rejected": 0}
+        assert sorted(reviewed_decisions(s, p)["embedding"]) == before
+        assert calibration_report(s, p) == report

@@ -3,7 +3,8 @@
 Loaded lazily from installed files; nothing is downloaded. The model's own convention is a
 ``query: `` prefix on every text used as a feature for classification or clustering (its model
 card), so documents, class texts and examples all get it. Texts longer than the 512-token window
-are read in windows by the engine and pooled.
+are read in windows by the engine and pooled, up to ``MAX_CHARS`` characters (about four windows,
+as the English encoder reads): the rest of a very long text is left out.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from labelwise.embeddings.encoder import Matrix, normalize
 MODEL_ID = "multilingual-e5-small-q4+query"  # the prefix is part of what the vectors mean
 DIM = 384
 BATCH = 32  # texts per engine call
+MAX_CHARS = 8000  # about 2,000 tokens of European text: four windows
 
 
 class E5Encoder:
@@ -53,7 +55,7 @@ class E5Encoder:
         if self._model is None:
             self._load()
         # the engine reads text up to a NUL byte; one inside a document would cut it short
-        clean = [t.replace("\x00", " ") for t in texts]
+        clean = [_cut(t.replace("\x00", " ")) for t in texts]
         parts = [
             np.asarray(self._model.query(clean[i : i + BATCH]), dtype=np.float32).reshape(-1, DIM)
             for i in range(0, len(clean), BATCH)
@@ -65,3 +67,12 @@ class E5Encoder:
         if self._model is None:
             self._load()
         return int(self._model.token_count(text.replace("\x00", " "), True))
+
+
+def _cut(text: str) -> str:
+    """``text`` up to ``MAX_CHARS``, cut at a space where there is one near the end."""
+    if len(text) <= MAX_CHARS:
+        return text
+    head = text[:MAX_CHARS]
+    space = head.rfind(" ", MAX_CHARS - 200)
+    return head[:space] if space > 0 else head

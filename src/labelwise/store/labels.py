@@ -25,6 +25,7 @@ from labelwise.domain import (
     ProjectKind,
     SuggestionStatus,
 )
+from labelwise.store.decisions import BY_THRESHOLD, archive
 from labelwise.store.models import (
     Document,
     Label,
@@ -237,9 +238,6 @@ def _count(session: Session, project_id: int, source: str, **deltas: int) -> Non
     session.flush()
 
 
-BY_THRESHOLD = "threshold"  # Suggestion.decided_by of an accept-above / accept-at-precision
-
-
 def accept(session: Session, project: Project, suggestion_id: int, *, by: str = "") -> Label:
     """Accept a suggestion offered for review: it becomes the user label of its document.
     ``by`` says who decided (``BY_THRESHOLD``: a bulk acceptance above a threshold, which is
@@ -297,7 +295,9 @@ def discard_suggestions(
     session: Session, project: Project, document_ids: Sequence[int] | None = None
 ) -> int:
     """Delete the suggestions that were not accepted, adding the pending ones to the
-    ``discarded`` counts first (rejected ones were counted when rejected)."""
+    ``discarded`` counts first (rejected ones were counted when rejected) and archiving what
+    people's decisions said of them (``decisions.archive``)."""
+    archive(session, project, document_ids)
     doc_scope = select(Document.id).where(Document.project_id == project.id)
     if document_ids is not None:
         doc_scope = doc_scope.where(Document.id.in_(document_ids))

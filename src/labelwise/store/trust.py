@@ -24,6 +24,7 @@ from labelwise.stats import (
     choose_threshold,
     fit_agreement,
 )
+from labelwise.store import decisions
 from labelwise.store import labels as rules
 from labelwise.store.models import Document, Label, Project, Suggestion
 
@@ -47,52 +48,9 @@ class Acceptance:
 
 
 def reviewed_decisions(session: Session, project: Project) -> dict[str, list[tuple[float, bool]]]:
-    """Per labeler: (confidence, right) of each suggestion a person has decided on: accepted
-    (right), rejected (wrong), or shadowed by the user's own label (right when it names the
-    suggested class). Pending suggestions on documents nobody labeled are not read at all."""
-    columns = (
-        Suggestion.labeler,
-        Suggestion.confidence,
-        Suggestion.status,
-        Suggestion.class_id,
-        Suggestion.document_id,
-    )
-    decided = session.execute(
-        select(*columns)
-        .join(Document, Document.id == Suggestion.document_id)
-        .where(
-            Suggestion.status.in_([SuggestionStatus.ACCEPTED, SuggestionStatus.REJECTED]),
-            Suggestion.decided_by != rules.BY_THRESHOLD,  # a threshold is not a judgment
-            Document.project_id == project.id,
-        )
-    ).all()
-    user: dict[int, set[int]] = defaultdict(set)
-    for doc_id, class_id in session.execute(
-        select(Label.document_id, Label.class_id)
-        .join(Document, Document.id == Label.document_id)
-        .where(Document.project_id == project.id, Label.suggestion_id.is_(None))
-    ):
-        user[doc_id].add(class_id)
-    shadowed = session.execute(
-        select(*columns)
-        .join(Document, Document.id == Suggestion.document_id)
-        .where(
-            Suggestion.status == SuggestionStatus.PENDING,
-            Document.project_id == project.id,
-            exists().where(
-                Label.document_id == Suggestion.document_id, Label.suggestion_id.is_(None)
-            ),
-        )
-    ).all()
-    out: dict[str, list[tuple[float, bool]]] = defaultdict(list)
-    for labeler, confidence, status, class_id, doc_id in [*decided, *shadowed]:
-        if status == SuggestionStatus.ACCEPTED:
-            out[labeler].append((confidence, True))
-        elif status == SuggestionStatus.REJECTED:
-            out[labeler].append((confidence, False))
-        else:  # pending, and the user labeled the document by hand
-            out[labeler].append((confidence, class_id in user[doc_id]))
-    return dict(out)
+    """Per labeler: (confidence, right) of each suggestion a person has decided on, live or
+    archived by a training (``decisions.reviewed``)."""
+    return decisions.reviewed(session, project)
 
 
 @dataclass(frozen=True)
@@ -134,6 +92,7 @@ def _trust(session: Session, project: Project, max_age: float) -> Trust:
         .where(Document.project_id == project.id)
     ).one()
     signature = (
+        decisions.archived_count(session, project),
         *(
             value
             for status, count, ids in decided
@@ -222,7 +181,7 @@ def _fit_agreement(session: Session, project: Project, fits: dict[str, Calibrati
         .outerjoin(Suggestion, Suggestion.id == Label.suggestion_id)
         .where(
             Document.project_id == project.id,
-            or_(Label.suggestion_id.is_(None), Suggestion.decided_by != rules.BY_THRESHOLD),
+            or_(Label.suggestion_id.is_(None), Suggestion.decided_by != decisions.BY_THRESHOLD),
         )
     ):
         labeled[doc_id].add(class_id)

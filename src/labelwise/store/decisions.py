@@ -1,0 +1,111 @@
+"""What people's decisions say about the labelers' suggestions: the evidence calibration learns
+from. A suggestion a person accepted was right, one they rejected was wrong, and a pending one on
+a document they labeled by hand was right when their label names its class. Training deletes
+the suggestions that were not accepted (Azure's rule); what their decisions said is archived
+first, so the calibration does not forget it (and does not see only the accepted ones after)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import exists, func, insert, select
+from sqlalchemy.orm import Session
+
+from labelwise.domain import SuggestionStatus
+from labelwise.store.models import ArchivedDecision, Document, Label, Project, Suggestion
+
+BY_THRESHOLD = "threshold"  # Suggestion.decided_by of an accept-above / accept-at-precision
+
+Decision = tuple[str, float, bool]  # labeler, confidence, right
+
+
+def judged(
+    session: Session, project: Project, document_ids: Sequence[int] | None = None
+) -> list[Decision]:
+    """The live suggestions a person's decision judged, other than the accepted ones:
+    rejected (wrong), and pending on a document the user labeled by hand."""
+    scope = Document.project_id == project.id
+    if document_ids is not None:
+        scope = scope & Document.id.in_(document_ids)
+    columns = (
+        Suggestion.labeler,
+        Suggestion.confidence,
+        Suggestion.status,
+        Suggestion.class_id,
+        Suggestion.document_id,
+    )
+    rejected = session.execute(
+        select(*columns)
+        .join(Document, Document.id == Suggestion.document_id)
+        .where(Suggestion.status == SuggestionStatus.REJECTED, scope)
+    ).all()
+    user: dict[int, set[int]] = defaultdict(set)
+    for doc_id, class_id in session.execute(
+        select(Label.document_id, Label.class_id)
+        .join(Document, Document.id == Label.document_id)
+        .where(scope, Label.suggestion_id.is_(None))
+    ):
+        user[doc_id].add(class_id)
+    shadowed = session.execute(
+        select(*columns)
+        .join(Document, Document.id == Suggestion.document_id)
+        .where(
+            Suggestion.status == SuggestionStatus.PENDING,
+            scope,
+            exists().where(
+                Label.document_id == Suggestion.document_id, Label.suggestion_id.is_(None)
+            ),
+        )
+    ).all()
+    out = [(labeler, confidence, False) for labeler, confidence, *_ in rejected]
+    out += [(lab, conf, class_id in user[doc]) for lab, conf, _, class_id, doc in shadowed]
+    return out
+
+
+def archive(session: Session, project: Project, document_ids: Sequence[int] | None = None) -> int:
+    """Keep what :func:`judged` says of the suggestions about to be deleted."""
+    rows = [
+        {"project_id": project.id, "labeler": lab, "confidence": conf, "right": right}
+        for lab, conf, right in judged(session, project, document_ids)
+    ]
+    for i in range(0, len(rows), 1000):
+        session.execute(insert(ArchivedDecision), rows[i : i + 1000])
+    return len(rows)
+
+
+def reviewed(session: Session, project: Project) -> dict[str, list[tuple[float, bool]]]:
+    """Per labeler: (confidence, right) of every suggestion a person's decision judged, live or
+    archived. Acceptances above a threshold are not a person's judgment and are left out;
+    pending suggestions on documents nobody labeled are not read at all."""
+    out: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    accepted = session.execute(
+        select(Suggestion.labeler, Suggestion.confidence)
+        .join(Document, Document.id == Suggestion.document_id)
+        .where(
+            Suggestion.status == SuggestionStatus.ACCEPTED,
+            Suggestion.decided_by != BY_THRESHOLD,
+            Document.project_id == project.id,
+        )
+    )
+    for labeler, confidence in accepted:
+        out[labeler].append((confidence, True))
+    for labeler, confidence, right in judged(session, project):
+        out[labeler].append((confidence, right))
+    for labeler, confidence, right in session.execute(
+        select(ArchivedDecision.labeler, ArchivedDecision.confidence, ArchivedDecision.right)
+        .where(ArchivedDecision.project_id == project.id)
+        .order_by(ArchivedDecision.id)
+    ):
+        out[labeler].append((confidence, bool(right)))
+    return dict(out)
+
+
+def archived_count(session: Session, project: Project) -> int:
+    """How many archived decisions the project has (part of the calibration's signature)."""
+    return int(
+        session.scalar(
+            select(func.count(ArchivedDecision.id)).where(ArchivedDecision.project_id == project.id)
+        )
+        or 0
+    )
