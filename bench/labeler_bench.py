@@ -169,6 +169,8 @@ def run(name: str, data: Data, encoder: TextEncoder, shots: int) -> list[tuple]:
         setups.append(("zero-shot, names + descriptions", described, ()))
     examples = tuple(Example(t, g, content_hash(t)) for t, g in train)
     setups.append((f"{shots} labeled per class", tuple(ClassSpec(n) for n in classes), examples))
+    if descriptions:  # what a user has who wrote descriptions and then labeled a few
+        setups.append((f"{shots} labeled per class + descriptions", described, examples))
     for label, specs, shown in setups:
         labeler = EmbeddingLabeler(encoder=encoder, cache=cache)
         task = LabelTask(kind, specs, shown)

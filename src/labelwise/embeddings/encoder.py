@@ -32,7 +32,7 @@ class Encoder:
     model_id = MODEL_ID
     dim = DIM
 
-    def __init__(self, batch_size: int = 64, threads: int | None = None) -> None:
+    def __init__(self, batch_size: int = 32, threads: int | None = None) -> None:
         self.batch_size = batch_size
         self.threads = threads or os.cpu_count() or 1
         self._session: Any = None
