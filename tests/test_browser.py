@@ -225,6 +225,7 @@ def test_new_project_import_llm_wizard_and_bulk_review(
     page.check('#new-project input[value="multi_label"]')
     page.click("#new-project button[type=submit]")
     page.wait_for_url(re.compile(r".*/projects/mail$"))
+    assert "sentence encoder minilm" in page.inner_text("#encoder")
     page.set_input_files("#import input[type=file]", str(csv))
     page.check('#import input[name="create_classes"]')
     page.click("#import button[type=submit]")
@@ -286,6 +287,12 @@ def test_new_project_import_llm_wizard_and_bulk_review(
             s.scalars(select(Suggestion.status).where(Suggestion.job_id.is_not(None)))
         )
     assert statuses.count("rejected") == 1 and statuses.count("accepted") == 4
+    page.goto(site + "/")  # a project in several languages gets the multilingual encoder
+    page.fill('#new-project input[name="name"]', "weltweit")
+    page.check('#new-project input[name="multilingual"]')
+    page.click("#new-project button[type=submit]")
+    page.wait_for_url(re.compile(r".*/projects/weltweit$"))
+    assert "sentence encoder e5-multilingual" in page.inner_text("#encoder")
     assert not errors, errors
 
 

@@ -166,3 +166,14 @@ def test_api_creates_lists_and_changes_encoders(client: Client) -> None:
     job = wait(c, f"/api/jobs/{body['job_id']}", lambda j: j["status"] == "succeeded")
     assert job["done"] == 2
     assert c("GET", "/api/projects/p")[1]["encoder"] == MULTILINGUAL
+
+
+def test_a_very_long_text_is_cut_at_a_space_for_the_multilingual_encoder() -> None:
+    from labelwise.embeddings.e5 import MAX_CHARS, _cut
+
+    short = "kurz " * 10
+    assert _cut(short) == short
+    long = "Wort " * (MAX_CHARS // 2)
+    cut = _cut(long)
+    assert MAX_CHARS - 200 <= len(cut) <= MAX_CHARS and not cut.endswith("Wor")
+    assert len(_cut("x" * (MAX_CHARS * 2))) == MAX_CHARS  # no space near the end: a hard cut

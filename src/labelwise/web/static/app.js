@@ -54,6 +54,7 @@ function projectsPage() {
   form.addEventListener("submit", guard(async () => {
     const f = new FormData(form);
     const body = Object.fromEntries(["name", "kind", "language", "description"].map((k) => [k, f.get(k) || ""]));
+    body.multilingual = f.get("multilingual") === "on";
     await api("POST", "/api/projects", body);
     location.href = "/projects/" + enc(body.name);
   }));
