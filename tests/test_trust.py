@@ -472,3 +472,57 @@ def test_training_keeps_what_the_decisions_taught(reviewed: Store, cli_env: str)
         assert rules.unaccepted(s, p) == {**rules.unaccepted(s, p), "pending": 0, "rejected": 0}
         assert sorted(reviewed_decisions(s, p)["embedding"]) == before
         assert calibration_report(s, p) == report
+
+
+def test_a_new_generation_of_suggestions_needs_decisions_of_its_own() -> None:
+    """Job 1's suggestions were reviewed and are right above 0.7. Job 2 (the labeler run again
+    after learning more) says 0.9 to 1.0 for everything: job 1's decisions cannot vouch for it."""
+    from labelwise.stats import choose_threshold_by_generation
+
+    rng = random.Random(5)
+    first = [(c, c > 0.7) for c in (rng.uniform(0.5, 1) for _ in range(200))]
+    pending_first = [rng.uniform(0.5, 1) for _ in range(300)]
+    pending_second = [rng.uniform(0.9, 1) for _ in range(300)]
+    alone = choose_threshold_by_generation({1: first}, 0.95, {1: pending_first})
+    assert alone.threshold is not None and alone.threshold <= 0.75
+    both = choose_threshold_by_generation({1: first}, 0.95, {1: pending_first, 2: pending_second})
+    assert both.threshold is None  # no threshold below 1.0 leaves job 2 out
+    bad = [(c, rng.random() < 0.6) for c in (rng.uniform(0.9, 1) for _ in range(60))]
+    assert (
+        choose_threshold_by_generation(
+            {1: first, 2: bad}, 0.95, {1: pending_first, 2: pending_second}
+        ).threshold
+        is None
+    )
+    good = [(c, True) for c in (rng.uniform(0.9, 1) for _ in range(60))]
+    pick = choose_threshold_by_generation(
+        {1: first, 2: good}, 0.95, {1: pending_first, 2: pending_second}
+    )
+    assert pick.threshold is not None and pick.threshold <= 0.9
+
+
+def test_accept_at_precision_keeps_each_job_to_its_own_decisions(store: Store) -> None:
+    docs = {f"d{i:03d}": f"text {i}" for i in range(200)}
+    make_project(store, classes=("a", "b"), docs=docs)
+    with store.session() as s:
+        p = get_project(s, "p")
+        ids = [get_document(s, p, f"d{i:03d}").id for i in range(200)]
+        first = rules.add_suggestions(
+            s, p, [rules.NewSuggestion(d, "a", 0.9, "embedding", job_id=1) for d in ids[:100]]
+        )
+        for sug in first[:40]:  # job 1: 40 reviewed, all right
+            rules.accept(s, p, sug.id)
+        rules.add_suggestions(
+            s, p, [rules.NewSuggestion(d, "a", 0.95, "embedding", job_id=2) for d in ids[100:]]
+        )
+    with store.session() as s:
+        result = accept_at_precision(s, get_project(s, "p"), 0.9, dry_run=True)
+        assert result.accepted == 0 and "2 jobs" in result.message, result.message
+    with store.session() as s:
+        p = get_project(s, "p")
+        second = [x for x in rules.reviewable_suggestions(s, p) if x.job_id == 2]
+        for sug in second[:40]:
+            rules.accept(s, p, sug.id)
+    with store.session() as s:
+        result = accept_at_precision(s, get_project(s, "p"), 0.9)
+        assert result.accepted == 60 + 60, result.message  # the rest of both jobs

@@ -5,7 +5,7 @@ a labeler's confidences calibrated (isotonic, cross-fitted) to its reviewed deci
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +57,7 @@ def choose_threshold(
     most confident suggestions then cannot vouch for the less confident ones above the
     threshold (unweighted, they would)."""
     if pending is not None:
-        return _stratified(reviewed, target, z, sorted(pending, reverse=True))
+        return choose_threshold_by_generation({None: reviewed}, target, {None: pending}, z)
     ordered = sorted(reviewed, key=lambda r: -r[0])
     best: Threshold | None = None
     correct = 0
@@ -73,36 +73,33 @@ def choose_threshold(
     return Threshold(None, *_best_shot(ordered, target, z))
 
 
-def _stratified(
-    reviewed: Sequence[tuple[float, bool]], target: float, z: float, pending: Sequence[float]
+def choose_threshold_by_generation(
+    reviewed: Mapping[Any, Sequence[tuple[float, bool]]],
+    target: float,
+    pending: Mapping[Any, Sequence[float]],
+    z: float = Z_ONE_SIDED_90,
 ) -> Threshold:
-    ordered = sorted(reviewed, key=lambda r: -r[0])
-    conf = np.array([c for c, _ in ordered], dtype=float)
-    hits = np.concatenate([[0], np.cumsum([1 if r else 0 for _, r in ordered])])
-    waiting = np.sort(np.asarray(pending, dtype=float))
-
-    def at_least(x: Any) -> Any:  # pending suggestions with a confidence >= x
-        return len(waiting) - np.searchsorted(waiting, x, side="left")
-
+    """:func:`choose_threshold` weighed by the pending suggestions, when the suggestions come in
+    generations (a labeler's jobs: one that learned from more labels, or runs another model,
+    means something else by the same confidence). Each generation's pending suggestions are
+    vouched for only by the reviewed decisions of that generation, stratified as above; a
+    threshold that would accept pending suggestions of a generation with fewer than ``STRATUM``
+    reviewed decisions above it is not taken."""
+    ordered = {g: sorted(r, key=lambda d: -d[0]) for g, r in reviewed.items()}
+    waiting = {g: np.sort(np.asarray(p, dtype=float)) for g, p in pending.items() if len(p)}
+    candidates = sorted({c for g in waiting for c, _ in ordered.get(g, [])}, reverse=True)
     best: Threshold | None = None
-    for i in range(STRATUM, len(ordered) + 1):
-        t = conf[i - 1]
-        if i < len(ordered) and conf[i] == t:
-            continue  # a threshold keeps every decision of the same confidence
-        # strata from the top, STRATUM decisions at least; a short last one joins the one above
-        starts = np.arange(0, i, STRATUM)
-        if i - starts[-1] < STRATUM and len(starts) > 1:
-            starts = starts[:-1]
-        ends = np.append(starts[1:], i)
-        floors = conf[ends - 1]  # each stratum's lowest confidence, descending
-        # a pending suggestion weighs on the highest stratum whose floor is at or below it
-        reach = at_least(floors)
-        weights = np.diff(np.concatenate([[0], reach]))
-        total = int(weights.sum())
+    for t in candidates:
+        parts = [_strata(ordered.get(g, []), w, t) for g, w in waiting.items()]
+        if any(part is None for part in parts):
+            continue  # a generation with pending suggestions above t nobody vouches for
+        found = [part for part in parts if part]
+        if not found:
+            continue
+        weights, n, right = (np.concatenate([part[k] for part in found]) for k in range(3))
+        total = float(weights.sum())
         if not total:
             continue
-        n = (ends - starts).astype(float)
-        right = (hits[ends] - hits[starts]).astype(float)
         share = weights / total
         estimate = float((share * right / n).sum())
         smoothed = (right + 1) / (n + 2)
@@ -110,10 +107,42 @@ def _stratified(
         low = estimate - z * spread
         if low >= target:
             high = min(1.0, estimate + z * spread)
-            best = Threshold(float(t), estimate, (max(0.0, low), high), i, None)
+            best = Threshold(float(t), estimate, (max(0.0, low), high), int(n.sum()), None)
     if best is not None:
         return best
-    return Threshold(None, *_best_shot(ordered, target, z))
+    relevant = [d for g in waiting for d in ordered.get(g, [])] or [
+        d for r in ordered.values() for d in r
+    ]
+    return Threshold(None, *_best_shot(sorted(relevant, key=lambda d: -d[0]), target, z))
+
+
+Strata = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
+
+
+def _strata(
+    ordered: Sequence[tuple[float, bool]], waiting: npt.NDArray[np.float64], t: float
+) -> Strata | tuple[()] | None:
+    """One generation at threshold ``t``: per stratum of its reviewed decisions at or above
+    ``t`` (``STRATUM`` each from the top; a short last one joins the one above), how many of
+    its pending suggestions weigh on it, its decisions and its right ones. ``()`` when none of
+    its pending suggestions reach ``t``; None when some do and too few decisions vouch."""
+    above = [r for c, r in ordered if c >= t]
+    reach_t = len(waiting) - int(np.searchsorted(waiting, t, side="left"))
+    if not reach_t:
+        return ()
+    if len(above) < STRATUM:
+        return None
+    conf = np.array([c for c, _ in ordered[: len(above)]], dtype=float)
+    hits = np.concatenate([[0], np.cumsum(above)])
+    starts = np.arange(0, len(above), STRATUM)
+    if len(above) - starts[-1] < STRATUM and len(starts) > 1:
+        starts = starts[:-1]
+    ends = np.append(starts[1:], len(above))
+    floors = conf[ends - 1]  # each stratum's lowest confidence, descending
+    # a pending suggestion weighs on the highest stratum whose floor is at or below it
+    reach = len(waiting) - np.searchsorted(waiting, floors, side="left")
+    weights = np.diff(np.concatenate([[0], reach])).astype(float)
+    return weights, (ends - starts).astype(float), (hits[ends] - hits[starts]).astype(float)
 
 
 def _best_shot(

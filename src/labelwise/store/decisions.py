@@ -17,7 +17,7 @@ from labelwise.store.models import ArchivedDecision, Document, Label, Project, S
 
 BY_THRESHOLD = "threshold"  # Suggestion.decided_by of an accept-above / accept-at-precision
 
-Decision = tuple[str, float, bool]  # labeler, confidence, right
+Decision = tuple[str, float, bool, int | None]  # labeler, confidence, right, job
 
 
 def judged(
@@ -31,7 +31,7 @@ def judged(
     columns = (
         Suggestion.labeler,
         Suggestion.confidence,
-        Suggestion.status,
+        Suggestion.job_id,
         Suggestion.class_id,
         Suggestion.document_id,
     )
@@ -58,29 +58,34 @@ def judged(
             ),
         )
     ).all()
-    out = [(labeler, confidence, False) for labeler, confidence, *_ in rejected]
-    out += [(lab, conf, class_id in user[doc]) for lab, conf, _, class_id, doc in shadowed]
+    out = [(lab, conf, False, job) for lab, conf, job, *_ in rejected]
+    out += [(lab, conf, class_id in user[doc], job) for lab, conf, job, class_id, doc in shadowed]
     return out
 
 
 def archive(session: Session, project: Project, document_ids: Sequence[int] | None = None) -> int:
     """Keep what :func:`judged` says of the suggestions about to be deleted."""
     rows = [
-        {"project_id": project.id, "labeler": lab, "confidence": conf, "right": right}
-        for lab, conf, right in judged(session, project, document_ids)
+        {
+            "project_id": project.id,
+            "labeler": lab,
+            "confidence": conf,
+            "right": right,
+            "job_id": job,
+        }
+        for lab, conf, right, job in judged(session, project, document_ids)
     ]
     for i in range(0, len(rows), 1000):
         session.execute(insert(ArchivedDecision), rows[i : i + 1000])
     return len(rows)
 
 
-def reviewed(session: Session, project: Project) -> dict[str, list[tuple[float, bool]]]:
-    """Per labeler: (confidence, right) of every suggestion a person's decision judged, live or
-    archived. Acceptances above a threshold are not a person's judgment and are left out;
-    pending suggestions on documents nobody labeled are not read at all."""
-    out: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+def all_decisions(session: Session, project: Project) -> list[Decision]:
+    """Every suggestion a person's decision judged, live or archived. Acceptances above a
+    threshold are not a person's judgment and are left out; pending suggestions on documents
+    nobody labeled are not read at all."""
     accepted = session.execute(
-        select(Suggestion.labeler, Suggestion.confidence)
+        select(Suggestion.labeler, Suggestion.confidence, Suggestion.job_id)
         .join(Document, Document.id == Suggestion.document_id)
         .where(
             Suggestion.status == SuggestionStatus.ACCEPTED,
@@ -88,16 +93,38 @@ def reviewed(session: Session, project: Project) -> dict[str, list[tuple[float, 
             Document.project_id == project.id,
         )
     )
-    for labeler, confidence in accepted:
-        out[labeler].append((confidence, True))
-    for labeler, confidence, right in judged(session, project):
-        out[labeler].append((confidence, right))
-    for labeler, confidence, right in session.execute(
-        select(ArchivedDecision.labeler, ArchivedDecision.confidence, ArchivedDecision.right)
+    out: list[Decision] = [(lab, conf, True, job) for lab, conf, job in accepted]
+    out += judged(session, project)
+    archived = session.execute(
+        select(
+            ArchivedDecision.labeler,
+            ArchivedDecision.confidence,
+            ArchivedDecision.right,
+            ArchivedDecision.job_id,
+        )
         .where(ArchivedDecision.project_id == project.id)
         .order_by(ArchivedDecision.id)
-    ):
-        out[labeler].append((confidence, bool(right)))
+    )
+    out += [(lab, conf, bool(right), job) for lab, conf, right, job in archived]
+    return out
+
+
+def reviewed(session: Session, project: Project) -> dict[str, list[tuple[float, bool]]]:
+    """Per labeler: (confidence, right) of every suggestion a person's decision judged."""
+    out: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    for labeler, confidence, right, _job in all_decisions(session, project):
+        out[labeler].append((confidence, right))
+    return dict(out)
+
+
+def reviewed_by_job(
+    session: Session, project: Project, labeler: str
+) -> dict[int | None, list[tuple[float, bool]]]:
+    """``labeler``'s decisions per generation of its suggestions (the job that made them)."""
+    out: dict[int | None, list[tuple[float, bool]]] = defaultdict(list)
+    for name, confidence, right, job in all_decisions(session, project):
+        if name == labeler:
+            out[job].append((confidence, right))
     return dict(out)
 
 

@@ -385,6 +385,7 @@ class ArchivedDecision(Base):
     labeler: Mapped[str] = mapped_column(String(50))
     confidence: Mapped[float] = mapped_column(Float)
     right: Mapped[bool] = mapped_column(Boolean)
+    job_id: Mapped[int | None] = mapped_column(Integer, default=None)  # its generation
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_archived_decisions_project", "project_id"),)

@@ -21,7 +21,7 @@ from labelwise.stats import (
     Calibration,
     agreement_features,
     calibrate,
-    choose_threshold,
+    choose_threshold_by_generation,
     fit_agreement,
 )
 from labelwise.store import decisions
@@ -267,17 +267,22 @@ def accept_at_precision(
     if not 0 < target < 1:
         raise LabelwiseError(f"a target precision of {target} is not between 0 and 1")
     labeler = labeler or _only_labeler(session, project)
-    decisions = reviewed_decisions(session, project).get(labeler, [])
-    waiting = session.scalars(  # what a threshold would accept: the pending suggestions
-        select(Suggestion.confidence)
+    by_job = decisions.reviewed_by_job(session, project, labeler)
+    waiting: dict[int | None, list[float]] = defaultdict(list)
+    for confidence, job in session.execute(  # what a threshold would accept: the pending
+        select(Suggestion.confidence, Suggestion.job_id)
         .join(Document, Document.id == Suggestion.document_id)
         .where(
             Document.project_id == project.id,
             Suggestion.labeler == labeler,
             rules.reviewable_clause(project),
         )
-    ).all()
-    pick = choose_threshold(decisions, target, pending=list(waiting))
+    ):
+        waiting[job].append(confidence)
+    # each job's suggestions are vouched for by the decisions on that job's suggestions: a
+    # labeler run again after learning from more labels means something else by a confidence
+    pick = choose_threshold_by_generation(by_job, target, waiting)
+    reviewed_count = sum(len(d) for d in by_job.values())
     queue = "a random sample of them: the 'random sample' order of bulk review and the suggestions"
     if pick.threshold is None:
         more = (
@@ -295,8 +300,10 @@ def accept_at_precision(
             pick.interval,
             pick.reviewed,
             pick.more_needed,
-            f"accepted nothing: {len(decisions)} reviewed decisions of {labeler!r} cannot "
-            f"support a precision of {target:.0%}; {more}",
+            f"accepted nothing: {reviewed_count} reviewed decisions of {labeler!r} cannot "
+            f"support a precision of {target:.0%}"
+            + (f" for the suggestions of its {len(waiting)} jobs" if len(waiting) > 1 else "")
+            + f"; {more}",
         )
     accepted = rules.accept_above(
         session, project, pick.threshold, labeler=labeler, dry_run=dry_run

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("labeler", sa.String(length=50), nullable=False),
         sa.Column("confidence", sa.Float(), nullable=False),
         sa.Column("right", sa.Boolean(), nullable=False),
+        sa.Column("job_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"],
