@@ -24,8 +24,9 @@ Paths compared on each dataset:
 - **cascade**: the embedded labeler first, then the LLM only for the documents it is unsure of
   (``--only-uncertain --below 0.95``, calibrated on the reviewed decisions), then the loop;
 - **embedded, re-suggested** (``--resuggest``): the embedded labeler suggests again each round,
-  learning from the labels so far; its confidences then change meaning between the reviewed
-  decisions and the pending suggestions, and the real precision column shows what that does;
+  learning from the labels so far. Its confidences then change meaning, so each run is a
+  generation of its own (as each autolabel job is): acceptance takes only the decisions on the
+  same generation, and each round reviews a batch of the new suggestions before accepting;
 - **plain** (counted, not run): the LLM labels every document and a person reviews every
   suggestion: one request and one decision per document.
 
@@ -132,6 +133,7 @@ class Sim:
     def __init__(self, tmp: Path, classes: list[str], pool: list[tuple[str, str]]) -> None:
         self.store: Store = open_store(f"sqlite:///{tmp / 'sim.db'}")
         self.gold = {f"d{i:05d}": c for i, (_, c) in enumerate(pool)}
+        self.generation = 0  # embedded suggestion runs so far
         with self.store.session() as s:
             p = create_project(s, "sim", ProjectKind.SINGLE_LABEL)
             for c in classes:
@@ -189,6 +191,13 @@ class Sim:
                 )
             )
         suggest(self.store, "sim", EmbeddingLabeler(cache=self.cache))
+        self.generation += 1  # each run is a generation, as each autolabel job is
+        with self.store.session() as s:
+            s.execute(
+                Suggestion.__table__.update()
+                .where(Suggestion.labeler == "embedding", Suggestion.job_id.is_(None))
+                .values(job_id=self.generation)
+            )
 
     def connect(self, url: str) -> None:
         os.environ["REVIEW_SIM_API_KEY"] = "sk-review-sim"  # the loopback server checks none
@@ -273,10 +282,16 @@ def loop(
         run.rounds += 1
         if resuggest and run.rounds > 1:
             sim.suggest_embedded()
+            # a new generation is vouched for only by decisions on it: review, then accept
+            if not sim.review(batch):
+                return
+            run.decisions += batch
         sim.accept(run, labelers)
         run.right = sim.right_share()
         if run.right >= TARGET or run.rounds > 200:
             return
+        if resuggest and run.rounds > 1:
+            continue
         if not sim.review(batch):
             return
         run.decisions += batch
@@ -291,6 +306,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--llm-accuracy", type=float, default=0.85)
     parser.add_argument("--resuggest", action="store_true", help="Add the re-suggested path.")
+    parser.add_argument("--paths", default="", help="Only these paths (names joined by ;).")
     args = parser.parse_args()
     root = Path(args.data)
     for name in args.datasets.split(","):
@@ -304,6 +320,8 @@ def main() -> None:
             paths = ["embedded", "LLM everywhere", "cascade"]
             if args.resuggest:
                 paths.insert(1, "embedded, re-suggested")
+            if args.paths:
+                paths = [p for p in paths if p in args.paths.split(";")]
             for path in paths:
                 with tempfile.TemporaryDirectory() as tmp:
                     started = time.perf_counter()
