@@ -108,6 +108,18 @@ def sms_spam(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
     return ["ham", "spam"], rows
 
 
+def ag_news(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """AG News' test.csv (label,title,description; research use, read from where you keep it:
+    ``--datasets ag_news --data`` is its path)."""
+    names = {"1": "World", "2": "Sports", "3": "Business", "4": "Sci-Tech"}
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = [
+            (f"{r['title']}. {r['description']}".replace("\\", " "), names[r["label"]])
+            for r in csv.DictReader(fh)
+        ]
+    return sorted(names.values()), rows
+
+
 DATASETS = {"banking77": banking77, "sms_spam": sms_spam}
 
 
@@ -306,11 +318,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--llm-accuracy", type=float, default=0.85)
     parser.add_argument("--resuggest", action="store_true", help="Add the re-suggested path.")
+    parser.add_argument("--ag-news", help="AG News' test.csv, for --datasets ag_news")
     parser.add_argument("--paths", default="", help="Only these paths (names joined by ;).")
     args = parser.parse_args()
     root = Path(args.data)
     for name in args.datasets.split(","):
-        classes, rows = DATASETS[name](root)
+        classes, rows = ag_news(Path(args.ag_news)) if name == "ag_news" else DATASETS[name](root)
         rng = random.Random(args.seed)
         pool = rng.sample(rows, args.pool)
         runs = []

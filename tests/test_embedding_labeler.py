@@ -230,3 +230,18 @@ def test_the_head_learns_what_similarity_misses_and_is_left_out_when_it_cannot()
     assert few is None
     one = np.zeros(20, dtype=int)
     assert fit_head(x[:20], one.tolist(), points, [0, 1], 2, np.ones((20, 2)) / 2) is None
+
+
+def test_multi_label_suggests_only_classes_near_the_best() -> None:
+    """Per-class thresholds fitted on a few positives can be low; a class far below the best
+    one is not suggested even above its threshold."""
+    from labelwise.labelers.embedding import Model
+
+    empty = np.zeros((3, 4), dtype=np.float32)
+    model = Model(("joy", "anger", "love"), empty, empty, [], 0.05, np.array([0.4, 0.4, 0.4]))
+    task = LabelTask(ProjectKind.MULTI_LABEL, tuple(ClassSpec(n) for n in model.names))
+    labeler = EmbeddingLabeler(encoder=get_encoder(ENGLISH))
+    out = labeler._decide(task, model, DocInput(1, "x"), np.array([0.90, 0.50, 0.88]))
+    assert [p.class_name for p in out.predictions] == ["joy", "love"]
+    out = labeler._decide(task, model, DocInput(1, "x"), np.array([0.30, 0.20, 0.10]))
+    assert [p.class_name for p in out.predictions] == ["joy"]  # the best one, always

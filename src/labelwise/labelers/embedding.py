@@ -204,7 +204,10 @@ class EmbeddingLabeler(Labeler):
             if not allowed[j]:
                 continue
             thr = model.thresholds[j] if model.thresholds is not None else top - MULTI_MARGIN
-            if row[j] >= thr or (not out.predictions and row[j] == top):
+            # a class must also be close to the best one: thresholds fitted on a few positives
+            # alone let through four labels a document where one or two are right (GoEmotions)
+            near = row[j] >= top - MULTI_MARGIN
+            if (row[j] >= thr and near) or (not out.predictions and row[j] == top):
                 conf = 1 / (1 + math.exp(-(row[j] - thr) / model.temperature))
                 out.predictions.append(Prediction(model.names[j], round(conf, 6)))
         out.confidence_source = "sigmoid of similarity minus class threshold"
