@@ -177,3 +177,16 @@ def test_a_very_long_text_is_cut_at_a_space_for_the_multilingual_encoder() -> No
     cut = _cut(long)
     assert MAX_CHARS - 200 <= len(cut) <= MAX_CHARS and not cut.endswith("Wor")
     assert len(_cut("x" * (MAX_CHARS * 2))) == MAX_CHARS  # no space near the end: a hard cut
+
+
+def test_the_multilingual_encoder_is_safe_from_two_threads() -> None:
+    """The server may encode for a prediction while a job encodes documents."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    e5 = get_encoder(MULTILINGUAL)
+    texts = [f"Satz Nummer {i} über das Wetter in Wien." for i in range(40)]
+    alone = e5.encode(texts)
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda _: e5.encode(texts), range(4)))
+    for vectors in together:
+        assert np.allclose(vectors, alone, atol=1e-5)

@@ -10,6 +10,7 @@ as the English encoder reads): the rest of a very long text is left out.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,9 @@ class E5Encoder:
     def __init__(self, threads: int | None = None) -> None:
         self.threads = threads or os.cpu_count() or 1
         self._model: Any = None
+        # one call at a time: the C engine keeps its work buffers in the model, and the server
+        # may encode for a prediction while a job encodes documents
+        self._lock = threading.Lock()
 
     def _load(self) -> None:
         try:
@@ -52,21 +56,23 @@ class E5Encoder:
     def encode(self, texts: Sequence[str]) -> Matrix:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
-        if self._model is None:
-            self._load()
         # the engine reads text up to a NUL byte; one inside a document would cut it short
         clean = [_cut(t.replace("\x00", " ")) for t in texts]
-        parts = [
-            np.asarray(self._model.query(clean[i : i + BATCH]), dtype=np.float32).reshape(-1, DIM)
-            for i in range(0, len(clean), BATCH)
-        ]
+        parts = []
+        for i in range(0, len(clean), BATCH):
+            with self._lock:
+                if self._model is None:
+                    self._load()
+                vectors = self._model.query(clean[i : i + BATCH])
+            parts.append(np.asarray(vectors, dtype=np.float32).reshape(-1, DIM))
         return normalize(np.vstack(parts))
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` (with the prefix and the model's special tokens)."""
-        if self._model is None:
-            self._load()
-        return int(self._model.token_count(text.replace("\x00", " "), True))
+        with self._lock:
+            if self._model is None:
+                self._load()
+            return int(self._model.token_count(text.replace("\x00", " "), True))
 
 
 def _cut(text: str) -> str:
