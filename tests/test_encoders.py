@@ -129,6 +129,9 @@ def test_set_encoder_re_embeds_as_a_job_and_retraining_follows(
     bad = runner.invoke(app, ["project", "set-encoder", "p", "nope"])
     assert bad.exit_code != 0 and "unknown" in bad.output
     assert cli(runner, "project", "show", "p")["encoder"] == MULTILINGUAL
+    cli(runner, "project", "create", "empty")  # no classes yet: changed, nothing to re-embed
+    assert cli(runner, "project", "set-encoder", "empty", MULTILINGUAL)["job_id"] is None
+    assert cli(runner, "project", "show", "empty")["encoder"] == MULTILINGUAL
     result = train_model(get_store(), "p", "m1", TrainOptions(manual_split=True))
     from labelwise.training.predict import resolve
 

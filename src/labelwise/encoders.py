@@ -18,7 +18,7 @@ class EncoderChange:
     project: str
     encoder: str
     previous: str
-    job_id: int | None  # the re-embedding job; None when the encoder was already this one
+    job_id: int | None  # the re-embedding job; None when nothing changed or there are no classes
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,5 +61,9 @@ def set_encoder(store: Store, project_name: str, name: str) -> EncoderChange:
     with store.session() as session:
         project = get_project(session, project_name)
         project.encoder = name
-    job_id = runner.create(store, project_name, "embedding", docs="unlabeled")
+        has_classes = bool(project.classes)
+    # without classes there is nothing to suggest: the documents are embedded when first needed
+    job_id = (
+        runner.create(store, project_name, "embedding", docs="unlabeled") if has_classes else None
+    )
     return EncoderChange(project_name, name, previous, job_id)

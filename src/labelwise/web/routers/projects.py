@@ -60,7 +60,7 @@ class EncoderChangePublic(BaseModel):
     previous: str
     job_id: int | None = Field(
         description="The job re-embedding the documents (poll /api/jobs/{id}); null when the "
-        "project already used this encoder."
+        "project already used this encoder or has no classes yet."
     )
 
 
