@@ -25,7 +25,7 @@ from labelwise.embeddings import TextEncoder, VectorCache, embed_cached
 from labelwise.embeddings.encoder import Matrix, normalize
 from labelwise.embeddings.registry import ENGLISH, get_encoder
 from labelwise.labelers.base import Labeler, Outcome, Prediction
-from labelwise.labelers.head import Head, fit_head
+from labelwise.labelers.head import Head, best_temperature, fit_head, softmax
 
 PROMPT_VERSION = "proto-v1"
 DEFAULT_TEMPERATURE = 0.05
@@ -58,13 +58,6 @@ class Model:
     def scores(self, docs: Matrix) -> npt.NDArray[np.float64]:
         central, nearest = self.parts(docs)
         return (1 - self.alpha) * central + self.alpha * nearest
-
-
-def softmax(scores: npt.NDArray[np.float64], temperature: float) -> npt.NDArray[np.float64]:
-    z = scores / temperature
-    z -= z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)  # type: ignore[no-any-return]
 
 
 class EmbeddingLabeler(Labeler):
@@ -232,14 +225,7 @@ def fit_alpha(
 
 def fit_temperature(scores: npt.NDArray[np.float64], truth: Sequence[int]) -> float:
     """The softmax temperature with the lowest negative log-likelihood on labeled documents."""
-    best, best_nll = DEFAULT_TEMPERATURE, math.inf
-    rows = np.arange(len(truth))
-    for t in np.geomspace(0.005, 0.5, 40):
-        p = softmax(scores, float(t))[rows, list(truth)]
-        nll = float(-np.log(np.maximum(p, 1e-12)).mean())
-        if nll < best_nll:
-            best, best_nll = float(t), nll
-    return best
+    return best_temperature(scores, truth, np.geomspace(0.005, 0.5, 40), DEFAULT_TEMPERATURE)
 
 
 def fit_thresholds(

@@ -36,13 +36,32 @@ class Head:
     weight: float  # of the head's probabilities against the similarities'
 
     def probabilities(self, docs: npt.NDArray[np.float32]) -> Array:
-        return softmax_rows((docs @ self.coef.T + self.intercept) / self.temperature)
+        return softmax(docs @ self.coef.T + self.intercept, self.temperature)
 
 
-def softmax_rows(z: Array) -> Array:
-    z = z - z.max(axis=1, keepdims=True)
+def softmax(scores: Array, temperature: float) -> Array:
+    z = scores / temperature
+    z -= z.max(axis=-1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+    return e / e.sum(axis=-1, keepdims=True)  # type: ignore[no-any-return]
+
+
+def mean_nll(probs: Array, truth: Sequence[int] | npt.NDArray[np.int64]) -> float:
+    """The mean negative log-likelihood of the true classes under ``probs``."""
+    return float(-np.log(np.maximum(probs[np.arange(len(truth)), list(truth)], 1e-12)).mean())
+
+
+def best_temperature(
+    scores: Array, truth: Sequence[int] | npt.NDArray[np.int64], grid: Array, default: float
+) -> float:
+    """The softmax temperature in ``grid`` with the lowest :func:`mean_nll` (``default`` when
+    none is finite)."""
+    best, best_nll = default, math.inf
+    for t in grid:
+        nll = mean_nll(softmax(scores, float(t)), truth)
+        if nll < best_nll:
+            best, best_nll = float(t), nll
+    return best
 
 
 def _fit_lr(x: npt.NDArray[Any], y: npt.NDArray[np.int64], n_classes: int) -> tuple[Array, Array]:
@@ -85,17 +104,12 @@ def fit_head(
             np.vstack([docs[kept], points]), np.concatenate([y[kept], labels]), n_classes
         )
         logits[folds == f] = docs[held] @ coef.T + intercept
-    rows, gold = np.arange(len(cv)), y[cv]
-    temperature, best = 1.0, math.inf
-    for t in np.geomspace(0.05, 5.0, 41):
-        nll = float(-np.log(np.maximum(softmax_rows(logits / t)[rows, gold], 1e-12)).mean())
-        if nll < best:
-            temperature, best = float(t), nll
-    head_probs = softmax_rows(logits / temperature)
+    gold = y[cv]
+    temperature = best_temperature(logits, gold, np.geomspace(0.05, 5.0, 41), 1.0)
+    head_probs = softmax(logits, temperature)
     weight, best = 0.0, math.inf
     for w in BLENDS:
-        p = (1 - w) * similarity_probs[cv] + w * head_probs
-        nll = float(-np.log(np.maximum(p[rows, gold], 1e-12)).mean())
+        nll = mean_nll((1 - w) * similarity_probs[cv] + w * head_probs, gold)
         if nll < best:
             weight, best = w, nll
     if weight == 0.0:
