@@ -72,6 +72,7 @@ def make_labeler(
     """A labeler by registry name; ``openai`` takes its settings from the LLM connection
     ``llm``, ``model`` is the trained model ``model`` of ``project``. Embeddings go through
     the store's cache."""
+    from labelwise.embeddings.registry import get_encoder
     from labelwise.labelers import labeler_class
     from labelwise.labelers.embedding import EmbeddingLabeler
     from labelwise.labelers.openai import OpenAILabeler, options_from_connection
@@ -80,12 +81,6 @@ def make_labeler(
 
     cls = labeler_class(name)
     cache = StoreVectorCache(store)
-    encoder = None  # the project's (the English one without a project)
-    if project:
-        from labelwise.embeddings.registry import get_encoder
-
-        with store.session() as session:
-            encoder = get_encoder(get_project(session, project).encoder)
     if cls.name == "model":
         from labelwise.labelers.model import ModelLabeler
         from labelwise.training.predict import resolve
@@ -101,13 +96,20 @@ def make_labeler(
             raise LabelwiseError(
                 "an LLM connection is for the openai labeler; the embedded one needs none"
             )
+        encoder = None  # the project's; the English one without a project
+        if project:
+            with store.session() as session:
+                encoder = get_encoder(get_project(session, project).encoder)
         return EmbeddingLabeler(cache=cache, encoder=encoder)
     if cls is OpenAILabeler:
         if not llm:
             raise LabelwiseError("the openai labeler needs an LLM connection (add one first)")
         with store.session() as session:
             conn = get_connection(session, llm)
-            instructions = (get_project(session, project).prompt or "") if project else ""
+            settings = get_project(session, project) if project else None
+            instructions = (settings.prompt or "") if settings else ""
+            # few-shot examples are picked by the project's encoder
+            encoder = get_encoder(settings.encoder) if settings else None
             try:
                 opts = options_from_connection(conn, instructions=instructions, **(options or {}))
             except ValidationError as exc:
