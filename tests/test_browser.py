@@ -476,8 +476,11 @@ def test_audit_mode_labels_blind_and_reports(site: str, store: Store, browser: A
     page.click("#audit-draw button")
     page.wait_for_selector("#audit-doc")
     assert page.inner_text("#audit-left") == "3 waiting"
-    card = page.inner_text("#audit-doc").lower()  # blind: no suggestion, no label, no score
-    assert "suggest" not in card and "confidence" not in card and "right" not in card
+    # blind: nothing on the card but the document's own text says suggestion, label or score
+    # (the text itself may say "right away": the sample is random)
+    text = page.inner_text("#audit-text")
+    card = page.inner_text("#audit-doc").replace(text, "", 1).lower()
+    assert text and "suggest" not in card and "confidence" not in card and "right" not in card
     axe = pytest.importorskip("axe_playwright_python.sync_playwright").Axe()
     serious = [
         v["id"]
