@@ -2,7 +2,7 @@
 
     python bench/review_sim.py [--data ../shared/data] [--pool 1000] [--batch 50]
                                [--llm-accuracy 0.85] [--datasets banking77,sms_spam]
-                               [--resuggest]
+                               [--resuggest] [--encoder minilm] [--descriptions]
 
 A simulated reviewer answers from the gold labels. Each run starts from a fresh SQLite project
 holding a pool of unlabeled documents and 8 reviewed labels per class (the reviewer's first
@@ -54,8 +54,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.llm_server
 from sqlalchemy import select
 from tests.llm_server import FakeLLM, Server
 
+from labeler_bench import AG_DESCRIPTIONS, SMS_DESCRIPTIONS
+
 from labelwise.autolabel import make_labeler, suggest
 from labelwise.domain import DocumentRecord, ProjectKind
+from labelwise.embeddings.registry import get_encoder
 from labelwise.labelers.embedding import EmbeddingLabeler
 from labelwise.store import Store, decisions, open_store
 from labelwise.store import labels as rules
@@ -121,6 +124,9 @@ def ag_news(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 DATASETS = {"banking77": banking77, "sms_spam": sms_spam}
+AG_NEWS_DESCRIPTIONS = {  # the labeler bench's, under this bench's class names
+    n.replace("/", "-"): d for n, d in AG_DESCRIPTIONS.items()
+}
 
 
 @dataclass
@@ -142,14 +148,22 @@ class Run:
 class Sim:
     """One project in a fresh SQLite store: the pool, the gold labels, the reviewer."""
 
-    def __init__(self, tmp: Path, classes: list[str], pool: list[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        classes: list[str],
+        pool: list[tuple[str, str]],
+        encoder: str,
+        descriptions: dict[str, str],
+    ) -> None:
         self.store: Store = open_store(f"sqlite:///{tmp / 'sim.db'}")
         self.gold = {f"d{i:05d}": c for i, (_, c) in enumerate(pool)}
         self.generation = 0  # embedded suggestion runs so far
+        self.encoder = get_encoder(encoder)
         with self.store.session() as s:
-            p = create_project(s, "sim", ProjectKind.SINGLE_LABEL)
+            p = create_project(s, "sim", ProjectKind.SINGLE_LABEL, encoder=encoder)
             for c in classes:
-                add_class(s, p, c)
+                add_class(s, p, c, descriptions.get(c, ""))
         with self.store.session() as s:
             p = get_project(s, "sim")
             ids = {c.name: c.id for c in p.classes}
@@ -202,7 +216,7 @@ class Sim:
                     Suggestion.status == "pending",
                 )
             )
-        suggest(self.store, "sim", EmbeddingLabeler(cache=self.cache))
+        suggest(self.store, "sim", EmbeddingLabeler(encoder=self.encoder, cache=self.cache))
         self.generation += 1  # each run is a generation, as each autolabel job is
         with self.store.session() as s:
             s.execute(
@@ -320,12 +334,18 @@ def main() -> None:
     parser.add_argument("--resuggest", action="store_true", help="Add the re-suggested path.")
     parser.add_argument("--ag-news", help="AG News' test.csv, for --datasets ag_news")
     parser.add_argument("--paths", default="", help="Only these paths (names joined by ;).")
+    parser.add_argument("--encoder", default="minilm", help="The project's encoder.")
+    parser.add_argument(
+        "--descriptions", action="store_true", help="Give the classes one-line descriptions."
+    )
     args = parser.parse_args()
     root = Path(args.data)
     for name in args.datasets.split(","):
         classes, rows = ag_news(Path(args.ag_news)) if name == "ag_news" else DATASETS[name](root)
         rng = random.Random(args.seed)
         pool = rng.sample(rows, args.pool)
+        described = {"sms_spam": SMS_DESCRIPTIONS, "ag_news": AG_NEWS_DESCRIPTIONS}
+        descriptions = described.get(name, {}) if args.descriptions else {}
         runs = []
         answers, confidence = llm_answers(pool, classes, args.llm_accuracy, args.seed)
         fake = FakeLLM(gold=answers, confidence=confidence)
@@ -338,7 +358,7 @@ def main() -> None:
             for path in paths:
                 with tempfile.TemporaryDirectory() as tmp:
                     started = time.perf_counter()
-                    sim = Sim(Path(tmp), classes, pool)
+                    sim = Sim(Path(tmp), classes, pool, args.encoder, descriptions)
                     sim.connect(server.url)
                     run = Run(path, len(pool), seed_decisions=sim.seed())
                     before = len(fake.requests)
@@ -370,7 +390,10 @@ def main() -> None:
                 1.0,
             )
         )
-        print(f"\n{name}: pool {len(pool):,}, {len(classes)} classes, batches of {args.batch}")
+        print(
+            f"\n{name}: pool {len(pool):,}, {len(classes)} classes, batches of {args.batch}, "
+            f"encoder {args.encoder}{', descriptions' if descriptions else ''}"
+        )
         print(
             f"{'path':<24} {'decisions/1000':>15} {'(+start)':>9} {'LLM req.':>9} "
             f"{'right':>7} {'rounds':>7} {'seconds':>8}  accepted at 0.95: n@real precision"

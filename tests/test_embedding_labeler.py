@@ -232,6 +232,40 @@ def test_the_head_learns_what_similarity_misses_and_is_left_out_when_it_cannot()
     assert fit_head(x[:20], one.tolist(), points, [0, 1], 2, np.ones((20, 2)) / 2) is None
 
 
+def test_the_head_reads_the_words_when_they_tell_and_the_embeddings_do_not() -> None:
+    """Question types: the class is in the question word ("who" / "how many"), the topic (all an
+    embedding hears here: random vectors) says nothing. Out of fold the head chooses to read
+    the words, and then labels new questions by them."""
+    from labelwise.labelers.embedding import softmax
+    from labelwise.labelers.head import fit_head
+
+    rng = np.random.default_rng(5)
+    topics = ["the river", "Mozart", "the moon", "bread", "Lisbon", "chess", "the Nile", "tea"]
+    starts = [
+        ["who wrote about", "who painted", "who first saw"],
+        ["how many people saw", "how many songs name"],
+    ]
+
+    def questions(n: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        y = rng.integers(0, 2, n)
+        texts = [f"{rng.choice(starts[c])} {rng.choice(topics)} ?" for c in y]
+        x = rng.normal(0, 1, (n, 16))
+        return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32), y, texts
+
+    x, y, texts = questions(40)
+    test_x, test_y, test_texts = questions(200)
+    points = rng.normal(0, 1, (2, 16)).astype(np.float32)
+    point_texts = ["person", "number"]
+    similar = softmax(x @ points.T, 0.05)
+    head = fit_head(x, y.tolist(), points, [0, 1], 2, similar, texts, point_texts)
+    assert head is not None and head.words is not None
+    learned = head.probabilities(test_x, test_texts).argmax(1)
+    assert (learned == test_y).mean() > 0.95
+    # without the texts it cannot: the embeddings are noise
+    blind = fit_head(x, y.tolist(), points, [0, 1], 2, similar)
+    assert blind is None or (blind.probabilities(test_x).argmax(1) == test_y).mean() < 0.75
+
+
 def test_multi_label_suggests_only_classes_near_the_best() -> None:
     """Per-class thresholds fitted on a few positives can be low; a class far below the best
     one is not suggested even above its threshold."""

@@ -141,6 +141,8 @@ class EmbeddingLabeler(Labeler):
                     [*range(len(names)), *(cls for cls, _ in example_texts)],
                     len(names),
                     softmax(loo, model.temperature),
+                    [e.text for e in labeled],
+                    [*(c.text for c in task.classes), *(t for _, t in example_texts)],
                 )
             else:
                 model.thresholds = fit_thresholds(loo, truth)
@@ -175,7 +177,8 @@ class EmbeddingLabeler(Labeler):
             scores = softmax(scores, model.temperature)
             if model.head is not None:
                 w = model.head.weight
-                scores = (1 - w) * scores + w * model.head.probabilities(vecs)
+                texts = [d.text for d in docs]
+                scores = (1 - w) * scores + w * model.head.probabilities(vecs, texts)
         return [self._decide(task, model, doc, row) for doc, row in zip(docs, scores, strict=True)]
 
     def _decide(
@@ -184,7 +187,10 @@ class EmbeddingLabeler(Labeler):
         """The suggestion(s) for one document from its row: class probabilities
         (single-label) or similarity scores (multi-label)."""
         allowed = np.array([n not in doc.exclude for n in model.names])
-        out = Outcome(doc.id, confidence_source="softmax over similarities")
+        source = "softmax over similarities"
+        if model.head is not None:
+            source += " blended with a logistic head" + (" on words too" if model.head.words else "")
+        out = Outcome(doc.id, confidence_source=source)
         if not allowed.any():
             return out
         if task.kind == ProjectKind.SINGLE_LABEL:  # row: probabilities
