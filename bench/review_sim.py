@@ -1,7 +1,7 @@
 """How many human decisions does it take to reach a dataset whose labels are 95 % right?
 
     python bench/review_sim.py [--data ../shared/data] [--pool 1000] [--batch 50]
-                               [--llm-accuracy 0.85] [--datasets banking77,sms_spam]
+                               [--llm-accuracy 0.85] [--datasets banking77,sms_spam,goemotions]
                                [--resuggest] [--encoder minilm] [--descriptions]
 
 A simulated reviewer answers from the gold labels. Each run starts from a fresh SQLite project
@@ -30,6 +30,11 @@ Paths compared on each dataset:
 - **plain** (counted, not run): the LLM labels every document and a person reviews every
   suggestion: one request and one decision per document.
 
+Data sets: Banking77, SMS spam and GoEmotions (multi-label: 28 emotions; the reviewer's one
+decision gives a document all its gold classes, a document is right when it has exactly its gold
+classes, and an acceptance's precision counts the accepted classes that are gold) from the shared
+data; AG News from where you keep it (``--ag-news``).
+
 Prints one table per dataset: human decisions per 1,000 documents (with and without the 8 per
 class of the start), LLM requests, the final share of right labels, and the real precision of
 every acceptance made at the 0.95 target.
@@ -51,10 +56,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.llm_server
 
+from labeler_bench import AG_DESCRIPTIONS, SMS_DESCRIPTIONS
 from sqlalchemy import select
 from tests.llm_server import FakeLLM, Server
-
-from labeler_bench import AG_DESCRIPTIONS, SMS_DESCRIPTIONS
 
 from labelwise.autolabel import make_labeler, suggest
 from labelwise.domain import DocumentRecord, ProjectKind
@@ -80,50 +84,66 @@ DOCS_PER_REQUEST = 4
 
 
 def llm_answers(
-    pool: list[tuple[str, str]], classes: list[str], accuracy: float, seed: int
+    pool: list[tuple[str, Gold]], classes: list[str], accuracy: float, seed: int
 ) -> tuple[dict[str, list[str]], dict[str, float]]:
     """What the loopback LLM answers for each text, and the probability its logprobs give the
-    answer: right with ``accuracy``; informative but imperfect, a right answer's probability
-    is drawn from Beta(8, 2) (mean 0.8) and a wrong one's from Beta(3, 3) (mean 0.5)."""
+    answer: right (every gold class) with ``accuracy``, else one class that is not; its
+    logprobs informative but imperfect: a right answer's probability is drawn from Beta(8, 2)
+    (mean 0.8) and a wrong one's from Beta(3, 3) (mean 0.5)."""
     rng = random.Random(seed)
     answers, confidence = {}, {}
     for text, gold in pool:
         right = rng.random() < accuracy
-        answers[text] = [gold if right else rng.choice([c for c in classes if c != gold])]
+        answers[text] = list(gold) if right else [rng.choice([c for c in classes if c not in gold])]
         confidence[text] = rng.betavariate(8, 2) if right else rng.betavariate(3, 3)
     return answers, confidence
 
 
-def banking77(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+Gold = tuple[str, ...]  # a document's classes (one in a single-label data set)
+Data = tuple[ProjectKind, list[str], list[tuple[str, Gold]]]
+
+
+def banking77(root: Path) -> Data:
     with (root / "banking77/train.csv").open(encoding="utf-8", newline="") as fh:  # one name ends
-        rows = [(r["text"], r["category"].rstrip("?")) for r in csv.DictReader(fh)]  # with "?"
-    return sorted({c for _, c in rows}), rows
+        rows = [(r["text"], (r["category"].rstrip("?"),)) for r in csv.DictReader(fh)]  # with "?"
+    return ProjectKind.SINGLE_LABEL, sorted({c for _, (c,) in rows}), rows
 
 
-def sms_spam(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+def goemotions(root: Path) -> Data:
+    """GoEmotions' train part: Reddit comments, 28 emotions (neutral among them), multi-label."""
+    names = (root / "goemotions/labels.txt").read_text(encoding="utf-8").split()
+    rows = []
+    with (root / "goemotions/train.tsv").open(encoding="utf-8") as fh:
+        for line in fh:
+            text, ids, _ = line.rstrip("\n").split("\t")
+            rows.append((text, tuple(names[int(i)] for i in ids.split(","))))
+    return ProjectKind.MULTI_LABEL, names, rows
+
+
+def sms_spam(root: Path) -> Data:
     rows = []
     with (root / "sms_spam/SMSSpamCollection").open(encoding="utf-8") as fh:
         for i, line in enumerate(fh):
             label, _, text = line.rstrip("\n").partition("\t")
             if i == 0 and label.lower() == "label":
                 continue
-            rows.append((text, label))
-    return ["ham", "spam"], rows
+            rows.append((text, (label,)))
+    return ProjectKind.SINGLE_LABEL, ["ham", "spam"], rows
 
 
-def ag_news(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
+def ag_news(path: Path) -> Data:
     """AG News' test.csv (label,title,description; research use, read from where you keep it:
     ``--datasets ag_news --data`` is its path)."""
     names = {"1": "World", "2": "Sports", "3": "Business", "4": "Sci-Tech"}
     with path.open(encoding="utf-8", newline="") as fh:
         rows = [
-            (f"{r['title']}. {r['description']}".replace("\\", " "), names[r["label"]])
+            (f"{r['title']}. {r['description']}".replace("\\", " "), (names[r["label"]],))
             for r in csv.DictReader(fh)
         ]
-    return sorted(names.values()), rows
+    return ProjectKind.SINGLE_LABEL, sorted(names.values()), rows
 
 
-DATASETS = {"banking77": banking77, "sms_spam": sms_spam}
+DATASETS = {"banking77": banking77, "sms_spam": sms_spam, "goemotions": goemotions}
 AG_NEWS_DESCRIPTIONS = {  # the labeler bench's, under this bench's class names
     n.replace("/", "-"): d for n, d in AG_DESCRIPTIONS.items()
 }
@@ -151,8 +171,9 @@ class Sim:
     def __init__(
         self,
         tmp: Path,
+        kind: ProjectKind,
         classes: list[str],
-        pool: list[tuple[str, str]],
+        pool: list[tuple[str, Gold]],
         encoder: str,
         descriptions: dict[str, str],
     ) -> None:
@@ -161,7 +182,7 @@ class Sim:
         self.generation = 0  # embedded suggestion runs so far
         self.encoder = get_encoder(encoder)
         with self.store.session() as s:
-            p = create_project(s, "sim", ProjectKind.SINGLE_LABEL, encoder=encoder)
+            p = create_project(s, "sim", kind, encoder=encoder)
             for c in classes:
                 add_class(s, p, c, descriptions.get(c, ""))
         with self.store.session() as s:
@@ -177,7 +198,7 @@ class Sim:
         self.orders: list[tuple[str, float]] = [("informative", 0.5), ("sample", 0.5)]
 
     def label(self, names: list[str]) -> None:
-        """The reviewer gives each document its gold class (one decision each)."""
+        """The reviewer gives each document its gold classes (one decision each)."""
         with self.store.session() as s:
             p = get_project(s, "sim")
             by_name = {c.name: c for c in p.classes}
@@ -185,13 +206,23 @@ class Sim:
                 select(Document).where(Document.project_id == p.id, Document.name.in_(names))
             )
             for doc in docs:
-                rules.set_labels(s, p, doc, [by_name[self.gold[doc.name]]])
+                gold = [by_name[c] for c in self.gold[doc.name]]
+                rules.set_labels(s, p, doc, gold)
+                if p.kind == ProjectKind.MULTI_LABEL:  # and says no to the other classes
+                    for sid in s.scalars(
+                        select(Suggestion.id).where(
+                            Suggestion.document_id == doc.id,
+                            Suggestion.status == "pending",
+                            Suggestion.class_id.not_in([c.id for c in gold]),
+                        )
+                    ).all():
+                        rules.reject(s, p, sid)
 
     def seed(self) -> int:
         per: dict[str, list[str]] = defaultdict(list)
-        for name, c in self.gold.items():
-            if len(per[c]) < SEED_PER_CLASS:
-                per[c].append(name)
+        for name, gold in self.gold.items():
+            if len(per[gold[0]]) < SEED_PER_CLASS:
+                per[gold[0]].append(name)
         chosen = [n for names in per.values() for n in names]
         self.label(chosen)
         return len(chosen)
@@ -264,7 +295,7 @@ class Sim:
                 result = accept_at_precision(s, p, PRECISION, labeler)
             if result.accepted:
                 new = [v for k, v in self.accepted_by_threshold().items() if k not in before]
-                right = sum(self.gold[d] == c for d, c in new)
+                right = sum(c in self.gold[d] for d, c in new)
                 run.acceptances.append((len(new), right / len(new)))
 
     def right_share(self) -> float:
@@ -276,7 +307,11 @@ class Sim:
                 .join(LabelClass, LabelClass.id == Label.class_id)
                 .where(Document.project_id == p.id)
             ).all()
-        return sum(self.gold[d] == c for d, c in rows) / len(self.gold)
+        labels: dict[str, set[str]] = defaultdict(set)
+        for d, c in rows:
+            labels[d].add(c)
+        # right: exactly the gold classes (in a multi-label set, none missing and none extra)
+        return sum(labels[d] == set(g) for d, g in self.gold.items()) / len(self.gold)
 
     def review(self, n: int) -> int:
         """The reviewer decides on the ``n`` most informative documents (unlabeled ones without
@@ -341,7 +376,9 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(args.data)
     for name in args.datasets.split(","):
-        classes, rows = ag_news(Path(args.ag_news)) if name == "ag_news" else DATASETS[name](root)
+        kind, classes, rows = (
+            ag_news(Path(args.ag_news)) if name == "ag_news" else DATASETS[name](root)
+        )
         rng = random.Random(args.seed)
         pool = rng.sample(rows, args.pool)
         described = {"sms_spam": SMS_DESCRIPTIONS, "ag_news": AG_NEWS_DESCRIPTIONS}
@@ -358,7 +395,7 @@ def main() -> None:
             for path in paths:
                 with tempfile.TemporaryDirectory() as tmp:
                     started = time.perf_counter()
-                    sim = Sim(Path(tmp), classes, pool, args.encoder, descriptions)
+                    sim = Sim(Path(tmp), kind, classes, pool, args.encoder, descriptions)
                     sim.connect(server.url)
                     run = Run(path, len(pool), seed_decisions=sim.seed())
                     before = len(fake.requests)
