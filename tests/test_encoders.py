@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from labelwise.cli import app
 from labelwise.domain import LabelwiseError
 from labelwise.embeddings.e5 import MODEL_ID as E5_ID
 from labelwise.embeddings.encoder import MODEL_ID as MINILM_ID
+from labelwise.embeddings.encoder import FastEncoder
 from labelwise.embeddings.registry import (
     ENGLISH,
     MULTILINGUAL,
@@ -139,7 +141,36 @@ def test_set_encoder_re_embeds_as_a_job_and_retraining_follows(
     assert artifact.embedding_model == E5_ID and result.evaluation["accuracy"] >= 0.5
 
 
+def test_the_fast_encoder_is_made_once_from_the_installed_model(tmp_path: Path) -> None:
+    """minilm-fast: the installed model with int8 products, built in the home's models folder
+    on first use and read from there after; its vectors are close to the exact ones and rank
+    the same neighbours."""
+    texts = [
+        "my card payment was declined at the shop",
+        "the card was refused when I paid",
+        "how do I change my PIN",
+        "I want to set a new PIN number",
+        "Der Zug nach Wien hat Verspätung",
+    ]
+    fast = FastEncoder(folder=tmp_path)
+    vectors = fast.encode(texts)
+    built = list(tmp_path.glob("minilm-q8dyn-*.onnx"))
+    assert len(built) == 1 and [p.name for p in tmp_path.iterdir()] == [built[0].name]
+    stamp = built[0].stat().st_mtime_ns
+    again = FastEncoder(folder=tmp_path).encode(texts)
+    assert built[0].stat().st_mtime_ns == stamp  # read, not made again
+    assert np.allclose(vectors, again, atol=1e-6)
+    exact = get_encoder(ENGLISH).encode(texts)
+    assert ((vectors * exact).sum(1) > 0.97).all()
+    assert fast.model_id != get_encoder(ENGLISH).model_id  # its vectors are cached apart
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -1)
+    assert sims.argmax(1)[:4].tolist() == (exact @ exact.T - 2 * np.eye(5)).argmax(1)[:4].tolist()
+    assert sims.argmax(1)[:4].tolist() == [1, 0, 3, 2]
+
+
 def test_a_trained_model_keeps_the_encoder_it_was_fitted_on() -> None:
+    assert encoder_for_model(FastEncoder.model_id) is get_encoder("minilm-fast")
     assert encoder_for_model(MINILM_ID) is get_encoder(ENGLISH)
     assert encoder_for_model("all-MiniLM-L6-v2-onnx-int8") is get_encoder(ENGLISH)  # before +chunks
     assert encoder_for_model(E5_ID) is get_encoder(MULTILINGUAL)
@@ -161,7 +192,7 @@ def test_api_creates_lists_and_changes_encoders(client: Client) -> None:
     status, body, _ = c("POST", "/api/projects", {"name": "x", "encoder": "bert"})
     assert status == 400 and "unknown" in body["error"]["message"]
     status, body, _ = c("GET", "/api/encoders")
-    assert status == 200 and {e["name"] for e in body} == {ENGLISH, MULTILINGUAL}
+    assert status == 200 and {e["name"] for e in body} == {ENGLISH, "minilm-fast", MULTILINGUAL}
     status, body, _ = c("PUT", "/api/projects/p/encoder", {"encoder": MULTILINGUAL})
     assert status == 200 and body["previous"] == ENGLISH and body["job_id"], body
     from tests.test_web_api import wait

