@@ -266,6 +266,14 @@ def test_the_head_reads_the_words_when_they_tell_and_the_embeddings_do_not() -> 
     assert blind is None or (blind.probabilities(test_x).argmax(1) == test_y).mean() < 0.75
 
 
+def test_every_confidence_source_fits_its_column() -> None:
+    from labelwise.labelers.embedding import MULTI_SOURCE, SOURCES
+    from labelwise.store.models import Suggestion
+
+    width = Suggestion.__table__.c.confidence_source.type.length
+    assert all(len(s) <= width for s in (*SOURCES, MULTI_SOURCE))
+
+
 def test_multi_label_suggests_only_classes_near_the_best() -> None:
     """Per-class thresholds fitted on a few positives can be low; a class far below the best
     one is not suggested even above its threshold."""

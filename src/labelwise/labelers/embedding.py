@@ -187,12 +187,7 @@ class EmbeddingLabeler(Labeler):
         """The suggestion(s) for one document from its row: class probabilities
         (single-label) or similarity scores (multi-label)."""
         allowed = np.array([n not in doc.exclude for n in model.names])
-        source = "softmax over similarities"
-        if model.head is not None:
-            source += " blended with a logistic head" + (
-                " on words too" if model.head.words else ""
-            )
-        out = Outcome(doc.id, confidence_source=source)
+        out = Outcome(doc.id, confidence_source=confidence_source(model))
         if not allowed.any():
             return out
         if task.kind == ProjectKind.SINGLE_LABEL:  # row: probabilities
@@ -211,8 +206,23 @@ class EmbeddingLabeler(Labeler):
             if (row[j] >= thr and near) or (not out.predictions and row[j] == top):
                 conf = 1 / (1 + math.exp(-(row[j] - thr) / model.temperature))
                 out.predictions.append(Prediction(model.names[j], round(conf, 6)))
-        out.confidence_source = "sigmoid of similarity minus class threshold"
+        out.confidence_source = MULTI_SOURCE
         return out
+
+
+SOURCES = (  # what a single-label suggestion's confidence is (stored, at most 40 characters)
+    "softmax over similarities",
+    "similarities and a logistic head",
+    "similarities, logistic head, words",
+)
+MULTI_SOURCE = "sigmoid of similarity minus threshold"
+
+
+def confidence_source(model: Model) -> str:
+    """Which of :data:`SOURCES` gave a single-label suggestion's confidence."""
+    if model.head is None:
+        return SOURCES[0]
+    return SOURCES[2] if model.head.words else SOURCES[1]
 
 
 def fit_alpha(
