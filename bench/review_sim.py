@@ -270,7 +270,9 @@ class Sim:
             self.store,
             "openai",
             llm="sim-llm",
-            options={"few_shot": 0, "docs_per_request": DOCS_PER_REQUEST},
+            # one request at a time: the suggestions are stored in the same order in every run,
+            # so a run repeats itself (the random-sample review order depends on their ids)
+            options={"few_shot": 0, "docs_per_request": DOCS_PER_REQUEST, "concurrency": 1},
             project="sim",
         )
         return suggest(self.store, "sim", labeler, below=below).documents
