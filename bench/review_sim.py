@@ -133,7 +133,7 @@ def sms_spam(root: Path) -> Data:
 
 def ag_news(path: Path) -> Data:
     """AG News' test.csv (label,title,description; research use, read from where you keep it:
-    ``--datasets ag_news --data`` is its path)."""
+    ``--datasets ag_news --ag-news PATH``)."""
     names = {"1": "World", "2": "Sports", "3": "Business", "4": "Sci-Tech"}
     with path.open(encoding="utf-8", newline="") as fh:
         rows = [

@@ -137,7 +137,7 @@ def fit_head(
         logits = np.zeros((len(cv), n_classes))
         for f in range(FOLDS):
             held, kept = cv[folds == f], np.setdiff1d(np.arange(len(y)), cv[folds == f])
-            train_x, held_x = _features(docs, points, texts, kept, held, read_words)
+            train_x, held_x, _ = _features(docs, points, texts, kept, held, read_words)
             coef, intercept = _fit_lr(train_x, np.concatenate([y[kept], labels]), n_classes)
             logits[folds == f] = np.asarray(held_x @ coef.T) + intercept
         temperature = best_temperature(logits, gold, np.geomspace(0.05, 5.0, 41), 1.0)
@@ -150,8 +150,7 @@ def fit_head(
     if weight == 0.0:
         return None
     everything = np.arange(len(y))
-    words = Words([*texts[0], *texts[1]]) if read_words else None
-    x, _ = _features(docs, points, texts, everything, everything[:0], read_words, words)
+    x, _, words = _features(docs, points, texts, everything, everything[:0], read_words)
     coef, intercept = _fit_lr(x, np.concatenate([y, labels]), n_classes)
     return Head(coef, intercept, temperature, weight, words)
 
@@ -163,15 +162,15 @@ def _features(
     kept: npt.NDArray[np.int64],
     held: npt.NDArray[np.int64],
     read_words: bool,
-    words: Words | None = None,
-) -> tuple[Any, Any]:
-    """The features to fit on (the ``kept`` documents, then the class points) and those of the
-    ``held`` documents; with ``read_words``, the words are fitted on the kept texts alone."""
+) -> tuple[Any, Any, Words | None]:
+    """The features to fit on (the ``kept`` documents, then the class points), those of the
+    ``held`` documents, and the words read: with ``read_words``, fitted on the kept texts
+    alone."""
     train_vecs = np.vstack([docs[kept], points])
     if not read_words:
-        return train_vecs, docs[held]
+        return train_vecs, docs[held], None
     doc_texts, point_texts = texts
     train_texts = [*(doc_texts[i] for i in kept), *point_texts]
-    words = words or Words(train_texts)
+    words = Words(train_texts)
     held_x = words.features(docs[held], [doc_texts[i] for i in held]) if len(held) else None
-    return words.features(train_vecs, train_texts), held_x
+    return words.features(train_vecs, train_texts), held_x, words
