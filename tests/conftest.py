@@ -18,6 +18,20 @@ PG_URL = os.environ.get("LABELWISE_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def models_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One folder for the models labelwise makes (the fast English encoder's), shared by every
+    test and the processes they start, instead of one per test's home (or the user's own)."""
+    folder = tmp_path_factory.mktemp("models")
+    before = os.environ.get("LABELWISE_MODELS")
+    os.environ["LABELWISE_MODELS"] = str(folder)
+    yield folder
+    if before is None:
+        del os.environ["LABELWISE_MODELS"]
+    else:
+        os.environ["LABELWISE_MODELS"] = before
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database on each backend."""

@@ -225,7 +225,7 @@ def test_new_project_import_llm_wizard_and_bulk_review(
     page.check('#new-project input[value="multi_label"]')
     page.click("#new-project button[type=submit]")
     page.wait_for_url(re.compile(r".*/projects/mail$"))
-    assert "sentence encoder minilm" in page.inner_text("#encoder")
+    assert "sentence encoder minilm-fast" in page.inner_text("#encoder")
     page.set_input_files("#import input[type=file]", str(csv))
     page.check('#import input[name="create_classes"]')
     page.click("#import button[type=submit]")

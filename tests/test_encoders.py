@@ -19,6 +19,8 @@ from labelwise.embeddings.encoder import MODEL_ID as MINILM_ID
 from labelwise.embeddings.encoder import FastEncoder
 from labelwise.embeddings.registry import (
     ENGLISH,
+    MINILM,
+    MINILM_FAST,
     MULTILINGUAL,
     choose_encoder,
     encoder_for_model,
@@ -114,12 +116,12 @@ def test_set_encoder_re_embeds_as_a_job_and_retraining_follows(
     assert unembedded(get_store(), ["new-1", "new-2"], E5_ID) == {"new-1", "new-2"}
     with get_store().session() as s:
         models = set(s.scalars(select(Suggestion.model)))
-    assert models == {MINILM_ID}
+    assert models == {get_encoder(ENGLISH).model_id}
     changed = cli(runner, "project", "set-encoder", "p", MULTILINGUAL)
     assert changed["previous"] == ENGLISH and changed["job_id"] is not None
     job = cli(runner, "job", "show", str(changed["job_id"]))
     assert job["status"] == "succeeded" and job["done"] == job["total"] == 2, job
-    assert unembedded(get_store(), ["new-1", "new-2"], MINILM_ID) == set()
+    assert unembedded(get_store(), ["new-1", "new-2"], get_encoder(ENGLISH).model_id) == set()
     assert unembedded(get_store(), ["new-1", "new-2"], E5_ID) == set()
     with get_store().session() as s:
         by_model = dict(
@@ -160,9 +162,9 @@ def test_the_fast_encoder_is_made_once_from_the_installed_model(tmp_path: Path) 
     again = FastEncoder(folder=tmp_path).encode(texts)
     assert built[0].stat().st_mtime_ns == stamp  # read, not made again
     assert np.allclose(vectors, again, atol=1e-6)
-    exact = get_encoder(ENGLISH).encode(texts)
+    exact = get_encoder(MINILM).encode(texts)
     assert ((vectors * exact).sum(1) > 0.97).all()
-    assert fast.model_id != get_encoder(ENGLISH).model_id  # its vectors are cached apart
+    assert fast.model_id != get_encoder(MINILM).model_id  # its vectors are cached apart
     sims = vectors @ vectors.T
     np.fill_diagonal(sims, -1)
     assert sims.argmax(1)[:4].tolist() == (exact @ exact.T - 2 * np.eye(5)).argmax(1)[:4].tolist()
@@ -170,9 +172,10 @@ def test_the_fast_encoder_is_made_once_from_the_installed_model(tmp_path: Path) 
 
 
 def test_a_trained_model_keeps_the_encoder_it_was_fitted_on() -> None:
-    assert encoder_for_model(FastEncoder.model_id) is get_encoder("minilm-fast")
-    assert encoder_for_model(MINILM_ID) is get_encoder(ENGLISH)
-    assert encoder_for_model("all-MiniLM-L6-v2-onnx-int8") is get_encoder(ENGLISH)  # before +chunks
+    assert encoder_for_model(FastEncoder.model_id) is get_encoder(MINILM_FAST)
+    assert encoder_for_model(MINILM_ID) is get_encoder(MINILM)
+    assert encoder_for_model("all-MiniLM-L6-v2-onnx-int8") is get_encoder(MINILM)  # before +chunks
+    assert encoder_for_model("") is get_encoder(MINILM)  # before vectors carried an id
     assert encoder_for_model(E5_ID) is get_encoder(MULTILINGUAL)
     with pytest.raises(LabelwiseError, match="retrain it"):
         encoder_for_model("some-other-model")
@@ -192,7 +195,7 @@ def test_api_creates_lists_and_changes_encoders(client: Client) -> None:
     status, body, _ = c("POST", "/api/projects", {"name": "x", "encoder": "bert"})
     assert status == 400 and "unknown" in body["error"]["message"]
     status, body, _ = c("GET", "/api/encoders")
-    assert status == 200 and {e["name"] for e in body} == {ENGLISH, "minilm-fast", MULTILINGUAL}
+    assert status == 200 and {e["name"] for e in body} == {MINILM, MINILM_FAST, MULTILINGUAL}
     status, body, _ = c("PUT", "/api/projects/p/encoder", {"encoder": MULTILINGUAL})
     assert status == 200 and body["previous"] == ENGLISH and body["job_id"], body
     from tests.test_web_api import wait

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from labelwise.domain import Conflict, LabelwiseError, NotFound, ProjectKind
+from labelwise.embeddings.registry import ENGLISH
 from labelwise.ingest.importer import ImportReport, run_import
 from labelwise.ingest.records import ImportFailure, Options
 from labelwise.store import Store
@@ -299,7 +300,7 @@ def test_azure_import_creates_the_project(store: Store, tmp_path: Path) -> None:
     with store.session() as s:
         p = get_project(s, "az")
         assert (p.kind, p.language, p.description) == ("single_label", "en-us", "from azure")
-        assert p.encoder == "minilm"
+        assert p.encoder == ENGLISH
     assert stored(store, "az") == {
         "one.txt": ("first text", ["Billing"], "train"),
         "two.txt": ("second text", [], "test"),

