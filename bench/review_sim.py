@@ -2,7 +2,7 @@
 
     python bench/review_sim.py [--data ../shared/data] [--pool 1000] [--batch 50]
                                [--llm-accuracy 0.85] [--datasets banking77,sms_spam,goemotions]
-                               [--resuggest] [--encoder minilm] [--descriptions]
+                               [--resuggest] [--encoder minilm-fast] [--descriptions]
 
 A simulated reviewer answers from the gold labels. Each run starts from a fresh SQLite project
 holding a pool of unlabeled documents and 8 reviewed labels per class (the reviewer's first
@@ -62,7 +62,7 @@ from tests.llm_server import FakeLLM, Server
 
 from labelwise.autolabel import make_labeler, suggest
 from labelwise.domain import DocumentRecord, ProjectKind
-from labelwise.embeddings.registry import get_encoder
+from labelwise.embeddings.registry import ENGLISH, get_encoder
 from labelwise.labelers.embedding import EmbeddingLabeler
 from labelwise.store import Store, decisions, open_store
 from labelwise.store import labels as rules
@@ -371,7 +371,7 @@ def main() -> None:
     parser.add_argument("--resuggest", action="store_true", help="Add the re-suggested path.")
     parser.add_argument("--ag-news", help="AG News' test.csv, for --datasets ag_news")
     parser.add_argument("--paths", default="", help="Only these paths (names joined by ;).")
-    parser.add_argument("--encoder", default="minilm", help="The project's encoder.")
+    parser.add_argument("--encoder", default=ENGLISH, help="The project's encoder.")
     parser.add_argument(
         "--descriptions", action="store_true", help="Give the classes one-line descriptions."
     )

@@ -267,11 +267,11 @@ def test_the_head_reads_the_words_when_they_tell_and_the_embeddings_do_not() -> 
 
 
 def test_every_confidence_source_fits_its_column() -> None:
-    from labelwise.labelers.embedding import MULTI_SOURCE, SOURCES
+    from labelwise.labelers.embedding import Source
     from labelwise.store.models import Suggestion
 
     width = Suggestion.__table__.c.confidence_source.type.length
-    assert all(len(s) <= width for s in (*SOURCES, MULTI_SOURCE))
+    assert all(len(s) <= width for s in Source)
 
 
 def test_multi_label_suggests_only_classes_near_the_best() -> None:

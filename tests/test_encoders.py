@@ -4,6 +4,7 @@ with re-embedding as a job, remembered by trained models; the multilingual one i
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,10 +144,12 @@ def test_set_encoder_re_embeds_as_a_job_and_retraining_follows(
     assert artifact.embedding_model == E5_ID and result.evaluation["accuracy"] >= 0.5
 
 
-def test_the_fast_encoder_is_made_once_from_the_installed_model(tmp_path: Path) -> None:
-    """minilm-fast: the installed model with int8 products, built in the home's models folder
-    on first use and read from there after; its vectors are close to the exact ones and rank
-    the same neighbours."""
+def test_the_fast_encoder_is_made_once_from_the_installed_model(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """minilm-fast: the installed model with int8 products, built in the models folder on first
+    use (quietly: none of the quantizer's advice reaches the user's log) and read from there
+    after; its vectors are close to the exact ones and rank the same neighbours."""
     texts = [
         "my card payment was declined at the shop",
         "the card was refused when I paid",
@@ -154,8 +157,13 @@ def test_the_fast_encoder_is_made_once_from_the_installed_model(tmp_path: Path) 
         "I want to set a new PIN number",
         "Der Zug nach Wien hat Verspätung",
     ]
+    caplog.set_level(logging.INFO)
     fast = FastEncoder(folder=tmp_path)
     vectors = fast.encode(texts)
+    assert not [r for r in caplog.records if "onnxruntime" in r.pathname], caplog.records
+    assert not logging.getLogger().filters  # the root logger is left as it was
+    logging.getLogger("labelwise.test").warning("still heard")
+    assert caplog.records[-1].getMessage() == "still heard"
     built = list(tmp_path.glob("minilm-q8dyn-*.onnx"))
     assert len(built) == 1 and [p.name for p in tmp_path.iterdir()] == [built[0].name]
     stamp = built[0].stat().st_mtime_ns

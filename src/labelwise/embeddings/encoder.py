@@ -156,14 +156,23 @@ def quantized(installed: Path, folder: Path) -> Path:
         ort.InferenceSession(str(installed), opts, providers=["CPUExecutionProvider"])
         out = Path(tmp) / "q8.onnx"
         root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.ERROR)  # the quantizer advises pre-processing on the root logger
+        root.addFilter(_quantizer_advice)  # it advises pre-processing on the root logger
         try:
             quantize_dynamic(folded, out, weight_type=QuantType.QInt8, per_channel=True)
         finally:
-            root.setLevel(level)
+            root.removeFilter(_quantizer_advice)
         os.replace(out, target)  # whole or not at all, even with two processes at it
     return target
+
+
+def _quantizer_advice(record: logging.LogRecord) -> bool:
+    """False for the warnings onnxruntime's quantization tools log (on the root logger) while
+    labelwise quantizes; every other record passes."""
+    return not (
+        record.levelno <= logging.WARNING
+        and "onnxruntime" in record.pathname
+        and "quantization" in record.pathname
+    )
 
 
 def normalize(m: Matrix) -> Matrix:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -206,23 +207,24 @@ class EmbeddingLabeler(Labeler):
             if (row[j] >= thr and near) or (not out.predictions and row[j] == top):
                 conf = 1 / (1 + math.exp(-(row[j] - thr) / model.temperature))
                 out.predictions.append(Prediction(model.names[j], round(conf, 6)))
-        out.confidence_source = MULTI_SOURCE
+        out.confidence_source = Source.MULTI
         return out
 
 
-SOURCES = (  # what a single-label suggestion's confidence is (stored, at most 40 characters)
-    "softmax over similarities",
-    "similarities and a logistic head",
-    "similarities, logistic head, words",
-)
-MULTI_SOURCE = "sigmoid of similarity minus threshold"
+class Source(StrEnum):
+    """What a suggestion's confidence is (stored with it, at most 40 characters)."""
+
+    SIMILARITIES = "softmax over similarities"
+    HEAD = "similarities and a logistic head"
+    WORDS = "similarities, logistic head, words"
+    MULTI = "sigmoid of similarity minus threshold"  # multi-label, per class
 
 
-def confidence_source(model: Model) -> str:
-    """Which of :data:`SOURCES` gave a single-label suggestion's confidence."""
+def confidence_source(model: Model) -> Source:
+    """What gave a single-label suggestion's confidence."""
     if model.head is None:
-        return SOURCES[0]
-    return SOURCES[2] if model.head.words else SOURCES[1]
+        return Source.SIMILARITIES
+    return Source.WORDS if model.head.words else Source.HEAD
 
 
 def fit_alpha(
