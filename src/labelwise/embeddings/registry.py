@@ -2,7 +2,7 @@
 
 Each encoder is a model shipped inside a package (nothing is downloaded at run time), loaded
 lazily by its backend. A project names its encoder; English projects get the English model with
-int8 matrix products (``minilm-fast``: 1.3 to 1.7 times the speed of the installed model on the
+int8 matrix products (``minilm-fast``: 1.2 to 1.7 times the speed of the installed model on the
 two kinds of CPU measured, the same accuracy within 1.5 points), every other language (or a
 project marked multilingual, Azure's flag) the multilingual one.
 """
