@@ -23,13 +23,9 @@ def models_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One folder for the models labelwise makes (the fast English encoder's), shared by every
     test and the processes they start, instead of one per test's home (or the user's own)."""
     folder = tmp_path_factory.mktemp("models")
-    before = os.environ.get("LABELWISE_MODELS")
-    os.environ["LABELWISE_MODELS"] = str(folder)
-    yield folder
-    if before is None:
-        del os.environ["LABELWISE_MODELS"]
-    else:
-        os.environ["LABELWISE_MODELS"] = before
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LABELWISE_MODELS", str(folder))
+        yield folder
 
 
 @pytest.fixture(params=BACKENDS)

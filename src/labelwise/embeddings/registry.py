@@ -2,9 +2,9 @@
 
 Each encoder is a model shipped inside a package (nothing is downloaded at run time), loaded
 lazily by its backend. A project names its encoder; English projects get the English model with
-int8 matrix products (``minilm-fast``: 1.2 to 1.7 times the speed of the installed model on the
-two kinds of CPU measured, the same accuracy within 1.5 points), every other language (or a
-project marked multilingual, Azure's flag) the multilingual one.
+int8 matrix products (``minilm-fast``, :class:`~labelwise.embeddings.encoder.FastEncoder`: faster
+than the installed model at the same accuracy), every other language (or a project marked
+multilingual, Azure's flag) the multilingual one.
 """
 
 from __future__ import annotations
