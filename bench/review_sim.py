@@ -8,7 +8,9 @@ A simulated reviewer answers from the gold labels. Each run starts from a fresh 
 holding a pool of unlabeled documents and 8 reviewed labels per class (the reviewer's first
 decisions), and repeats, until at least 95 % of the pool carries a right label:
 
-1. the labelers suggest for the unlabeled documents;
+1. the labelers suggest for the unlabeled documents; the embedded labeler also checks itself on
+   the labels, held out, as an autolabel job does (its first decisions; ``--no-held-out`` skips
+   it, as labelwise did before);
 2. ``accept at precision 0.95`` (the lowest threshold whose reviewed precision holds 95 % at its
    lower 90 % bound) accepts what it can, per labeler; the real precision of each acceptance is
    read from the gold labels;
@@ -60,7 +62,7 @@ from labeler_bench import AG_DESCRIPTIONS, SMS_DESCRIPTIONS
 from sqlalchemy import select
 from tests.llm_server import FakeLLM, Server
 
-from labelwise.autolabel import make_labeler, suggest
+from labelwise.autolabel import build_task, check_held_out, make_labeler, suggest
 from labelwise.domain import DocumentRecord, ProjectKind
 from labelwise.embeddings.registry import ENGLISH, get_encoder
 from labelwise.labelers.embedding import EmbeddingLabeler
@@ -176,7 +178,9 @@ class Sim:
         pool: list[tuple[str, Gold]],
         encoder: str,
         descriptions: dict[str, str],
+        held_out: bool = True,
     ) -> None:
+        self.held_out = held_out
         self.store: Store = open_store(f"sqlite:///{tmp / 'sim.db'}")
         self.gold = {f"d{i:05d}": c for i, (_, c) in enumerate(pool)}
         self.generation = 0  # embedded suggestion runs so far
@@ -247,7 +251,8 @@ class Sim:
                     Suggestion.status == "pending",
                 )
             )
-        suggest(self.store, "sim", EmbeddingLabeler(encoder=self.encoder, cache=self.cache))
+        labeler = EmbeddingLabeler(encoder=self.encoder, cache=self.cache)
+        suggest(self.store, "sim", labeler)
         self.generation += 1  # each run is a generation, as each autolabel job is
         with self.store.session() as s:
             s.execute(
@@ -255,6 +260,9 @@ class Sim:
                 .where(Suggestion.labeler == "embedding", Suggestion.job_id.is_(None))
                 .values(job_id=self.generation)
             )
+            task = build_task(s, get_project(s, "sim"))
+        if self.held_out:  # as an autolabel job does: the labeler checks itself on the labels
+            check_held_out(self.store, "sim", labeler, task, self.generation)
 
     def connect(self, url: str) -> None:
         os.environ["REVIEW_SIM_API_KEY"] = "sk-review-sim"  # the loopback server checks none
@@ -375,6 +383,11 @@ def main() -> None:
     parser.add_argument(
         "--descriptions", action="store_true", help="Give the classes one-line descriptions."
     )
+    parser.add_argument(
+        "--no-held-out",
+        action="store_true",
+        help="Keep no held-out check of the embedded labeler on the labels (as before it).",
+    )
     args = parser.parse_args()
     root = Path(args.data)
     for name in args.datasets.split(","):
@@ -397,7 +410,15 @@ def main() -> None:
             for path in paths:
                 with tempfile.TemporaryDirectory() as tmp:
                     started = time.perf_counter()
-                    sim = Sim(Path(tmp), kind, classes, pool, args.encoder, descriptions)
+                    sim = Sim(
+                        Path(tmp),
+                        kind,
+                        classes,
+                        pool,
+                        args.encoder,
+                        descriptions,
+                        not args.no_held_out,
+                    )
                     sim.connect(server.url)
                     run = Run(path, len(pool), seed_decisions=sim.seed())
                     before = len(fake.requests)

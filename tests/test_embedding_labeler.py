@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -287,3 +288,80 @@ def test_multi_label_suggests_only_classes_near_the_best() -> None:
     assert [p.class_name for p in out.predictions] == ["joy", "love"]
     out = labeler._decide(task, model, DocInput(1, "x"), np.array([0.30, 0.20, 0.10]))
     assert [p.class_name for p in out.predictions] == ["joy"]  # the best one, always
+
+
+def _demo_rows() -> list[tuple[str, str]]:
+    import csv
+
+    from labelwise.demo import sample_path
+
+    with sample_path().open(encoding="utf-8", newline="") as fh:
+        return [(r["text"], r["gold"]) for r in csv.DictReader(fh)]
+
+
+def test_the_held_out_check_never_lets_a_document_vouch_for_itself() -> None:
+    """On the demo's Banking77 sample: held out, the labeler is about as right on its labeled
+    documents as it is on documents it never saw; with the labels shuffled (nothing to learn)
+    it is near chance, where a document that scored itself would look right."""
+    rows = _demo_rows()
+    names = sorted({g for _, g in rows})
+    task = LabelTask(ProjectKind.SINGLE_LABEL, tuple(ClassSpec(n) for n in names))
+    labeled, unseen = rows[:120], rows[120:220]
+    labeler = EmbeddingLabeler(encoder=get_encoder(ENGLISH))
+    true = replace(task, examples=tuple(Example(t, (g,)) for t, g in labeled))
+    outcomes = labeler.label(true, [DocInput(i, t) for i, (t, _) in enumerate(unseen)])
+    on_unseen = np.mean(
+        [o.predictions[0].class_name == g for o, (_, g) in zip(outcomes, unseen, strict=True)]
+    )
+    evidence = labeler.held_out(true)
+    assert len(evidence) == len(labeled)  # one suggestion each (single-label)
+    held = np.mean([right for _, right in evidence])
+    assert 0.6 < held < 1.0 and abs(held - on_unseen) < 0.15, (held, on_unseen)
+    # the whole task's fit is still the one that labels
+    again = labeler.label(true, [DocInput(i, t) for i, (t, _) in enumerate(unseen)])
+    assert [o.predictions for o in again] == [o.predictions for o in outcomes]
+    shuffled_labels = [g for _, g in labeled]
+    np.random.default_rng(1).shuffle(shuffled_labels)
+    shuffled = replace(
+        task,
+        examples=tuple(
+            Example(t, (g,)) for (t, _), g in zip(labeled, shuffled_labels, strict=True)
+        ),
+    )
+    noise = np.mean([right for _, right in labeler.held_out(shuffled)])
+    assert noise < 0.3, noise  # 10 classes: chance is about 0.1
+    # too few labels to hold any out: no evidence rather than a guess
+    few = replace(task, examples=true.examples[:5])
+    assert labeler.held_out(few) == []
+
+
+def test_an_embedded_job_keeps_its_held_out_check_as_its_first_decisions(store: Store) -> None:
+    """The job's generation is vouched for by the check before anyone reviews a suggestion,
+    and a resumed job does not count it twice."""
+    from labelwise.autolabel import build_task, check_held_out
+    from labelwise.demo import create_demo_project
+    from labelwise.jobs import runner
+    from labelwise.store import decisions
+    from labelwise.store.models import ArchivedDecision
+    from labelwise.store.trust import accept_at_precision
+
+    create_demo_project(store, "held")
+    job_id = runner.create(store, "held", "embedding")
+    runner.run(store, job_id)
+    with store.session() as s:
+        p = get_project(s, "held")
+        labeled = len(build_task(s, p).examples)
+        kept = decisions.reviewed_by_job(s, p, "embedding")[job_id]
+        assert labeled > 100 and len(kept) == labeled
+        assert 0.8 < np.mean([r for _, r in kept]) < 1.0
+        # it vouches for the job's pending suggestions without a reviewed one
+        pick = accept_at_precision(s, p, 0.9, "embedding", dry_run=True)
+        assert pick.threshold is not None and pick.accepted > 0, pick.message
+        task = build_task(s, p)
+    labeler = EmbeddingLabeler(encoder=get_encoder(ENGLISH))
+    assert check_held_out(store, "held", labeler, task, job_id) == 0
+    with store.session() as s:
+        count = s.scalar(
+            select(func.count(ArchivedDecision.id)).where(ArchivedDecision.job_id == job_id)
+        )
+        assert count == labeled

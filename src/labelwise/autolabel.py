@@ -33,7 +33,7 @@ from labelwise.domain import (
 )
 from labelwise.labelers.base import Labeler, Outcome
 from labelwise.labelers.loop import Answered, LabelingLoop
-from labelwise.store import Store
+from labelwise.store import Store, decisions
 from labelwise.store import labels as rules
 from labelwise.store.documents import filter_clause, labels_by_document
 from labelwise.store.models import Document, Label, Project, Suggestion
@@ -360,6 +360,22 @@ def to_suggestions(
             for p in valid
         )
     return new
+
+
+def check_held_out(
+    store: Store, project_name: str, labeler: Labeler, task: LabelTask, job_id: int
+) -> int:
+    """Keep the labeler's held-out check on the user's labels as the first decisions of job
+    ``job_id`` (once: a resumed job that has them keeps them); returns how many were kept."""
+    with store.session() as session:
+        if decisions.has_archived(
+            session, get_project(session, project_name), labeler.name, job_id
+        ):
+            return 0
+    evidence = labeler.held_out(task)
+    with store.session() as session:
+        project = get_project(session, project_name)
+        return decisions.add_held_out(session, project, labeler.name, evidence, job_id)
 
 
 def suggest(

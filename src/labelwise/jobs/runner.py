@@ -17,6 +17,7 @@ from typing import Any
 
 from labelwise.autolabel import (
     build_task,
+    check_held_out,
     load_inputs,
     make_labeler,
     select_documents,
@@ -168,6 +169,13 @@ def run(
                 job = svc.get_job(session, job_id)
                 job.status, job.reason, job.finished_at = JobStatus.FAILED, str(exc), utcnow()
                 return job
+        except BaseException:
+            with store.session() as session:
+                svc.release(session, job_id, worker)
+            raise
+    if not labeler.needs_network:  # a local labeler that learns from the labels checks itself
+        try:
+            check_held_out(store, project_name, labeler, task, job_id)
         except BaseException:
             with store.session() as session:
                 svc.release(session, job_id, worker)

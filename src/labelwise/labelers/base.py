@@ -74,6 +74,13 @@ class Labeler(ABC):
     def label(self, task: LabelTask, docs: Sequence[DocInput]) -> list[Outcome]:
         """One outcome per document, in order."""
 
+    def held_out(self, task: LabelTask) -> list[tuple[float, bool]]:
+        """(confidence, right) of what the labeler suggests for the user's labeled documents
+        when each is left out of what it learns from: evidence of how far its confidences hold
+        before anyone has reviewed a suggestion. Empty for a labeler that does not learn from
+        the labels (an LLM's few-shot examples are not cross-fitted)."""
+        return []
+
     def check(self) -> None:  # noqa: B027 (a hook: most labelers need nothing)
         """Raise a LabelwiseError now if the labeler cannot work (a missing API key), before
         a job is stored. Sends nothing."""

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
 
-from labelwise.domain import DocInput, Example, LabelTask, ProjectKind
+from labelwise.domain import DocInput, Example, LabelTask, ProjectKind, content_hash
 from labelwise.embeddings import TextEncoder, VectorCache, embed_cached
 from labelwise.embeddings.encoder import Matrix, normalize
 from labelwise.embeddings.registry import ENGLISH, get_encoder
@@ -31,6 +31,8 @@ from labelwise.labelers.head import Head, best_temperature, fit_head, softmax
 PROMPT_VERSION = "proto-v1"
 DEFAULT_TEMPERATURE = 0.05
 MULTI_MARGIN = 0.03  # multi-label without labels: classes this close to the best one
+HELD_OUT = 1000  # labeled documents a run's held-out check predicts, at most (a seeded sample)
+HELD_OUT_FOLDS = 5
 
 
 @dataclass
@@ -168,6 +170,36 @@ class EmbeddingLabeler(Labeler):
                     central[i, j] = nearest[i, j] = float(docs[i] @ model.text_vecs[j])
         return central, nearest
 
+    def held_out(self, task: LabelTask) -> list[tuple[float, bool]]:
+        """Each of (at most ``HELD_OUT``) labeled documents suggested for by the labeler fitted
+        without its fold (``HELD_OUT_FOLDS`` folds): what its confidences are worth on
+        documents it has not learned from. Fewer labels a fold make it a little pessimistic."""
+        names = set(task.class_names)
+        labeled = [
+            replace(e, content_hash=e.content_hash or content_hash(e.text))
+            for e in task.examples
+            if names.intersection(e.labels)
+        ]
+        if len(labeled) < 2 * HELD_OUT_FOLDS:
+            return []
+        chosen = np.random.default_rng(0).permutation(len(labeled))[:HELD_OUT]
+        fitted, cache, evidence = self._fitted, self.cache, []
+        self.cache = _Memo(cache)  # each text is embedded (or read) once for all the folds
+        try:
+            for f in range(HELD_OUT_FOLDS):
+                held = sorted(int(i) for i in chosen[f::HELD_OUT_FOLDS])
+                out = set(held)
+                fold = replace(
+                    task, examples=tuple(e for i, e in enumerate(labeled) if i not in out)
+                )
+                docs = [DocInput(i, labeled[i].text, labeled[i].content_hash) for i in held]
+                for doc, outcome in zip(docs, self.label(fold, docs), strict=True):
+                    truth = labeled[doc.id].labels
+                    evidence += [(p.confidence, p.class_name in truth) for p in outcome.predictions]
+        finally:
+            self._fitted, self.cache = fitted, cache  # the whole task's fit labels the run
+        return evidence
+
     # -- labeling ---------------------------------------------------------------------------
 
     def label(self, task: LabelTask, docs: Sequence[DocInput]) -> list[Outcome]:
@@ -218,6 +250,28 @@ class Source(StrEnum):
     HEAD = "similarities and a logistic head"
     WORDS = "similarities, logistic head, words"
     MULTI = "sigmoid of similarity minus threshold"  # multi-label, per class
+
+
+class _Memo:
+    """Vectors kept in memory in front of a cache (or of none)."""
+
+    def __init__(self, behind: VectorCache | None) -> None:
+        self.behind = behind
+        self.kept: dict[tuple[str, str], Matrix] = {}
+
+    def get_vectors(self, model: str, hashes: Sequence[str]) -> dict[str, Matrix]:
+        found = {h: self.kept[model, h] for h in hashes if (model, h) in self.kept}
+        missing = [h for h in hashes if h not in found]
+        if missing and self.behind is not None:
+            read = self.behind.get_vectors(model, missing)
+            self.kept.update(((model, h), v) for h, v in read.items())
+            found.update(read)
+        return found
+
+    def put_vectors(self, model: str, vectors: dict[str, Matrix]) -> None:
+        self.kept.update(((model, h), v) for h, v in vectors.items())
+        if self.behind is not None:
+            self.behind.put_vectors(model, vectors)
 
 
 def confidence_source(model: Model) -> Source:

@@ -2,7 +2,9 @@
 from. A suggestion a person accepted was right, one they rejected was wrong, and a pending one on
 a document they labeled by hand was right when their label names its class. Training deletes
 the suggestions that were not accepted (Azure's rule); what their decisions said is archived
-first, so the calibration does not forget it (and does not see only the accepted ones after)."""
+first, so the calibration does not forget it (and does not see only the accepted ones after).
+A labeler that learns from the labels also checks itself on them, held out, when a job of it
+starts: that check is kept the same way and vouches for the job's suggestions."""
 
 from __future__ import annotations
 
@@ -126,6 +128,48 @@ def reviewed_by_job(
         if name == labeler:
             out[job].append((confidence, right))
     return dict(out)
+
+
+def add_held_out(
+    session: Session,
+    project: Project,
+    labeler: str,
+    evidence: Sequence[tuple[float, bool]],
+    job_id: int | None,
+) -> int:
+    """Keep a labeler's held-out check on the user's labels (``Labeler.held_out``) as decisions
+    of the generation ``job_id``: the user's labels judged it, so it vouches for that run's
+    suggestions before anyone reviews one. Returns how many."""
+    if evidence:
+        session.execute(
+            insert(ArchivedDecision),
+            [
+                {
+                    "project_id": project.id,
+                    "labeler": labeler,
+                    "confidence": float(confidence),
+                    "right": bool(right),
+                    "job_id": job_id,
+                }
+                for confidence, right in evidence
+            ],
+        )
+    return len(evidence)
+
+
+def has_archived(session: Session, project: Project, labeler: str, job_id: int) -> bool:
+    """Whether the job's generation already has kept decisions (a resumed job checked itself)."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    ArchivedDecision.project_id == project.id,
+                    ArchivedDecision.labeler == labeler,
+                    ArchivedDecision.job_id == job_id,
+                )
+            )
+        )
+    )
 
 
 def archived_count(session: Session, project: Project) -> int:

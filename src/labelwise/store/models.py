@@ -376,7 +376,9 @@ class Audit(Base):
 class ArchivedDecision(Base):
     """What a person's decision said about a suggestion that training deleted (a rejection, or
     a pending suggestion the user's own label settled): its labeler's confidence and whether it
-    was right. The calibration keeps learning from it after the suggestion is gone."""
+    was right. The calibration keeps learning from it after the suggestion is gone. A job's
+    held-out check of its labeler on the user's labels is kept here too (its generation's
+    first evidence)."""
 
     __tablename__ = "archived_decisions"
 
