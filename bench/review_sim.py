@@ -351,9 +351,12 @@ def loop(
     enough; with ``resuggest`` the embedded labeler suggests again each round."""
     while True:
         run.rounds += 1
+        # a new generation is vouched for only by decisions on it: without the labeler's
+        # held-out check, review a batch of it first, then accept
+        review_first = resuggest and run.rounds > 1 and not sim.held_out
         if resuggest and run.rounds > 1:
             sim.suggest_embedded()
-            # a new generation is vouched for only by decisions on it: review, then accept
+        if review_first:
             if not sim.review(batch):
                 return
             run.decisions += batch
@@ -361,7 +364,7 @@ def loop(
         run.right = sim.right_share()
         if run.right >= TARGET or run.rounds > 200:
             return
-        if resuggest and run.rounds > 1:
+        if review_first:
             continue
         if not sim.review(batch):
             return

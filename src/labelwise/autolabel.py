@@ -36,7 +36,7 @@ from labelwise.labelers.loop import Answered, LabelingLoop
 from labelwise.store import Store, decisions
 from labelwise.store import labels as rules
 from labelwise.store.documents import filter_clause, labels_by_document
-from labelwise.store.models import Document, Label, Project, Suggestion
+from labelwise.store.models import Document, Job, Label, Project, Suggestion
 from labelwise.store.projects import get_project
 
 MAX_EXAMPLES_PER_CLASS = 200
@@ -375,6 +375,10 @@ def check_held_out(
     evidence = labeler.held_out(task)
     with store.session() as session:
         project = get_project(session, project_name)
+        # the job's row locked: of two workers that checked at once, one keeps its check
+        session.execute(select(Job.id).where(Job.id == job_id).with_for_update())
+        if decisions.has_archived(session, project, labeler.name, job_id):
+            return 0
         return decisions.add_held_out(session, project, labeler.name, evidence, job_id)
 
 
