@@ -372,20 +372,7 @@ def check_held_out(
             session, get_project(session, project_name), labeler.name, job_id
         ):
             return 0
-    with store.session() as session:  # labels an accept-above gave cannot vouch
-        project = get_project(session, project_name)
-        unjudged = set(
-            session.scalars(
-                select(Document.content_hash)
-                .join(Label, Label.document_id == Document.id)
-                .join(Suggestion, Suggestion.id == Label.suggestion_id)
-                .where(
-                    Document.project_id == project.id,
-                    Suggestion.decided_by == decisions.BY_THRESHOLD,
-                )
-            )
-        )
-    evidence = labeler.held_out(task, [e.content_hash not in unjudged for e in task.examples])
+    evidence = labeler.held_out(task)
     with store.session() as session:
         project = get_project(session, project_name)
         # the job's row locked: of two workers that checked at once, one keeps its check

@@ -74,15 +74,11 @@ class Labeler(ABC):
     def label(self, task: LabelTask, docs: Sequence[DocInput]) -> list[Outcome]:
         """One outcome per document, in order."""
 
-    def held_out(
-        self, task: LabelTask, judged: Sequence[bool] | None = None
-    ) -> list[tuple[float, bool]]:
+    def held_out(self, task: LabelTask) -> list[tuple[float, bool]]:
         """(confidence, right) of what the labeler suggests for the user's labeled documents
         when each is left out of what it learns from: evidence of how far its confidences hold
-        before anyone has reviewed a suggestion. ``judged`` (one per example of the task) says
-        which labels a person gave; only those are held out (a label a threshold accepted is a
-        labeler's own answer: it would vouch for itself). Empty for a labeler that does not
-        learn from the labels (an LLM's few-shot examples are not cross-fitted)."""
+        before anyone has reviewed a suggestion. Empty for a labeler that does not learn from
+        the labels (an LLM's few-shot examples are not cross-fitted)."""
         return []
 
     def check(self) -> None:  # noqa: B027 (a hook: most labelers need nothing)

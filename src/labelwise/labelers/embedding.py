@@ -170,27 +170,19 @@ class EmbeddingLabeler(Labeler):
                     central[i, j] = nearest[i, j] = float(docs[i] @ model.text_vecs[j])
         return central, nearest
 
-    def held_out(
-        self, task: LabelTask, judged: Sequence[bool] | None = None
-    ) -> list[tuple[float, bool]]:
-        """Each of (at most ``HELD_OUT``) labeled documents a person labeled, suggested for by
-        the labeler fitted without its fold (``HELD_OUT_FOLDS`` folds; the fit keeps every
-        other label): what its confidences are worth on documents it has not learned from.
-        Fewer labels a fold make it a little pessimistic."""
+    def held_out(self, task: LabelTask) -> list[tuple[float, bool]]:
+        """Each of (at most ``HELD_OUT``) labeled documents suggested for by the labeler fitted
+        without its fold (``HELD_OUT_FOLDS`` folds): what its confidences are worth on
+        documents it has not learned from. Fewer labels a fold make it a little pessimistic."""
         names = set(task.class_names)
-        person = list(judged) if judged is not None else [True] * len(task.examples)
-        if len(person) != len(task.examples):
-            raise ValueError("judged must say one thing per example of the task")
-        pairs = [
-            (replace(e, content_hash=e.content_hash or content_hash(e.text)), by_person)
-            for e, by_person in zip(task.examples, person, strict=True)
+        labeled = [
+            replace(e, content_hash=e.content_hash or content_hash(e.text))
+            for e in task.examples
             if names.intersection(e.labels)
         ]
-        labeled = [e for e, _ in pairs]
-        eligible = np.flatnonzero([by_person for _, by_person in pairs])
-        if len(eligible) < 2 * HELD_OUT_FOLDS:
+        if len(labeled) < 2 * HELD_OUT_FOLDS:
             return []
-        chosen = np.random.default_rng(0).permutation(eligible)[:HELD_OUT]
+        chosen = np.random.default_rng(0).permutation(len(labeled))[:HELD_OUT]
         fitted, cache, evidence = self._fitted, self.cache, []
         self.cache = _Memo(cache)  # each text is embedded (or read) once for all the folds
         try:
