@@ -9,8 +9,8 @@ holding a pool of unlabeled documents and 8 reviewed labels per class (the revie
 decisions), and repeats, until at least 95 % of the pool carries a right label:
 
 1. the labelers suggest for the unlabeled documents; the embedded labeler also checks itself on
-   the labels, held out, as an autolabel job does (its first decisions; ``--no-held-out`` skips
-   it, as labelwise did before);
+   the labels, held out, as an autolabel job does while every label is a person's (its first
+   decisions; ``--no-held-out`` skips it, as labelwise did before);
 2. ``accept at precision 0.95`` (the lowest threshold whose reviewed precision holds 95 % at its
    lower 90 % bound) accepts what it can, per labeler; the real precision of each acceptance is
    read from the gold labels;
@@ -296,6 +296,10 @@ class Sim:
             ).all()
         return {i: (d, c) for i, d, c in rows}
 
+    def only_people(self) -> bool:
+        """No accept-above has given a label yet (the held-out check still vouches)."""
+        return not self.accepted_by_threshold()
+
     def accept(self, run: Run, labelers: tuple[str, ...]) -> None:
         """Accept at precision per labeler; record each acceptance's real precision."""
         for labeler in labelers:
@@ -353,7 +357,7 @@ def loop(
         run.rounds += 1
         # a new generation is vouched for only by decisions on it: without the labeler's
         # held-out check, review a batch of it first, then accept
-        review_first = resuggest and run.rounds > 1 and not sim.held_out
+        review_first = resuggest and run.rounds > 1 and not (sim.held_out and sim.only_people())
         if resuggest and run.rounds > 1:
             sim.suggest_embedded()
         if review_first:

@@ -360,6 +360,14 @@ def test_an_embedded_job_keeps_its_held_out_check_as_its_first_decisions(store: 
         task = build_task(s, p)
     labeler = EmbeddingLabeler(encoder=get_encoder(ENGLISH))
     assert check_held_out(store, "held", labeler, task, job_id) == 0
+    # once an accept-above gave labels, the documents left are the harder ones: a new job's
+    # check on the labels would promise too much, so it keeps none
+    with store.session() as s:
+        assert accept_at_precision(s, get_project(s, "held"), 0.9, "embedding").accepted > 0
+    second = runner.create(store, "held", "embedding")
+    runner.run(store, second)
+    with store.session() as s:
+        assert second not in decisions.reviewed_by_job(s, get_project(s, "held"), "embedding")
     with store.session() as s:
         count = s.scalar(
             select(func.count(ArchivedDecision.id)).where(ArchivedDecision.job_id == job_id)
