@@ -60,6 +60,9 @@ class Head:
     temperature: float
     weight: float  # of the head's probabilities against the similarities'
     words: Words | None = None  # read the words too
+    # the labeled documents it was chosen on (rows) and their blended probabilities, each from
+    # a fit without it: what the labeler's confidences are worth on unseen documents
+    out_of_fold: tuple[npt.NDArray[np.int64], Array] | None = None
 
     def probabilities(self, docs: npt.NDArray[np.float32], texts: Sequence[str] = ()) -> Array:
         """Class probabilities of documents: their embeddings and (read when the head reads
@@ -133,6 +136,7 @@ def fit_head(
     texts = list(doc_texts or ()), list(point_texts or ())
     known = len(texts[0]) == len(y) and len(texts[1]) == len(labels)
     best: tuple[float, bool, float, float] = (math.inf, False, 0.0, 1.0)  # nll, words, w, t
+    best_probs = similarity_probs[cv]
     for read_words in (False, True) if known else (False,):
         logits = np.zeros((len(cv), n_classes))
         for f in range(FOLDS):
@@ -143,16 +147,17 @@ def fit_head(
         temperature = best_temperature(logits, gold, np.geomspace(0.05, 5.0, 41), 1.0)
         head_probs = softmax(logits, temperature)
         for w in BLENDS:
-            nll = mean_nll((1 - w) * similarity_probs[cv] + w * head_probs, gold)
+            blended = (1 - w) * similarity_probs[cv] + w * head_probs
+            nll = mean_nll(blended, gold)
             if nll < best[0] - 1e-9:
-                best = (nll, read_words, w, temperature)
+                best, best_probs = (nll, read_words, w, temperature), blended
     _, read_words, weight, temperature = best
     if weight == 0.0:
         return None
     everything = np.arange(len(y))
     x, _, words = _features(docs, points, texts, everything, everything[:0], read_words)
     coef, intercept = _fit_lr(x, np.concatenate([y, labels]), n_classes)
-    return Head(coef, intercept, temperature, weight, words)
+    return Head(coef, intercept, temperature, weight, words, (cv, best_probs))
 
 
 def _features(
