@@ -300,8 +300,8 @@ def accept_at_precision(
             pick.interval,
             pick.reviewed,
             pick.more_needed,
-            f"accepted nothing: {reviewed_count} reviewed decisions of {labeler!r} cannot "
-            f"support a precision of {target:.0%}"
+            f"accepted nothing: {reviewed_count} answers of {labeler!r} judged by your reviews "
+            f"or labels cannot support a precision of {target:.0%}"
             + (f" for the suggestions of its {len(waiting)} jobs" if len(waiting) > 1 else "")
             + f"; {more}",
         )
@@ -319,7 +319,8 @@ def accept_at_precision(
         None,
         f"{'would accept' if dry_run else 'accepted'} {accepted} suggestions of {labeler!r} at "
         f"confidence >= {pick.threshold:.3f}: "
-        f"{pick.reviewed} reviewed decisions above it were {pick.precision:.1%} right "
+        f"{pick.reviewed} of its answers above it judged by your reviews or labels were "
+        f"{pick.precision:.1%} right "
         f"(90 % lower bound {pick.interval[0]:.1%})",
     )
 
