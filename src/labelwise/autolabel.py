@@ -372,8 +372,11 @@ def check_held_out(
     left are those the labelers were unsure of, harder than the labeled ones the check reads,
     so the check would promise too much (review_sim, Banking77: a second generation accepted 96
     suggestions 88.5 % right on it); the job's reviewed decisions vouch for it instead."""
+    evidence = labeler.held_out(task)  # read off the fit the run labels with
     with store.session() as session:
         project = get_project(session, project_name)
+        # the job's row locked: of two workers that checked at once, one keeps its check
+        session.execute(select(Job.id).where(Job.id == job_id).with_for_update())
         if decisions.has_archived(session, project, labeler.name, job_id):
             return 0
         accepted_by_threshold = session.scalar(
@@ -387,13 +390,6 @@ def check_held_out(
             )
         )
         if accepted_by_threshold:
-            return 0
-    evidence = labeler.held_out(task)
-    with store.session() as session:
-        project = get_project(session, project_name)
-        # the job's row locked: of two workers that checked at once, one keeps its check
-        session.execute(select(Job.id).where(Job.id == job_id).with_for_update())
-        if decisions.has_archived(session, project, labeler.name, job_id):
             return 0
         return decisions.add_held_out(session, project, labeler.name, evidence, job_id)
 

@@ -173,13 +173,6 @@ def run(
             with store.session() as session:
                 svc.release(session, job_id, worker)
             raise
-    if not labeler.needs_network:  # a local labeler that learns from the labels checks itself
-        try:
-            check_held_out(store, project_name, labeler, task, job_id)
-        except BaseException:
-            with store.session() as session:
-                svc.release(session, job_id, worker)
-            raise
     loop = LabelingLoop(labeler, task)
     started, processed = time.perf_counter(), 0
     reason = ""
@@ -246,6 +239,8 @@ def run(
             _show_retrying(svc.get_job(session, job_id), labeler)
 
     try:
+        if not labeler.needs_network:  # a local labeler that learns from the labels checks itself
+            check_held_out(store, project_name, labeler, task, job_id)
         stopped = loop.run(
             take, store_answers, keep_going=still_on, beat=beat, beat_every=claim_timeout / 4
         )
