@@ -9,8 +9,8 @@ holding a pool of unlabeled documents and 8 reviewed labels per class (the revie
 decisions), and repeats, until at least 95 % of the pool carries a right label:
 
 1. the labelers suggest for the unlabeled documents; the embedded labeler also checks itself on
-   the labels, held out, as an autolabel job does while every label is a person's (its first
-   decisions; ``--no-held-out`` skips it, as labelwise did before);
+   the labels, held out, as an autolabel job does (after an acceptance only on the labels a
+   person gave since; its first decisions; ``--no-held-out`` skips it, as labelwise did before);
 2. ``accept at precision 0.95`` (the lowest threshold whose reviewed precision holds 95 % at its
    lower 90 % bound) accepts what it can, per labeler; the real precision of each acceptance is
    read from the gold labels;
@@ -168,6 +168,8 @@ class Run:
     right: float = 0.0  # share of the pool with a right label at the end
     rounds: int = 0
     acceptances: list[tuple[int, float]] = field(default_factory=list)  # (accepted, real prec.)
+    # per acceptance: the precision labelwise estimated and the low end of its interval
+    estimates: list[tuple[float, float]] = field(default_factory=list)
     # per embedded acceptance: (suggestions of unseen documents at or above its threshold,
     # their share right)
     unseen: list[tuple[int, float]] = field(default_factory=list)
@@ -318,10 +320,6 @@ class Sim:
             ).all()
         return {i: (d, c, j) for i, d, c, j in rows}
 
-    def only_people(self) -> bool:
-        """No accept-above has given a label yet (the held-out check still vouches)."""
-        return not self.accepted_by_threshold()
-
     def accept(self, run: Run, labelers: tuple[str, ...]) -> None:
         """Accept at precision per labeler; record each acceptance's real precision."""
         for labeler in labelers:
@@ -333,6 +331,7 @@ class Sim:
                 new = [v for k, v in self.accepted_by_threshold().items() if k not in before]
                 right = sum(c in self.gold[d] for d, c, _ in new)
                 run.acceptances.append((len(new), right / len(new)))
+                run.estimates.append((result.estimated_precision, result.interval[0]))
                 if labeler == "embedding" and self.unseen and result.threshold is not None:
                     run.unseen.append(self.check_unseen(new, result.threshold))
 
@@ -398,8 +397,9 @@ def loop(
     while True:
         run.rounds += 1
         # a new generation is vouched for only by decisions on it: without the labeler's
-        # held-out check, review a batch of it first, then accept
-        review_first = resuggest and run.rounds > 1 and not (sim.held_out and sim.only_people())
+        # held-out check (on the labels a person gave since the last acceptance), review a
+        # batch of it first, then accept
+        review_first = resuggest and run.rounds > 1 and not sim.held_out
         if resuggest and run.rounds > 1:
             sim.suggest_embedded()
         if review_first:
@@ -515,12 +515,14 @@ def main() -> None:
         print(
             f"{'path':<24} {'decisions/1000':>15} {'(+start)':>9} {'LLM req.':>9} "
             f"{'right':>7} {'rounds':>7} {'seconds':>8}  accepted at 0.95: n@real precision"
-            " (on unseen documents: n@precision above the same threshold)"
+            " [labelwise's estimate, its 90 % bound] (on unseen documents: n@precision above the"
+            " same threshold)"
         )
         for r in runs:
             checked = len(r.unseen) == len(r.acceptances)  # each acceptance also on unseen ones
             acc = ", ".join(
-                f"{n}@{p:.3f}" + (f" (unseen {u}@{q:.3f})" if checked else "")
+                f"{n}@{p:.3f} [{r.estimates[k][0]:.3f}, {r.estimates[k][1]:.3f}]"
+                + (f" (unseen {u}@{q:.3f})" if checked else "")
                 for k, (n, p) in enumerate(r.acceptances[:8])
                 for u, q in [r.unseen[k] if checked else (0, 0.0)]
             )

@@ -21,7 +21,7 @@ from labelwise.store import Store
 from labelwise.store import labels as rules
 from labelwise.store.documents import get_document
 from labelwise.store.embeddings import StoreVectorCache
-from labelwise.store.models import Embedding, Suggestion
+from labelwise.store.models import Document, Embedding, Label, Suggestion
 from labelwise.store.projects import get_project
 from tests.helpers import make_project
 
@@ -361,13 +361,33 @@ def test_an_embedded_job_keeps_its_held_out_check_as_its_first_decisions(store: 
     labeler = EmbeddingLabeler(encoder=get_encoder(ENGLISH))
     assert check_held_out(store, "held", labeler, task, job_id) == 0
     # once an accept-above gave labels, the documents left are the harder ones: a new job's
-    # check on the labels would promise too much, so it keeps none
+    # check on the labels before it would promise too much, so it keeps none ...
     with store.session() as s:
         assert accept_at_precision(s, get_project(s, "held"), 0.9, "embedding").accepted > 0
     second = runner.create(store, "held", "embedding")
     runner.run(store, second)
     with store.session() as s:
         assert second not in decisions.reviewed_by_job(s, get_project(s, "held"), "embedding")
+    # ... and checks only the documents a person labeled after it (here: the demo's pool is all
+    # accepted, so a person goes over a dozen of the accepted ones and relabels them)
+    with store.session() as s:
+        p = get_project(s, "held")
+        later = s.scalars(
+            select(Document)
+            .join(Label, Label.document_id == Document.id)
+            .join(Suggestion, Suggestion.id == Label.suggestion_id)
+            .where(Document.project_id == p.id, Suggestion.decided_by == decisions.BY_THRESHOLD)
+            .order_by(Document.id)
+            .limit(12)
+        ).all()
+        for doc in later:
+            rules.set_labels(s, p, doc, [p.classes[0]])
+        fresh = {d.content_hash for d in later}
+        assert len(fresh) == 12 and decisions.labeled_since_acceptance(s, p) == fresh
+    third = runner.create(store, "held", "embedding")
+    runner.run(store, third)
+    with store.session() as s:
+        assert len(decisions.reviewed_by_job(s, get_project(s, "held"), "embedding")[third]) == 12
     with store.session() as s:
         count = s.scalar(
             select(func.count(ArchivedDecision.id)).where(ArchivedDecision.job_id == job_id)

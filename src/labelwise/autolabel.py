@@ -368,29 +368,19 @@ def check_held_out(
     """Keep the labeler's held-out check on the user's labels as the first decisions of job
     ``job_id`` (once: a resumed job that has them keeps them); returns how many were kept.
 
-    Only while every label is a person's: once an accept-above has given labels, the documents
-    left are those the labelers were unsure of, harder than the labeled ones the check reads,
-    so the check would promise too much (review_sim, Banking77: a second generation accepted 96
-    suggestions 88.5 % right on it); the job's reviewed decisions vouch for it instead."""
-    evidence = labeler.held_out(task)  # read off the fit the run labels with
+    While every label is a person's, every labeled document is checked. Once an accept-above
+    has given labels, the documents left are those the labelers were unsure of, harder than the
+    labeled ones before it, and a check on those would promise too much (review_sim, Banking77:
+    a second generation accepted 96 suggestions 88.5 % right on it). Only the documents a person
+    labeled after the last acceptance are then checked: they came from the documents it left."""
     with store.session() as session:
         project = get_project(session, project_name)
         # the job's row locked: of two workers that checked at once, one keeps its check
         session.execute(select(Job.id).where(Job.id == job_id).with_for_update())
         if decisions.has_archived(session, project, labeler.name, job_id):
             return 0
-        accepted_by_threshold = session.scalar(
-            select(
-                exists().where(
-                    Label.suggestion_id == Suggestion.id,
-                    Suggestion.document_id == Document.id,
-                    Document.project_id == project.id,
-                    Suggestion.decided_by == decisions.BY_THRESHOLD,
-                )
-            )
-        )
-        if accepted_by_threshold:
-            return 0
+        since = decisions.labeled_since_acceptance(session, project)
+        evidence = labeler.held_out(task, since)  # read off the fit the run labels with
         return decisions.add_held_out(session, project, labeler.name, evidence, job_id)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -74,11 +74,14 @@ class Labeler(ABC):
     def label(self, task: LabelTask, docs: Sequence[DocInput]) -> list[Outcome]:
         """One outcome per document, in order."""
 
-    def held_out(self, task: LabelTask) -> list[tuple[float, bool]]:
+    def held_out(
+        self, task: LabelTask, only: Collection[str] | None = None
+    ) -> list[tuple[float, bool]]:
         """(confidence, right) of what the labeler suggests for the user's labeled documents
-        when each is left out of what it learns from: evidence of how far its confidences hold
-        before anyone has reviewed a suggestion. Empty for a labeler that does not learn from
-        the labels (an LLM's few-shot examples are not cross-fitted)."""
+        (those whose content hash is in ``only``, when given) when each is left out of what it
+        learns from: evidence of how far its confidences hold before anyone has reviewed a
+        suggestion. Empty for a labeler that does not learn from the labels (an LLM's few-shot
+        examples are not cross-fitted)."""
         return []
 
     def check(self) -> None:  # noqa: B027 (a hook: most labelers need nothing)

@@ -14,7 +14,7 @@ fitted the same way, else every class close to the best one.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -47,8 +47,9 @@ class Model:
 
     head: Head | None = None  # single-label with enough user labels (labelers.head)
     alpha: float = 0.5  # weight of the nearest labeled document against the centroid
-    # single-label: (confidence, right) of labeled documents, each suggested for out of fold
-    held_out: list[tuple[float, bool]] = field(default_factory=list)
+    # single-label: (content hash, confidence, right) of labeled documents, each suggested for
+    # out of fold
+    held_out: list[tuple[str, float, bool]] = field(default_factory=list)
 
     def parts(self, docs: Matrix) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Similarity to each class centroid, and to its nearest shot (centroid if none)."""
@@ -149,7 +150,12 @@ class EmbeddingLabeler(Labeler):
                     [*(c.text for c in task.classes), *(t for _, t in example_texts)],
                 )
                 if len(labeled) >= MIN_HELD_OUT:
-                    model.held_out = _out_of_fold(model, softmax(loo, model.temperature), firsts)
+                    model.held_out = _out_of_fold(
+                        model,
+                        softmax(loo, model.temperature),
+                        firsts,
+                        [e.content_hash for e in labeled],
+                    )
             else:
                 model.thresholds = fit_thresholds(loo, truth)
         self._fitted = (key, model)
@@ -173,16 +179,19 @@ class EmbeddingLabeler(Labeler):
                     central[i, j] = nearest[i, j] = float(docs[i] @ model.text_vecs[j])
         return central, nearest
 
-    def held_out(self, task: LabelTask) -> list[tuple[float, bool]]:
+    def held_out(
+        self, task: LabelTask, only: Collection[str] | None = None
+    ) -> list[tuple[float, bool]]:
         """What the fit already measured out of fold (single-label, from ``MIN_HELD_OUT``
-        labeled documents): each labeled document's suggestion from the similarities without
-        it (leave-one-out) blended with the head fitted without its fold, as :meth:`label`
-        blends them. It costs nothing beyond the fit; the weight and temperature were chosen on
-        the same documents, a slight optimism the 90 % bound of accepting absorbs.
-        Multi-label: none (its thresholds are fitted on the very scores they would judge)."""
+        labeled documents): each labeled document's suggestion (of those whose content hash is
+        in ``only``, when given) from the similarities without it (leave-one-out) blended with
+        the head fitted without its fold, as :meth:`label` blends them. It costs nothing
+        beyond the fit; the weight and temperature were chosen on the same documents, a slight
+        optimism the 90 % bound of accepting absorbs. Multi-label: none (its thresholds are
+        fitted on the very scores they would judge)."""
         if task.kind != ProjectKind.SINGLE_LABEL:
             return []
-        return list(self.fit(task).held_out)
+        return [(c, r) for h, c, r in self.fit(task).held_out if only is None or h in only]
 
     # -- labeling ---------------------------------------------------------------------------
 
@@ -237,17 +246,20 @@ class Source(StrEnum):
 
 
 def _out_of_fold(
-    model: Model, similarity: npt.NDArray[np.float64], truth: Sequence[int]
-) -> list[tuple[float, bool]]:
-    """(confidence, right) of each labeled document's suggestion out of fold: the head's
-    blend where the head was chosen on it, else the leave-one-out similarities alone."""
+    model: Model,
+    similarity: npt.NDArray[np.float64],
+    truth: Sequence[int],
+    hashes: Sequence[str],
+) -> list[tuple[str, float, bool]]:
+    """(content hash, confidence, right) of each labeled document's suggestion out of fold:
+    the head's blend where the head was chosen on it, else the leave-one-out similarities."""
     rows: npt.NDArray[np.int64] = np.arange(len(truth))
     probs = similarity
     if model.head is not None and model.head.out_of_fold is not None:
         rows, probs = model.head.out_of_fold
     best = probs.argmax(axis=1)
     return [
-        (round(float(probs[k, j]), 6), int(j) == truth[int(r)])
+        (hashes[int(r)], round(float(probs[k, j]), 6), int(j) == truth[int(r)])
         for k, (r, j) in enumerate(zip(rows, best, strict=True))
     ]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import exists, func, insert, select
+from sqlalchemy import ColumnElement, exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from labelwise.domain import SuggestionStatus
@@ -20,6 +20,34 @@ from labelwise.store.models import ArchivedDecision, Document, Label, Project, S
 BY_THRESHOLD = "threshold"  # Suggestion.decided_by of an accept-above / accept-at-precision
 
 Decision = tuple[str, float, bool, int | None]  # labeler, confidence, right, job
+
+
+def by_a_person() -> ColumnElement[bool]:
+    """A label a person gave: set by hand, or a suggestion accepted by itself (not by a
+    threshold). For a query that outer-joins ``Suggestion`` on ``Label.suggestion_id``."""
+    return or_(Label.suggestion_id.is_(None), Suggestion.decided_by != BY_THRESHOLD)
+
+
+def labeled_since_acceptance(session: Session, project: Project) -> set[str] | None:
+    """The content hashes of the documents a person labeled after the project's last threshold
+    acceptance (they were among the documents it left, the ones a new labeler run still has to
+    label); None while no threshold has accepted anything (every label is a person's)."""
+    last = session.scalar(
+        select(func.max(Label.id))
+        .join(Suggestion, Suggestion.id == Label.suggestion_id)
+        .join(Document, Document.id == Label.document_id)
+        .where(Document.project_id == project.id, Suggestion.decided_by == BY_THRESHOLD)
+    )
+    if last is None:
+        return None
+    return set(
+        session.scalars(
+            select(Document.content_hash)
+            .join(Label, Label.document_id == Document.id)
+            .outerjoin(Suggestion, Suggestion.id == Label.suggestion_id)
+            .where(Document.project_id == project.id, Label.id > last, by_a_person())
+        )
+    )
 
 
 def judged(

@@ -181,7 +181,7 @@ def _fit_agreement(session: Session, project: Project, fits: dict[str, Calibrati
         .outerjoin(Suggestion, Suggestion.id == Label.suggestion_id)
         .where(
             Document.project_id == project.id,
-            or_(Label.suggestion_id.is_(None), Suggestion.decided_by != decisions.BY_THRESHOLD),
+            decisions.by_a_person(),
         )
     ):
         labeled[doc_id].add(class_id)
