@@ -249,26 +249,10 @@ class Sim:
 
     def suggest_embedded(self) -> None:
         """Fresh embedded suggestions for the unlabeled documents (the labeler learns from the
-        labels so far); the old pending ones on unlabeled documents are replaced."""
-        with self.store.session() as s:
-            p = get_project(s, "sim")
-            unlabeled = list(
-                s.scalars(
-                    select(Document.id).where(
-                        Document.project_id == p.id,
-                        ~select(Label.id).where(Label.document_id == Document.id).exists(),
-                    )
-                )
-            )
-            s.execute(
-                Suggestion.__table__.delete().where(
-                    Suggestion.document_id.in_(unlabeled),
-                    Suggestion.labeler == "embedding",
-                    Suggestion.status == "pending",
-                )
-            )
+        labels so far): a refreshed run, as ``autolabel --refresh`` and ``--retrain-every``
+        make, replaces the old pending ones."""
         labeler = EmbeddingLabeler(encoder=self.encoder, cache=self.cache)
-        suggest(self.store, "sim", labeler)
+        suggest(self.store, "sim", labeler, refresh=True)
         self.generation += 1  # each run is a generation, as each autolabel job is
         with self.store.session() as s:
             s.execute(

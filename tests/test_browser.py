@@ -19,7 +19,7 @@ from labelwise.demo import create_demo_project
 from labelwise.domain import DocumentRecord
 from labelwise.store import Store
 from labelwise.store.documents import get_document, write_batch
-from labelwise.store.models import Label, Suggestion
+from labelwise.store.models import Job, Label, Suggestion
 from labelwise.store.projects import get_project
 from tests.test_api import serve
 
@@ -90,6 +90,20 @@ def test_review_flow_in_a_browser(site: str, store: Store, browser: Any) -> None
     page.wait_for_selector("td.status-succeeded", timeout=120_000)
     assert "succeeded" in page.inner_text("#jobs")
     shot(page, "jobs")
+    # again, refreshed: the same documents labeled anew, their pending suggestions replaced
+    page.goto(f"{site}/projects/{PROJECT}/autolabel")
+    page.check('input[name="refresh"]')
+    page.click("#start-job")
+    page.wait_for_url(re.compile(r".*/jobs$"))
+    page.wait_for_function(
+        "document.querySelectorAll('#jobs td.status-succeeded').length === 2", timeout=120_000
+    )
+    with store.session() as s:
+        first_job, again = s.scalars(select(Job).order_by(Job.id)).all()
+        assert again.options == {"refresh": True} and again.total == first_job.total > 0
+        assert {
+            j for (j,) in s.execute(select(Suggestion.job_id).where(Suggestion.status == "pending"))
+        } == {again.id}
     page.goto(f"{site}/projects/{PROJECT}")  # the chart: user labels and suggestions per class
     bars = page.locator("#class-chart .bar.suggested")
     assert max(bars.nth(i).bounding_box()["width"] for i in range(bars.count())) > 20  # type: ignore[index]

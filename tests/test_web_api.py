@@ -220,6 +220,12 @@ def test_llm_connections_estimate_and_an_llm_job(client: Client, store: Store) -
         job = wait(c, headers["location"], lambda j: j["status"] not in ("queued", "running"))
         assert (job["status"], job["done"]) == ("succeeded", 2) and job["prompt_tokens"] > 0
         assert len(llm.fake.requests) == 2
+        # a refreshed run would throw away (and pay again for) what the LLM answered
+        status, body, _ = c(
+            "POST", "/api/projects/p/jobs", {"labeler": "openai", "llm": "local", "refresh": True}
+        )
+        assert status == 400 and "free labelers" in body["error"]["message"]
+        assert len(llm.fake.requests) == 2
     assert c("DELETE", "/api/llm/local")[0] == 204
     status, body, _ = c("POST", "/api/projects/p/jobs", {"labeler": "openai"})
     assert status == 400 and "LLM connection" in body["error"]["message"]

@@ -4,18 +4,22 @@ Which documents: ``unlabeled`` (default), ``all``, ``auto-labeled`` or an explic
 names. A document with a user label is skipped in a single-label project; in a multi-label
 project the labeler is told not to suggest the classes the user already set. A document that
 already has a pending suggestion from the same labeler, model and prompt version is skipped, so
-running twice does not duplicate work. Suggestions are committed batch by batch.
+running twice does not duplicate work; a *refreshed* run of a free labeler (``refresh``) labels
+them again and replaces the labeler's pending suggestions with its new ones, a document at a
+time as they are stored (the embedded labeler refits on the labels given since). Suggestions are
+committed batch by batch.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from labelwise.domain import (
@@ -237,16 +241,20 @@ def select_documents(
     labeler: Labeler,
     *,
     below: float | None = None,
+    refresh: bool = False,
 ) -> tuple[list[int], dict[str, int]]:
     """Ids of the documents to label, and how many of the chosen ones are left out, by why:
     ``labeled`` (a user label settles them), ``already_suggested`` (a pending suggestion
-    of this labeler, model and prompt version) and, with ``below`` (only the uncertain ones),
-    ``confident`` (a cheap labeler scores a class at least ``below``)."""
+    of this labeler, model and prompt version; none with ``refresh``) and, with ``below``
+    (only the uncertain ones), ``confident`` (a cheap labeler scores a class at least
+    ``below``)."""
     if below is not None and labeler.name in CHEAP_LABELERS:
         raise LabelwiseError(
             f"only the uncertain documents is for a labeler that costs per document; "
             f"{labeler.name!r} labels every document for free"
         )
+    if refresh:
+        check_refresh(labeler)
     if isinstance(docs, str):
         if docs not in DOC_CHOICES:
             raise LabelwiseError(
@@ -276,7 +284,7 @@ def select_documents(
             Suggestion.prompt_version == labeler.prompt_version,
         ),
     )
-    suggested = set(session.scalars(skip))
+    suggested = set() if refresh else set(session.scalars(skip))
     labeled: set[int] = set()
     if project.kind == ProjectKind.SINGLE_LABEL:  # a user label always wins
         labeled = set(
@@ -296,6 +304,16 @@ def select_documents(
     return kept, left_out
 
 
+def check_refresh(labeler: Labeler) -> None:
+    """A refreshed run replaces pending suggestions: only for a labeler that costs nothing,
+    so that nothing paid for is thrown away."""
+    if labeler.name not in CHEAP_LABELERS:
+        raise LabelwiseError(
+            f"refreshing replaces the labeler's pending suggestions, which is for the free "
+            f"labelers ({', '.join(CHEAP_LABELERS)}); {labeler.name!r} is paid per document"
+        )
+
+
 def plan(
     store: Store,
     project_name: str,
@@ -305,13 +323,16 @@ def plan(
     limit: int | None,
     *,
     below: float | None = None,
+    refresh: bool = False,
 ) -> tuple[LabelTask, list[int], dict[str, int]]:
     """The task, the ids of the documents to label (at most ``limit``) and how many of the
     chosen documents are left out, by why."""
     with store.session() as session:
         project = get_project(session, project_name)
         task = build_task(session, project, classes)
-        ids, skipped = select_documents(session, project, docs, labeler, below=below)
+        ids, skipped = select_documents(
+            session, project, docs, labeler, below=below, refresh=refresh
+        )
     return task, ids if limit is None else ids[:limit], skipped
 
 
@@ -362,6 +383,44 @@ def to_suggestions(
     return new
 
 
+def labels_in(store: Store, project_name: str) -> int:
+    """How many labels the project's documents carry (a person's and accepted suggestions)."""
+    with store.session() as session:
+        project = get_project(session, project_name)
+        return int(
+            session.scalar(
+                select(func.count(Label.id))
+                .join(Document, Document.id == Label.document_id)
+                .where(Document.project_id == project.id)
+            )
+            or 0
+        )
+
+
+def wait_for_labels(
+    store: Store,
+    project_name: str,
+    at_least: int,
+    *,
+    stop: threading.Event | None = None,
+    poll: float = 2.0,
+) -> int | None:
+    """Wait until the project carries at least ``at_least`` labels (given in the pages, the
+    API or another process) and return how many it carries; None once ``stop`` is set."""
+    stop = stop or threading.Event()
+    while True:
+        n = labels_in(store, project_name)
+        if n >= at_least:
+            return n
+        if stop.wait(poll):
+            return None
+
+
+def answered_ids(answered: Sequence[Answered]) -> list[int]:
+    """The documents a wave gave an answer for (a failed one keeps what it had)."""
+    return [o.doc_id for wave in answered for o in wave.outcomes if not o.failure]
+
+
 def check_held_out(
     store: Store, project_name: str, labeler: Labeler, task: LabelTask, job_id: int
 ) -> int:
@@ -395,12 +454,16 @@ def suggest(
     limit: int | None = None,
     on_progress: Progress | None = None,
     below: float | None = None,
+    refresh: bool = False,
 ) -> SuggestReport:
     """Label the chosen documents and store the suggestions, without a job record (quick
     runs): the labeling loop of jobs, storing each wave as it arrives; returns what happened.
-    With ``below``, only the documents the cheap labelers score below it."""
+    With ``below``, only the documents the cheap labelers score below it; with ``refresh``,
+    the labeler's pending suggestions on the documents it answers are replaced."""
     progress = on_progress or (lambda done, total: None)
-    task, ids, skipped = plan(store, project_name, labeler, docs, classes, limit, below=below)
+    task, ids, skipped = plan(
+        store, project_name, labeler, docs, classes, limit, below=below, refresh=refresh
+    )
     report = SuggestReport(
         labeler=labeler.name,
         model=labeler.model_id,
@@ -434,7 +497,10 @@ def suggest(
                     report.suggested += 1
             done += len(wave.ids)
         with store.session() as session:
-            rules.add_suggestions(session, get_project(session, project_name), new)
+            project = get_project(session, project_name)
+            if refresh:
+                rules.replace_pending(session, project, labeler.name, answered_ids(answered))
+            rules.add_suggestions(session, project, new)
         report.suggestions += len(new)
         progress(done, len(ids))
 

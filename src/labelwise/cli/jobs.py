@@ -37,6 +37,7 @@ from labelwise.cli.labeling import (
     LabelerOpt,
     LlmOpt,
     RationaleOpt,
+    RefreshOpt,
     UncertainOpt,
     left_out_line,
     llm_options,
@@ -46,6 +47,7 @@ from labelwise.cli.labeling import (
 from labelwise.domain import JobStatus
 from labelwise.jobs import runner
 from labelwise.jobs.ending import JobProgress
+from labelwise.labelers import labeler_class
 from labelwise.labelers.openai import OpenAILabeler
 from labelwise.schemas import JobPublic
 from labelwise.store import jobs as svc
@@ -123,11 +125,26 @@ def autolabel(
     queue: bool = typer.Option(
         False, "--queue", help="Only create the job and leave it to `labelwise worker` processes."
     ),
+    refresh: bool = RefreshOpt,
+    retrain_every: int | None = typer.Option(
+        None,
+        "--retrain-every",
+        min=1,
+        help="embedded: after the job, stay and, each time N more labels arrive (from the "
+        "pages, the API or another shell), refit the labeler on all of them and refresh its "
+        "suggestions, until Ctrl-C.",
+    ),
     yes: bool = YesOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Start an autolabel job: shows the estimate, asks, then runs it with progress."""
     store = get_store()
+    if retrain_every is not None and (labeler_class(labeler).name != "embedding" or queue):
+        raise typer.BadParameter(
+            "--retrain-every refits the embedded labeler as labels arrive, so it is for "
+            "--labeler embedded without --queue; to retrain a trained model, run "
+            "`labelwise train` and then autolabel --labeler model --refresh"
+        )
     options = llm_options(labeler, docs_per_request, rationale, few_shot, concurrency, batch)
     class_list = parse_classes(classes)
     doc_choice = parse_docs(docs)
@@ -200,6 +217,7 @@ def autolabel(
         budget_usd=budget,
         limit=limit,
         below=uncertain,
+        refresh=refresh,
     )
     if queue:
         err.print(f"job {job_id} queued; `labelwise worker` processes will run it")
@@ -209,6 +227,48 @@ def autolabel(
     with job_bar(as_json) as listen:
         runner.run(store, job_id, listen)
     _show_end(job_id, as_json)
+    if retrain_every is not None:
+        refit_as_labels_arrive(project, retrain_every, doc_choice, class_list, limit, as_json)
+
+
+def refit_as_labels_arrive(
+    project: str,
+    every: int,
+    docs: str | list[str],
+    classes: list[str] | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Each time ``every`` more labels arrive, a refreshed embedded job (it refits on all the
+    labels and replaces its pending suggestions); until Ctrl-C. An interrupted job stays
+    resumable, as any job."""
+    from labelwise.autolabel import labels_in, wait_for_labels
+
+    store = get_store()
+    seen, runs = labels_in(store, project), 0
+    try:
+        while True:
+            err.print(
+                f"{seen} labels; refitting when {every} more arrive (review in the pages or "
+                "the API); Ctrl-C stops"
+            )
+            seen = wait_for_labels(store, project, seen + every) or seen
+            job_id = runner.create(
+                store,
+                project,
+                "embedding",
+                docs=docs,
+                classes=classes,
+                limit=limit,
+                refresh=True,
+            )
+            err.print(f"refitting on {seen} labels: job {job_id}")
+            with job_bar(as_json) as listen:
+                runner.run(store, job_id, listen)
+            _show_end(job_id, as_json)
+            runs += 1
+    except KeyboardInterrupt:
+        err.print(f"stopped after {runs} refits")
 
 
 def jobs(project: str, as_json: bool = JsonOpt) -> None:

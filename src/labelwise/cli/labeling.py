@@ -26,6 +26,13 @@ UncertainOpt = typer.Option(
     help="openai: send only documents the embedded labeler and trained models are not sure "
     "of (their best calibrated score is below --below).",
 )
+RefreshOpt = typer.Option(
+    False,
+    "--refresh",
+    help="embedded, model: label documents again that have pending suggestions of the "
+    "labeler and replace those with the new ones (the embedded labeler refits on the labels "
+    "given since).",
+)
 BelowOpt = typer.Option(
     UNCERTAIN_BELOW, "--below", min=0.0, max=1.0, help="With --only-uncertain: the score."
 )
@@ -108,6 +115,7 @@ def suggest(
     concurrency: int = ConcurrencyOpt,
     only_uncertain: bool = UncertainOpt,
     below: float = BelowOpt,
+    refresh: bool = RefreshOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Suggest labels for documents with a labeler and store them for review."""
@@ -133,6 +141,7 @@ def suggest(
             limit=limit,
             on_progress=on_progress,
             below=below if only_uncertain else None,
+            refresh=refresh,
         )
     if as_json:
         emit_json(report.to_dict())

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from labelwise.autolabel import (
+    answered_ids,
     build_task,
     check_held_out,
     load_inputs,
@@ -44,6 +45,7 @@ from labelwise.store.models import Job, Project, as_utc, utcnow
 from labelwise.store.projects import get_project
 
 LABELER_OPTIONS = tuple(RunOptions.model_fields)  # what a job stores of its options
+REFRESH = "refresh"  # the job option of a refreshed run (it replaces pending suggestions)
 CLAIM_TIMEOUT = 60.0  # seconds without a heartbeat after which a claim is taken over
 
 
@@ -75,9 +77,11 @@ def create(
     budget_usd: float | None = None,
     limit: int | None = None,
     below: float | None = None,
+    refresh: bool = False,
 ) -> int:
     """Persist a job over the chosen documents (skipping those a user label settles and, with
-    ``below``, those a cheap labeler is confident about)."""
+    ``below``, those a cheap labeler is confident about). With ``refresh`` (free labelers) the
+    job labels documents it has pending suggestions on too, and replaces those."""
     if budget_usd is not None and budget_usd <= 0:
         raise LabelwiseError("the budget must be a positive amount of USD")
     labeler = make_labeler(
@@ -92,7 +96,7 @@ def create(
     with store.session() as session:
         project = get_project(session, project_name)
         build_task(session, project, classes)  # validates the classes
-        ids, _ = select_documents(session, project, docs, labeler, below=below)
+        ids, _ = select_documents(session, project, docs, labeler, below=below, refresh=refresh)
         ids = ids[:limit] if limit is not None else ids
         job = svc.create_job(
             session,
@@ -102,7 +106,7 @@ def create(
             llm=llm,
             model=model,
             classes=classes,
-            options=options,
+            options={**(options or {}), **({REFRESH: True} if refresh else {})},
             budget_usd=budget_usd,
         )
         return job.id
@@ -148,6 +152,7 @@ def run(
         job.started_at = job.started_at or utcnow()
         job.heartbeat_at = utcnow()
         project_name = project.name
+        refresh = bool((job.options or {}).get(REFRESH))
         budget = Budget(job.budget_usd, job.cost_usd) if job.budget_usd is not None else None
     labeler.budget = budget  # every request reserves its worst case before it is sent
     if isinstance(labeler, OpenAILabeler) and labeler.options.batch:
@@ -213,6 +218,8 @@ def run(
         nonlocal processed
         with store.session() as session:
             project = get_project(session, project_name)
+            if refresh:
+                rules.replace_pending(session, project, labeler.name, answered_ids(answered))
             for wave in answered:
                 new = to_suggestions(task, labeler, wave.outcomes, job_id)
                 paid = (

@@ -317,6 +317,34 @@ def discard_suggestions(
     return deleted
 
 
+def replace_pending(
+    session: Session, project: Project, labeler: str, document_ids: Sequence[int]
+) -> int:
+    """Delete ``labeler``'s pending suggestions on ``document_ids`` (of ``project``), adding
+    them to the ``discarded`` counts first, as training does: a refreshed run of a free labeler
+    replaces them. Decided suggestions stay (their decisions calibrate the labeler)."""
+    if not document_ids:
+        return 0
+    doc_scope = select(Document.id).where(
+        Document.project_id == project.id, Document.id.in_(list(document_ids))
+    )
+    stale = (
+        Suggestion.document_id.in_(doc_scope)
+        & (Suggestion.labeler == labeler)
+        & (Suggestion.status == SuggestionStatus.PENDING.value)
+    )
+    for job_id, name, n in session.execute(
+        select(Suggestion.job_id, Suggestion.labeler, func.count())
+        .where(stale)
+        .group_by(Suggestion.job_id, Suggestion.labeler)
+    ).all():
+        _count(session, project.id, _source(job_id, name), discarded=n)
+    deleted: int = session.execute(
+        delete(Suggestion).where(stale).execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    return deleted
+
+
 def unaccepted(session: Session, project: Project) -> dict[str, Any]:
     """What training would delete: pending (never reviewed) and rejected suggestions, and what
     the pending ones cost (each job's cost shared among its suggestions)."""

@@ -51,6 +51,11 @@ class JobCreate(BaseModel):
     budget_usd: float | None = Field(None, gt=0)
     limit: int | None = Field(None, ge=1, le=MAX_ID)
     options: RunOptions = Field(default_factory=RunOptions)
+    refresh: bool = Field(
+        False,
+        description="embedding, model: label documents with pending suggestions of the labeler "
+        "too, and replace those (the embedded labeler refits on the labels given since).",
+    )
 
     def labeler_options(self) -> dict[str, Any]:
         if self.labeler != "openai":
@@ -145,6 +150,7 @@ def start_job(
         options=body.labeler_options(),
         budget_usd=body.budget_usd,
         limit=body.limit,
+        refresh=body.refresh,
     )
     request.app.state.background.nudge()
     response.headers["Location"] = f"/api/jobs/{job_id}"

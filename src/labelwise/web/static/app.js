@@ -440,6 +440,7 @@ function wizardPage() {
   const show = () => {
     $$(".when-openai", form).forEach((el) => el.classList.toggle("hidden", labeler() !== "openai"));
     $$(".when-model", form).forEach((el) => el.classList.toggle("hidden", labeler() !== "model"));
+    $$(".when-free", form).forEach((el) => el.classList.toggle("hidden", labeler() === "openai"));
     if (labeler() !== "openai") $("#estimate").textContent = "The model runs on this server: no tokens, no cost.";
   };
   $$('input[name="labeler"]', form).forEach((i) => i.addEventListener("change", show));
@@ -497,6 +498,7 @@ function wizardPage() {
       if (form.budget_usd.value) body.budget_usd = Number(form.budget_usd.value);
     }
     if (body.labeler === "model") body.model = form.model.value;
+    if (body.labeler !== "openai" && form.refresh.checked) body.refresh = true;
     await api("POST", `/api/projects/${enc(project)}/jobs`, body);
     location.href = `/projects/${enc(project)}/jobs`;
   }));

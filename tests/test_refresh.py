@@ -1,0 +1,233 @@
+"""Refreshed runs of the free labelers (their pending suggestions replaced by a refit's) and
+``autolabel --retrain-every`` (a refit each time N more labels arrive), on a real store."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from labelwise.autolabel import select_documents, suggest, wait_for_labels
+from labelwise.cli import app
+from labelwise.domain import LabelwiseError, SuggestionStatus
+from labelwise.jobs import runner
+from labelwise.labelers.embedding import EmbeddingLabeler
+from labelwise.labelers.openai import OpenAILabeler
+from labelwise.store import Store
+from labelwise.store import labels as rules
+from labelwise.store.classes import add_class
+from labelwise.store.documents import get_document
+from labelwise.store.embeddings import StoreVectorCache
+from labelwise.store.models import Job, Suggestion
+from labelwise.store.projects import get_project
+from tests.helpers import make_project
+
+CLASSES = {
+    "weather": "Rain, sun, temperature and forecasts.",
+    "sports": "Games, teams, players and scores.",
+    "cooking": "Recipes, ingredients and kitchens.",
+}
+DOCS = {
+    "w1": "Heavy rain and strong wind are expected tomorrow morning.",
+    "s1": "The home team scored twice in the final minutes to win the match.",
+    "c1": "Whisk the eggs with sugar, then fold in the flour and bake for 20 minutes.",
+    "w2": "It will be sunny and warm all weekend, with highs of 28 degrees.",
+    "s2": "The striker signed a new contract with the club for three seasons.",
+    "c2": "Chop the onions and fry them slowly in butter until golden.",
+    "w3": "Snow is forecast for the mountains, with temperatures well below zero.",
+}
+
+
+def _project(store: Store, labeled: tuple[str, ...] = ("w1",)) -> None:
+    make_project(store, classes=(), docs=DOCS)
+    label(store, *labeled)
+
+
+def label(store: Store, *names: str) -> None:
+    """A person labels ``names`` with their right class."""
+    with store.session() as s:
+        p = get_project(s, "p")
+        if not p.classes:
+            for name, description in CLASSES.items():
+                add_class(s, p, name, description)
+            s.flush()
+            s.expire(p, ["classes"])
+        by_letter = {c.name[0]: c for c in p.classes}
+        for n in names:
+            rules.set_labels(s, p, get_document(s, p, n), [by_letter[n[0]]])
+
+
+def pending(store: Store) -> dict[str, list[tuple[int, int | None]]]:
+    """Each document's pending embedded suggestions: (id, job)."""
+    with store.session() as s:
+        p = get_project(s, "p")
+        names = {get_document(s, p, n).id: n for n in DOCS}
+        got: dict[str, list[tuple[int, int | None]]] = {}
+        for row in s.scalars(
+            select(Suggestion)
+            .where(Suggestion.status == SuggestionStatus.PENDING, Suggestion.labeler == "embedding")
+            .order_by(Suggestion.id)
+        ):
+            got.setdefault(names[row.document_id], []).append((row.id, row.job_id))
+        return got
+
+
+def test_a_refreshed_run_replaces_the_pending_suggestions_and_keeps_decisions(
+    store: Store,
+) -> None:
+    _project(store)
+    labeler = EmbeddingLabeler(cache=StoreVectorCache(store))
+    assert suggest(store, "p", labeler).suggested == 6
+    before = pending(store)
+    with store.session() as s:  # a person rejects s1's suggestion and labels s2
+        p = get_project(s, "p")
+        rules.reject(s, p, before["s1"][0][0])
+    label(store, "s2")
+
+    report = suggest(store, "p", labeler, refresh=True)
+
+    # s2 is labeled: not chosen; the others are labeled again, s1 too (its decision stays)
+    assert (report.documents, report.skipped, report.suggested) == (5, 0, 5)
+    after = pending(store)
+    assert set(after) == {"w2", "s1", "c1", "c2", "w3", "s2"}
+    for name in ("w2", "c1", "c2", "w3"):
+        assert len(after[name]) == 1 and after[name][0][0] > before[name][0][0], name
+    assert after["s2"] == before["s2"]  # a labeled document's pending suggestion is not touched
+    with store.session() as s:
+        rejected = s.get(Suggestion, before["s1"][0][0])
+        assert rejected is not None and rejected.status == SuggestionStatus.REJECTED
+        counts = rules.outcomes(s, get_project(s, "p"))["labeler:embedding"]
+    assert counts == {"accepted": 0, "rejected": 1, "discarded": 4}
+    # without refresh, a second run finds nothing to do
+    assert suggest(store, "p", labeler).documents == 0
+
+
+def test_a_refreshed_job_replaces_them_as_it_stores_its_answers(store: Store) -> None:
+    _project(store, ("w1", "s1", "c1"))
+    first = runner.create(store, "p", "embedding")
+    runner.run(store, first)
+    assert {j for ids in pending(store).values() for _, j in ids} == {first}
+    labeler = EmbeddingLabeler(cache=StoreVectorCache(store))
+    with store.session() as s:  # nothing left to label ...
+        assert select_documents(s, get_project(s, "p"), "unlabeled", labeler)[0] == []
+    second = runner.create(store, "p", "embedding", refresh=True)  # ... unless refreshed
+    job = runner.run(store, second)
+    assert (job.total, job.done, job.options) == (4, 4, {"refresh": True})
+    after = pending(store)
+    assert sorted(after) == ["c2", "s2", "w2", "w3"]
+    assert all(ids == [(ids[0][0], second)] for ids in after.values()), after
+    with store.session() as s:
+        counts = rules.outcomes(s, get_project(s, "p"))
+    assert counts[f"job:{first}"]["discarded"] == 4
+
+
+def test_refreshing_is_refused_for_a_labeler_that_costs_money(store: Store) -> None:
+    """Replacing paid suggestions would pay twice for them."""
+    _project(store)
+    paid = OpenAILabeler(
+        OpenAILabeler.Options(endpoint="http://127.0.0.1:9/v1", model="gpt-4o-mini")  # type: ignore[call-arg]
+    )
+    with store.session() as s, pytest.raises(LabelwiseError, match="free labelers"):
+        select_documents(s, get_project(s, "p"), "unlabeled", paid, refresh=True)
+
+
+def test_waiting_for_labels_ends_when_they_arrive_or_when_asked(store: Store) -> None:
+    _project(store)
+    stop = threading.Event()
+    later = threading.Timer(0.3, label, (store, "w2", "s1"))
+    later.start()
+    started = time.monotonic()
+    assert wait_for_labels(store, "p", 3, poll=0.05) == 3
+    assert time.monotonic() - started >= 0.25
+    threading.Timer(0.2, stop.set).start()
+    assert wait_for_labels(store, "p", 10, stop=stop, poll=0.05) is None
+
+
+def test_retrain_every_is_only_for_the_embedded_labeler(cli_env: str, store: Store) -> None:
+    _project(store)
+    result = CliRunner().invoke(
+        app, ["autolabel", "p", "--labeler", "model", "--model", "m", "--retrain-every", "5"]
+    )
+    assert result.exit_code == 2
+    assert "--retrain-every refits the embedded labeler" in " ".join(result.output.split())
+
+
+def _lines(stream: object) -> queue.Queue[str]:
+    """The lines of a process's stream as they come."""
+    got: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            got.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return got
+
+
+def _wait_for(lines: queue.Queue[str], text: str, seen: list[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if text in line:
+            return
+    pytest.fail(f"never printed {text!r}; printed: {''.join(seen)}")
+
+
+def test_autolabel_retrain_every_refits_each_time_labels_arrive(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    """The CLI stays after its job; two more labels (given elsewhere, here straight into the
+    store as the pages would) start a refreshed job that refits on them; Ctrl-C ends it."""
+    _project(store, ("w1", "s1", "c1"))
+    env = {**os.environ, "LABELWISE_DATABASE_URL": db_url, "LABELWISE_HOME": str(tmp_path)}
+    exe = str(Path(sys.executable).with_name("labelwise"))
+    proc = subprocess.Popen(
+        [exe, "autolabel", "p", "--retrain-every", "2", "--yes"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        lines = _lines(proc.stdout)
+        _wait_for(lines, "refitting when 2 more arrive", seen)
+        first = pending(store)
+        assert sorted(first) == ["c2", "s2", "w2", "w3"]
+        label(store, "w2")  # one label: not yet
+        time.sleep(3)  # longer than the CLI's look every 2 s
+        with store.session() as s:
+            assert len(s.scalars(select(Job)).all()) == 1
+        label(store, "s2")
+        _wait_for(lines, "refitting on 5 labels", seen)
+        _wait_for(lines, "refitting when 2 more arrive", seen)
+        with store.session() as s:
+            jobs = s.scalars(select(Job).order_by(Job.id)).all()
+            assert [(j.total, j.done, j.options) for j in jobs] == [
+                (4, 4, {}),
+                (2, 2, {"refresh": True}),
+            ]
+            second = jobs[1].id
+        after = pending(store)
+        for name in ("c2", "w3"):  # replaced by the refit's, one each
+            assert after[name] == [(after[name][0][0], second)], after
+        proc.send_signal(signal.SIGINT)
+        _wait_for(lines, "stopped after 1 refits", seen)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
