@@ -81,6 +81,23 @@ def test_the_most_confident_alone_cannot_vouch_for_the_rest() -> None:
     assert below.threshold is not None and below.threshold > 0.8  # 80 % right at 0.8: refused
 
 
+def test_decisions_of_one_confidence_vouch_together() -> None:
+    """40 decisions at one confidence, 30 right, the wrong ones last: cut into strata of 10,
+    the pending suggestions of that confidence would all weigh on the first ten (all right)
+    and a 75 % precision would pass for 100 %."""
+    tied = [(1.0, True)] * 30 + [(1.0, False)] * 10
+    pick = choose_threshold(tied, 0.85, pending=[1.0] * 500)
+    assert (pick.threshold, pick.precision, pick.reviewed, pick.more_needed) == (
+        None,
+        0.75,
+        40,
+        None,
+    )
+    lower = [(0.9 - i / 1000, True) for i in range(40)]  # below it, all right
+    pick = choose_threshold(tied + lower, 0.7, pending=[1.0] * 500 + [0.88] * 100)
+    assert pick.threshold is not None and abs(pick.precision - (500 * 0.75 + 100) / 600) < 1e-9
+
+
 def test_too_few_decisions_accept_nothing_and_say_how_many_more() -> None:
     few = [(0.99, True)] * 6
     pick = choose_threshold(few, 0.95)

@@ -123,7 +123,9 @@ def _strata(
     ordered: Sequence[tuple[float, bool]], waiting: npt.NDArray[np.float64], t: float
 ) -> Strata | tuple[()] | None:
     """One generation at threshold ``t``: per stratum of its reviewed decisions at or above
-    ``t`` (``STRATUM`` each from the top; a short last one joins the one above), how many of
+    ``t`` (``STRATUM`` each from the top, more where decisions of one confidence would be
+    parted, as the pending suggestions of that confidence would all weigh on the first part;
+    a short last one joins the one above), how many of
     its pending suggestions weigh on it, its decisions and its right ones. ``()`` when none of
     its pending suggestions reach ``t``; None when some do and too few decisions vouch."""
     above = [r for c, r in ordered if c >= t]
@@ -134,11 +136,16 @@ def _strata(
         return None
     conf = np.array([c for c, _ in ordered[: len(above)]], dtype=float)
     hits = np.concatenate([[0], np.cumsum(above)])
-    starts = np.arange(0, len(above), STRATUM)
-    if len(above) - starts[-1] < STRATUM and len(starts) > 1:
-        starts = starts[:-1]
-    ends = np.append(starts[1:], len(above))
-    floors = conf[ends - 1]  # each stratum's lowest confidence, descending
+    cuts = [0]
+    while cuts[-1] < len(above):
+        end = min(cuts[-1] + STRATUM, len(above))
+        while end < len(above) and conf[end] == conf[end - 1]:
+            end += 1  # decisions of one confidence stay in one stratum
+        cuts.append(end)
+    if len(cuts) > 2 and cuts[-1] - cuts[-2] < STRATUM:
+        del cuts[-2]  # a short last stratum joins the one above
+    starts, ends = np.array(cuts[:-1]), np.array(cuts[1:])
+    floors = conf[ends - 1]  # each stratum's lowest confidence, strictly descending
     # a pending suggestion weighs on the highest stratum whose floor is at or below it
     reach = len(waiting) - np.searchsorted(waiting, floors, side="left")
     weights = np.diff(np.concatenate([[0], reach])).astype(float)
@@ -153,8 +160,10 @@ def _best_shot(
     if not ordered:
         return 0.0, (0.0, 1.0), 0, needed(1.0, target, z)
     correct, best = 0, (0.0, 0, 0)
-    for i, (_, right) in enumerate(ordered, start=1):
+    for i, (confidence, right) in enumerate(ordered, start=1):
         correct += right
+        if i < len(ordered) and ordered[i][0] == confidence:
+            continue  # a threshold keeps every decision of the same confidence
         if i >= min(5, len(ordered)) and correct / i >= best[0]:
             best = (correct / i, correct, i)
     p, k, n = best
