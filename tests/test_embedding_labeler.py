@@ -267,6 +267,16 @@ def test_the_head_reads_the_words_when_they_tell_and_the_embeddings_do_not() -> 
     assert blind is None or (blind.probabilities(test_x).argmax(1) == test_y).mean() < 0.75
 
 
+def test_the_words_read_mark_the_first_one() -> None:
+    """The first word of a short text often tells its form; it is a feature of its own."""
+    from labelwise.labelers.head import words_of
+
+    got = words_of("How many moons has Mars? How")
+    assert got[:3] == ["how", "many", "moons"] and "how many" in got
+    assert [w for w in got if w.startswith("^")] == ["^ how"]
+    assert words_of("  ?! ") == []
+
+
 def test_every_confidence_source_fits_its_column() -> None:
     from labelwise.labelers.embedding import Source
     from labelwise.store.models import Suggestion

@@ -15,8 +15,10 @@ accuracy over the similarities alone on Banking77; the words add more on questio
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -34,15 +36,27 @@ BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0)
 WORDS_WEIGHT = 1.0  # of the TF-IDF block against the unit-length embedding
 
 
+WORD = re.compile(r"(?u)\b\w+\b")
+
+
+def words_of(text: str) -> list[str]:
+    """The words of ``text`` (lower-cased, one-letter words kept: "a", "I"), its word pairs,
+    and its first word marked as first ("^ how"): the first word often tells a short text's
+    form (TREC question types, 8 labels a class: 57.8 % right with it, 55.4 % without)."""
+    words = WORD.findall(text.lower())
+    pairs = [f"{a} {b}" for a, b in pairwise(words)]
+    return [*words, *pairs, *(["^ " + words[0]] if words else [])]
+
+
 class Words:
-    """TF-IDF of the words and word pairs of the texts it was fitted on (lower-cased,
-    one-letter words kept: "a", "I")."""
+    """TF-IDF of the words, word pairs and first word (:func:`words_of`) of the texts it was
+    fitted on."""
 
     def __init__(self, texts: Sequence[str]) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.vectorizer = TfidfVectorizer(
-            ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b", dtype=np.float64
+            analyzer=words_of, sublinear_tf=True, dtype=np.float64
         ).fit(texts)
 
     def features(self, vecs: npt.NDArray[Any], texts: Sequence[str]) -> Any:
