@@ -192,6 +192,7 @@ class Sim:
         descriptions: dict[str, str],
         held_out: bool = True,
         unseen: Sequence[tuple[str, Gold]] = (),
+        sample_share: float = 0.5,
     ) -> None:
         self.held_out = held_out
         self.unseen = [] if kind == ProjectKind.MULTI_LABEL else list(unseen)
@@ -213,9 +214,12 @@ class Sim:
             ]
             write_batch(s, p, records, ids)
         self.cache = StoreVectorCache(self.store)
-        # the reviewer's batch: half the most informative (they fix what is wrong), half a
-        # random sample (it vouches for a threshold)
-        self.orders: list[tuple[str, float]] = [("informative", 0.5), ("sample", 0.5)]
+        # the reviewer's batch: the most informative (they fix what is wrong) and a random
+        # sample (it vouches for a threshold), half each by default
+        self.orders: list[tuple[str, float]] = [
+            ("informative", 1 - sample_share),
+            ("sample", sample_share),
+        ]
 
     def label(self, names: list[str]) -> None:
         """The reviewer gives each document its gold classes (one decision each)."""
@@ -422,6 +426,12 @@ def main() -> None:
         help="Keep no held-out check of the embedded labeler on the labels (as before it).",
     )
     parser.add_argument(
+        "--sample-share",
+        type=float,
+        default=0.5,
+        help="Of each reviewed batch, the share drawn at random (the rest: most informative).",
+    )
+    parser.add_argument(
         "--unseen",
         type=int,
         default=1000,
@@ -460,6 +470,7 @@ def main() -> None:
                         descriptions,
                         not args.no_held_out,
                         unseen,
+                        args.sample_share,
                     )
                     sim.connect(server.url)
                     run = Run(path, len(pool), seed_decisions=sim.seed())
