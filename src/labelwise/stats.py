@@ -125,9 +125,9 @@ def _strata(
     """One generation at threshold ``t``: per stratum of its reviewed decisions at or above
     ``t`` (``STRATUM`` each from the top, more where decisions of one confidence would be
     parted, as the pending suggestions of that confidence would all weigh on the first part;
-    a short last one joins the one above), how many of
-    its pending suggestions weigh on it, its decisions and its right ones. ``()`` when none of
-    its pending suggestions reach ``t``; None when some do and too few decisions vouch."""
+    a short last one joins the one above), how many of its pending suggestions weigh on it,
+    its decisions and its right ones. ``()`` when none of its pending suggestions reach ``t``;
+    None when some do and too few decisions vouch."""
     above = [r for c, r in ordered if c >= t]
     reach_t = len(waiting) - int(np.searchsorted(waiting, t, side="left"))
     if not reach_t:

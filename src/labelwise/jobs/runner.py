@@ -218,10 +218,11 @@ def run(
         nonlocal processed
         with store.session() as session:
             project = get_project(session, project_name)
-            if refresh:
+            # first: an answer naming a class the task lacks becomes a failure here
+            news = [to_suggestions(task, labeler, wave.outcomes, job_id) for wave in answered]
+            if refresh:  # the old pending suggestions of the answered documents make way
                 rules.replace_pending(session, project, labeler.name, answered_ids(answered))
-            for wave in answered:
-                new = to_suggestions(task, labeler, wave.outcomes, job_id)
+            for wave, new in zip(answered, news, strict=True):
                 paid = (
                     cost(
                         labeler.price_model,
