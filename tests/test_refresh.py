@@ -30,19 +30,12 @@ from labelwise.store.embeddings import StoreVectorCache
 from labelwise.store.models import Job, Suggestion
 from labelwise.store.projects import get_project
 from tests.helpers import make_project
+from tests.test_embedding_labeler import CLASSES as SPECS
+from tests.test_embedding_labeler import DOCS as SHARED_DOCS
 
-CLASSES = {
-    "weather": "Rain, sun, temperature and forecasts.",
-    "sports": "Games, teams, players and scores.",
-    "cooking": "Recipes, ingredients and kitchens.",
-}
+CLASSES = {c.name: c.description for c in SPECS}
 DOCS = {
-    "w1": "Heavy rain and strong wind are expected tomorrow morning.",
-    "s1": "The home team scored twice in the final minutes to win the match.",
-    "c1": "Whisk the eggs with sugar, then fold in the flour and bake for 20 minutes.",
-    "w2": "It will be sunny and warm all weekend, with highs of 28 degrees.",
-    "s2": "The striker signed a new contract with the club for three seasons.",
-    "c2": "Chop the onions and fry them slowly in butter until golden.",
+    **SHARED_DOCS,
     "w3": "Snow is forecast for the mountains, with temperatures well below zero.",
 }
 
