@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from labelwise.demo import create_demo_project
 from labelwise.domain import DocumentRecord
 from labelwise.store import Store
 from labelwise.store.documents import get_document, write_batch
-from labelwise.store.models import Job, Label, Suggestion
+from labelwise.store.models import Document, Job, Label, Suggestion
 from labelwise.store.projects import get_project
 from tests.test_api import serve
 
@@ -366,6 +366,60 @@ def test_twenty_decisions_with_a_alone(site: str, store: Store, browser: Any) ->
     page.keyboard.press("j")
     page.wait_for_function(f"document.querySelector('#doc-name').textContent !== {here!r}")
     assert loads == [] and not errors, (loads, errors)
+
+
+def test_a_suggestion_replaced_while_shown_is_shown_again(
+    site: str, store: Store, browser: Any
+) -> None:
+    """A refreshed run replaces the suggestion on the page (or another reviewer decided it):
+    the key press saves nothing wrong and the page shows the document as it is now."""
+    from labelwise.autolabel import suggest
+    from labelwise.labelers.embedding import EmbeddingLabeler
+    from labelwise.store.embeddings import StoreVectorCache
+
+    labeler = EmbeddingLabeler(cache=StoreVectorCache(store))
+    suggest(store, PROJECT, labeler)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{site}/projects/{PROJECT}/documents?filter=auto-labeled")
+    page.locator("#documents a.doc-link").nth(0).click()
+    page.wait_for_selector("#suggestions .suggestion")
+    name = page.inner_text("#doc-name")
+    shown = int(page.locator("#suggestions .suggestion").first.get_attribute("data-id") or 0)
+    suggest(store, PROJECT, labeler, docs=[name], refresh=True)  # meanwhile, elsewhere
+    page.keyboard.press("a")
+    page.wait_for_function("document.querySelector('#flash').textContent.includes('shown again')")
+    assert page.inner_text("#doc-name") == name
+    now = int(page.locator("#suggestions .suggestion").first.get_attribute("data-id") or 0)
+    with store.session() as s:
+        doc = get_document(s, get_project(s, PROJECT), name)
+        assert s.get(Suggestion, shown) is None and s.get(Suggestion, now) is not None
+        assert s.scalar(select(Label).where(Label.document_id == doc.id)) is None
+    page.keyboard.press("a")  # the new one is accepted, and on to the next document
+    page.wait_for_function(f"document.querySelector('#doc-name').textContent !== {name!r}")
+    with store.session() as s:
+        label = s.scalar(select(Label).where(Label.suggestion_id == now))
+        assert label is not None
+    # bulk review: all or none, and it says the list changed
+    page.goto(f"{site}/projects/{PROJECT}/review")
+    first = page.locator(".pick").first
+    stale = int(first.get_attribute("value") or 0)
+    with store.session() as s:
+        stale_doc = s.scalar(
+            select(Document.name)
+            .join(Suggestion, Suggestion.document_id == Document.id)
+            .where(Suggestion.id == stale)
+        )
+        assert stale_doc is not None
+    suggest(store, PROJECT, labeler, docs=[stale_doc], refresh=True)
+    first.check()
+    page.locator(".pick").nth(1).check()
+    page.click("#accept-selected")
+    page.wait_for_function("document.querySelector('#flash').textContent.includes('list changed')")
+    with store.session() as s:
+        assert s.scalar(select(func.count(Label.id)).where(Label.suggestion_id.is_not(None))) == 1
+    assert not errors, errors
 
 
 def test_the_classes_page_creates_describes_renames_and_deletes(

@@ -21,7 +21,9 @@ async function api(method, url, body, raw) {
   const data = text ? JSON.parse(text) : null;
   if (!response.ok) {
     const message = (data && data.error && data.error.message) || response.statusText;
-    throw new Error(message);
+    const err = new Error(message);
+    err.status = response.status;
+    throw err;
   }
   return data;
 }
@@ -176,6 +178,17 @@ function reviewPage() {
     try {
       return await fn(...args);
     } catch (err) {
+      if (err.status === 409 && doc) {
+        // decided elsewhere meanwhile, or replaced by a refreshed run: show it as it is now
+        try {
+          await show(doc.name, false);
+        } catch (again) {
+          flash(again.message, true);
+          return;
+        }
+        flash(`${err.message.replace(/; reload the document$/, "")}: shown again as it is now`, true);
+        return;
+      }
       flash(err.message, true);
     }
   };
@@ -403,7 +416,14 @@ function bulkPage() {
   const decide = (what) => guard(async () => {
     const ids = picked();
     if (!ids.length) throw new Error("select some suggestions first");
-    await api("POST", `${base}/${what}`, { ids });
+    try {
+      await api("POST", `${base}/${what}`, { ids });
+    } catch (err) {  // all or none: decided elsewhere meanwhile, or replaced by a refreshed run
+      if (err.status === 404 || err.status === 409) {
+        err.message += ": nothing was saved; the list changed since it was shown, reload the page";
+      }
+      throw err;
+    }
     location.reload();
   });
   $("#accept-selected").addEventListener("click", decide("accept"));
