@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from labelwise.demo import create_demo_project
 from labelwise.domain import DocumentRecord
 from labelwise.store import Store
+from labelwise.store import labels as rules
 from labelwise.store.documents import get_document, write_batch
 from labelwise.store.models import Document, Job, Label, Suggestion
 from labelwise.store.projects import get_project
@@ -419,6 +420,51 @@ def test_a_suggestion_replaced_while_shown_is_shown_again(
     page.wait_for_function("document.querySelector('#flash').textContent.includes('list changed')")
     with store.session() as s:
         assert s.scalar(select(func.count(Label.id)).where(Label.suggestion_id.is_not(None))) == 1
+    assert not errors, errors
+
+
+def test_the_wizard_starts_a_refit_chain_and_the_jobs_page_stops_it(
+    site: str, store: Store, browser: Any
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{site}/projects/{PROJECT}/autolabel")
+    page.fill('input[name="retrain_every"]', "2")
+    page.click("#start-job")
+    page.wait_for_url(re.compile(r".*/jobs$"))
+    page.wait_for_selector("td.status-succeeded", timeout=120_000)
+    assert "refits every 2 labels" in page.inner_text("#jobs")
+    with store.session() as s:  # a person labels two documents: the server refits
+        p = get_project(s, PROJECT)
+        docs = s.scalars(
+            select(Document)
+            .where(
+                Document.project_id == p.id,
+                ~select(Label.id).where(Label.document_id == Document.id).exists(),
+            )
+            .order_by(Document.id)
+            .limit(2)
+        ).all()
+        for d in docs:
+            rules.set_labels(s, p, d, [p.classes[0]])
+    deadline = time.monotonic() + 120
+    while True:
+        with store.session() as s:
+            jobs = s.scalars(select(Job).order_by(Job.id)).all()
+        if len(jobs) == 2 and jobs[1].status == "succeeded":
+            break
+        assert time.monotonic() < deadline, [(j.id, j.status) for j in jobs]
+        time.sleep(0.2)
+    page.reload()
+    stop = page.locator(f'tr[data-job="{jobs[1].id}"] button.cancel')
+    assert stop.inner_text() == "Stop refitting"
+    assert page.locator(f'tr[data-job="{jobs[0].id}"] button').count() == 0  # followed
+    stop.click()
+    page.wait_for_function("!document.querySelector('button.cancel')")
+    with store.session() as s:
+        last = s.get(Job, jobs[1].id)
+        assert last is not None and "retrain_every" not in last.options
     assert not errors, errors
 
 

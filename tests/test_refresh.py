@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from labelwise.autolabel import select_documents, suggest, wait_for_labels
 from labelwise.cli import app
-from labelwise.domain import LabelwiseError, SuggestionStatus
+from labelwise.domain import Conflict, LabelwiseError, SuggestionStatus
 from labelwise.jobs import runner
 from labelwise.labelers.embedding import EmbeddingLabeler
 from labelwise.labelers.openai import OpenAILabeler
@@ -152,6 +152,12 @@ def test_retrain_every_is_only_for_the_embedded_labeler(cli_env: str, store: Sto
     )
     assert result.exit_code == 2
     assert "--retrain-every refits the embedded labeler" in " ".join(result.output.split())
+    # queued, the chain is the server's or a worker's to follow
+    result = CliRunner().invoke(app, ["autolabel", "p", "--retrain-every", "5", "--queue"])
+    assert result.exit_code == 0, result.output
+    with store.session() as s:
+        (job,) = s.scalars(select(Job)).all()
+        assert job.status == "queued" and job.options["retrain_every"] == 5
 
 
 def _lines(stream: object) -> queue.Queue[str]:
@@ -224,3 +230,36 @@ def test_autolabel_retrain_every_refits_each_time_labels_arrive(
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_a_refit_chain_is_followed_once_per_n_labels_by_any_worker(store: Store) -> None:
+    """A job made with retrain_every is followed, once it succeeded and N more labels arrived,
+    by one refreshed job (two looks make one), which a worker then runs; a cancel on the
+    chain's last job ends it."""
+    from labelwise.jobs.refit import continue_refits
+    from labelwise.jobs.worker import work
+    from labelwise.store import jobs as svc
+
+    _project(store, ("w1", "s1", "c1"))
+    first = runner.create(store, "p", "embedding", retrain_every=2)
+    assert continue_refits(store) == []  # not run yet
+    runner.run(store, first)
+    label(store, "w2")
+    assert continue_refits(store) == []  # one label of two
+    label(store, "s2")
+    made = continue_refits(store)
+    assert len(made) == 1 and continue_refits(store) == []  # followed once
+    with store.session() as s:
+        old, new = s.get(Job, first), s.get(Job, made[0])
+        assert old is not None and new is not None
+        assert old.options["followed_by"] == made[0]
+        assert new.options == {"refresh": True, "retrain_every": 2, "labels_at": 5}
+    assert work(store, exit_when_idle=True, poll=0.01) == 1  # a worker runs it
+    with store.session() as s:
+        assert svc.get_job(s, made[0]).status == "succeeded"
+    label(store, "c2", "w3")
+    with store.session() as s:
+        svc.request_cancel(s, made[0])  # ended: the cancel ends the chain
+    assert continue_refits(store) == []
+    with store.session() as s, pytest.raises(Conflict, match="already ended"):
+        svc.request_cancel(s, made[0])

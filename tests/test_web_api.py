@@ -231,6 +231,40 @@ def test_llm_connections_estimate_and_an_llm_job(client: Client, store: Store) -
     assert status == 400 and "LLM connection" in body["error"]["message"]
 
 
+def test_the_server_refits_every_n_labels_until_the_chain_is_stopped(client: Client) -> None:
+    """An embedded job with retrain_every: once it succeeded, each new label (here one) makes
+    the server follow it with a refreshed job; cancelling the chain's last job ends it."""
+    c = client
+    status, body, _ = c(
+        "POST", "/api/projects/p/jobs", {"labeler": "model", "model": "m", "retrain_every": 1}
+    )
+    assert status == 400 and "embedded labeler" in body["error"]["message"]
+    status, job, headers = c(
+        "POST", "/api/projects/p/jobs", {"labeler": "embedding", "retrain_every": 1}
+    )
+    assert status == 202 and job["options"]["retrain_every"] == 1
+    wait(c, headers["location"], lambda j: j["status"] == "succeeded")
+    time.sleep(2)  # the server looks every second: no new label, no refit
+    assert len(c("GET", "/api/projects/p/jobs")[1]) == 1
+    assert c("PUT", "/api/projects/p/documents/new-1/labels", ["weather"])[0] == 200
+    jobs = wait(
+        c,
+        "/api/projects/p/jobs",
+        lambda js: len(js) == 2 and js[0]["status"] == "succeeded",
+    )
+    first, second = jobs[1], jobs[0]  # newest first
+    assert first["options"]["followed_by"] == second["id"]
+    assert second["options"]["refresh"] is True and second["options"]["retrain_every"] == 1
+    assert second["total"] == 1  # new-2, the one document left unlabeled
+    # stop: cancelling the chain's last job (it ended) ends the chain
+    status, stopped, _ = c("POST", f"/api/jobs/{second['id']}/cancel")
+    assert status == 202 and "retrain_every" not in stopped["options"]
+    assert c("POST", f"/api/jobs/{second['id']}/cancel")[0] == 409  # nothing left to stop
+    assert c("PUT", "/api/projects/p/documents/new-2/labels", ["cooking"])[0] == 200
+    time.sleep(2.5)
+    assert len(c("GET", "/api/projects/p/jobs")[1]) == 2
+
+
 def test_openapi_lists_every_route(store: Store) -> None:
     app = create_app(store, run_jobs=False)
     schema = app.openapi()

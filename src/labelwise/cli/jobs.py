@@ -132,18 +132,19 @@ def autolabel(
         min=1,
         help="embedded: after the job, stay and, each time N more labels arrive (from the "
         "pages, the API or another shell), refit the labeler on all of them and refresh its "
-        "suggestions, until Ctrl-C.",
+        "suggestions, until Ctrl-C. With --queue the server or `labelwise worker` does it "
+        "(until `labelwise job cancel` on the chain's last job).",
     ),
     yes: bool = YesOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Start an autolabel job: shows the estimate, asks, then runs it with progress."""
     store = get_store()
-    if retrain_every is not None and (labeler_class(labeler).name != "embedding" or queue):
+    if retrain_every is not None and labeler_class(labeler).name != "embedding":
         raise typer.BadParameter(
             "--retrain-every refits the embedded labeler as labels arrive, so it is for "
-            "--labeler embedded without --queue; to retrain a trained model, run "
-            "`labelwise train` and then autolabel --labeler model --refresh"
+            "--labeler embedded; to retrain a trained model, run `labelwise train` and then "
+            "autolabel --labeler model --refresh"
         )
     options = llm_options(labeler, docs_per_request, rationale, few_shot, concurrency, batch)
     class_list = parse_classes(classes)
@@ -218,9 +219,15 @@ def autolabel(
         limit=limit,
         below=uncertain,
         refresh=refresh,
+        retrain_every=retrain_every if queue else None,  # else this process refits
     )
     if queue:
         err.print(f"job {job_id} queued; `labelwise worker` processes will run it")
+        if retrain_every is not None:
+            err.print(
+                f"and the server or a worker will refit every {retrain_every} labels until "
+                f"`labelwise job cancel` on the chain's last job"
+            )
         _show_end(job_id, as_json)
         return
     err.print(f"job {job_id} created; if it is interrupted: labelwise job resume {job_id}")

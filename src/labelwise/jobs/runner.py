@@ -78,12 +78,24 @@ def create(
     limit: int | None = None,
     below: float | None = None,
     refresh: bool = False,
+    retrain_every: int | None = None,
 ) -> int:
     """Persist a job over the chosen documents (skipping those a user label settles and, with
     ``below``, those a cheap labeler is confident about). With ``refresh`` (free labelers) the
-    job labels documents it has pending suggestions on too, and replaces those."""
+    job labels documents it has pending suggestions on too, and replaces those. With
+    ``retrain_every`` N (the embedded labeler) it starts a chain: once it succeeded and N more
+    labels arrived, the server or a worker follows it with a refreshed job (``jobs.refit``)."""
     if budget_usd is not None and budget_usd <= 0:
         raise LabelwiseError("the budget must be a positive amount of USD")
+    chain: dict[str, Any] = {}
+    if retrain_every is not None:
+        from labelwise.jobs.refit import chain_options
+
+        if labeler_name not in ("embedding", "embedded") or retrain_every < 1:
+            raise LabelwiseError(
+                "refitting every N labels is for the embedded labeler, with N at least 1"
+            )
+        chain = chain_options(store, project_name, retrain_every)
     labeler = make_labeler(
         store,
         labeler_name,
@@ -106,7 +118,7 @@ def create(
             llm=llm,
             model=model,
             classes=classes,
-            options={**(options or {}), **({REFRESH: True} if refresh else {})},
+            options={**(options or {}), **({REFRESH: True} if refresh else {}), **chain},
             budget_usd=budget_usd,
         )
         return job.id

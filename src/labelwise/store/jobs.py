@@ -287,8 +287,25 @@ def failures(session: Session, job_id: int, examples: int = 3) -> dict[str, dict
     return out
 
 
+# a refit chain (labelwise.jobs.refit) lives in its jobs' options
+RETRAIN_EVERY = "retrain_every"  # follow the job with a refreshed one every N labels
+LABELS_AT = "labels_at"  # the project's labels when the job was made
+FOLLOWED_BY = "followed_by"  # the job that continued the chain (-1 while one is being made)
+
+
+def chain_is_open(job: Job) -> bool:
+    """Whether ``job`` is a refit chain's last link that may still be followed."""
+    options = job.options or {}
+    return bool(options.get(RETRAIN_EVERY)) and FOLLOWED_BY not in options
+
+
 def request_cancel(session: Session, job_id: int) -> Job:
+    """Ask a job to stop; a job that ended and is the last of a refit chain ends the chain
+    (no job follows it)."""
     job = get_job(session, job_id)
+    if job.status in FINAL and chain_is_open(job):
+        job.options = {k: v for k, v in job.options.items() if k != RETRAIN_EVERY}
+        return job
     if job.status in FINAL:
         raise Conflict(f"job {job_id} already ended ({job.status})")
     job.cancel_requested = True

@@ -51,6 +51,14 @@ class JobCreate(BaseModel):
     budget_usd: float | None = Field(None, gt=0)
     limit: int | None = Field(None, ge=1, le=MAX_ID)
     options: RunOptions = Field(default_factory=RunOptions)
+    retrain_every: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_ID,
+        description="embedding: once the job succeeded, each time this many more labels arrive "
+        "the server (or a worker) runs it again, refreshed: a chain of refits; cancel its last "
+        "job to stop it.",
+    )
     refresh: bool = Field(
         False,
         description="embedding, model: label documents with pending suggestions of the labeler "
@@ -151,6 +159,7 @@ def start_job(
         budget_usd=body.budget_usd,
         limit=body.limit,
         refresh=body.refresh,
+        retrain_every=body.retrain_every,
     )
     request.app.state.background.nudge()
     response.headers["Location"] = f"/api/jobs/{job_id}"

@@ -461,6 +461,7 @@ function wizardPage() {
     $$(".when-openai", form).forEach((el) => el.classList.toggle("hidden", labeler() !== "openai"));
     $$(".when-model", form).forEach((el) => el.classList.toggle("hidden", labeler() !== "model"));
     $$(".when-free", form).forEach((el) => el.classList.toggle("hidden", labeler() === "openai"));
+    $$(".when-embedded", form).forEach((el) => el.classList.toggle("hidden", labeler() !== "embedding"));
     if (labeler() !== "openai") $("#estimate").textContent = "The model runs on this server: no tokens, no cost.";
   };
   $$('input[name="labeler"]', form).forEach((i) => i.addEventListener("change", show));
@@ -519,6 +520,7 @@ function wizardPage() {
     }
     if (body.labeler === "model") body.model = form.model.value;
     if (body.labeler !== "openai" && form.refresh.checked) body.refresh = true;
+    if (body.labeler === "embedding" && form.retrain_every.value) body.retrain_every = Number(form.retrain_every.value);
     await api("POST", `/api/projects/${enc(project)}/jobs`, body);
     location.href = `/projects/${enc(project)}/jobs`;
   }));
