@@ -263,3 +263,22 @@ def test_a_refit_chain_is_followed_once_per_n_labels_by_any_worker(store: Store)
     assert continue_refits(store) == []
     with store.session() as s, pytest.raises(Conflict, match="already ended"):
         svc.request_cancel(s, made[0])
+
+
+def test_a_refit_chain_whose_classes_are_gone_ends(store: Store) -> None:
+    """A chain over named classes, one of which is renamed since: the next job cannot be made,
+    so the chain ends (instead of failing at every look)."""
+    from labelwise.jobs.refit import continue_refits
+    from labelwise.store.classes import rename_class
+
+    _project(store, ("w1", "s1", "c1"))
+    first = runner.create(store, "p", "embedding", classes=["weather", "sports"], retrain_every=1)
+    runner.run(store, first)
+    with store.session() as s:
+        rename_class(s, get_project(s, "p"), "sports", "football")
+    label(store, "w2")
+    assert continue_refits(store) == []
+    with store.session() as s:
+        job = s.get(Job, first)
+        assert job is not None and job.options == {"labels_at": 3}
+    assert continue_refits(store) == []

@@ -9,17 +9,19 @@ succeed, when another embedded job is started after it, or when its last job is 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import func, select
 
 from labelwise.autolabel import labels_in
-from labelwise.domain import JobStatus
+from labelwise.domain import JobStatus, LabelwiseError
 from labelwise.store import Store
 from labelwise.store.jobs import FOLLOWED_BY, LABELS_AT, RETRAIN_EVERY
 from labelwise.store.jobs import chain_is_open as is_open
 from labelwise.store.models import Job, Project
 
+log = logging.getLogger("labelwise.jobs")
 CLAIMED = -1  # followed_by while a worker makes the next job
 
 
@@ -65,8 +67,19 @@ def continue_refits(store: Store) -> list[int]:
                 refresh=True,
                 retrain_every=every,
             )
+        except LabelwiseError as exc:  # the chain cannot go on (its classes are gone): end it
+            log.warning("the refit chain of job %d ends: %s", job_id, exc)
+            with store.session() as session:
+                claimed = session.get(Job, job_id)
+                if claimed is not None:
+                    claimed.options = {
+                        k: v
+                        for k, v in claimed.options.items()
+                        if k not in (FOLLOWED_BY, RETRAIN_EVERY)
+                    }
+            continue
         except Exception:
-            with store.session() as session:  # let a later look try again
+            with store.session() as session:  # a busy database: let a later look try again
                 claimed = session.get(Job, job_id)
                 if claimed is not None:
                     claimed.options = {k: v for k, v in claimed.options.items() if k != FOLLOWED_BY}

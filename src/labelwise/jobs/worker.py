@@ -49,10 +49,7 @@ def work(
     runs = 0
     unable: dict[int, float] = {}  # job -> until when this worker leaves it to others
     while not stop.is_set():
-        try:
-            continue_refits(store)  # chains of refits that are due (jobs.refit)
-        except LabelwiseError as exc:  # e.g. the project's classes changed: the chain waits
-            log.warning("could not continue a refit chain: %s", exc)
+        continue_refits(store)  # chains of refits that are due (jobs.refit)
         with store.session() as session:
             now = time.monotonic()
             ids = [j for j in svc.jobs_with_work(session, claim_timeout) if unable.get(j, 0) < now]
