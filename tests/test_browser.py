@@ -182,10 +182,7 @@ def test_review_flow_in_a_browser(site: str, store: Store, browser: Any) -> None
 
 def test_pages_train_and_show_an_evaluation(site: str, store: Store, browser: Any) -> None:
     """Train from the Models page, open the evaluation, deploy and try the model."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{site}/projects/{PROJECT}/models")
+    page, errors = open_page(browser, f"{site}/projects/{PROJECT}/models")
     page.fill('#train input[name="model"]', "m1")
     page.click("#train button[type=submit]")
     deadline = time.monotonic() + 120
@@ -311,6 +308,22 @@ def test_new_project_import_llm_wizard_and_bulk_review(
     assert not errors, errors
 
 
+def open_page(browser: Any, url: str) -> tuple[Any, list[str]]:
+    """A page at ``url``, and the list its script errors are kept in."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    return page, errors
+
+
+def first_auto_labeled(browser: Any, site: str) -> tuple[Any, list[str]]:
+    """A page on the first document of the Auto labeled list, and its script errors."""
+    page, errors = open_page(browser, f"{site}/projects/{PROJECT}/documents?filter=auto-labeled")
+    page.locator("#documents a.doc-link").nth(0).click()
+    return page, errors
+
+
 def test_twenty_decisions_with_a_alone(site: str, store: Store, browser: Any) -> None:
     """The review loop at its fastest: `a` twenty times stores twenty labels with no page load,
     and `u` takes the last one back."""
@@ -319,11 +332,7 @@ def test_twenty_decisions_with_a_alone(site: str, store: Store, browser: Any) ->
     from labelwise.store.embeddings import StoreVectorCache
 
     suggest(store, PROJECT, EmbeddingLabeler(cache=StoreVectorCache(store)))
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{site}/projects/{PROJECT}/documents?filter=auto-labeled")
-    page.locator("#documents a.doc-link").nth(0).click()
+    page, errors = first_auto_labeled(browser, site)
     page.wait_for_function("document.querySelector('#counter').textContent.includes('left in')")
     start = page.inner_text("#counter")
     loads: list[int] = []
@@ -380,11 +389,7 @@ def test_a_suggestion_replaced_while_shown_is_shown_again(
 
     labeler = EmbeddingLabeler(cache=StoreVectorCache(store))
     suggest(store, PROJECT, labeler)
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{site}/projects/{PROJECT}/documents?filter=auto-labeled")
-    page.locator("#documents a.doc-link").nth(0).click()
+    page, errors = first_auto_labeled(browser, site)
     page.wait_for_selector("#suggestions .suggestion")
     name = page.inner_text("#doc-name")
     shown = int(page.locator("#suggestions .suggestion").first.get_attribute("data-id") or 0)
@@ -426,10 +431,7 @@ def test_a_suggestion_replaced_while_shown_is_shown_again(
 def test_the_wizard_starts_a_refit_chain_and_the_jobs_page_stops_it(
     site: str, store: Store, browser: Any
 ) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{site}/projects/{PROJECT}/autolabel")
+    page, errors = open_page(browser, f"{site}/projects/{PROJECT}/autolabel")
     page.fill('input[name="retrain_every"]', "2")
     page.click("#start-job")
     page.wait_for_url(re.compile(r".*/jobs$"))
