@@ -152,12 +152,17 @@ def test_retrain_every_is_only_for_the_embedded_labeler(cli_env: str, store: Sto
     )
     assert result.exit_code == 2
     assert "--retrain-every refits the embedded labeler" in " ".join(result.output.split())
-    # queued, the chain is the server's or a worker's to follow
+    # queued, the chain is the server's or a worker's to follow; job cancel stops it
     result = CliRunner().invoke(app, ["autolabel", "p", "--retrain-every", "5", "--queue"])
     assert result.exit_code == 0, result.output
     with store.session() as s:
         (job,) = s.scalars(select(Job)).all()
         assert job.status == "queued" and job.options["retrain_every"] == 5
+    runner.run(store, job.id)
+    result = CliRunner().invoke(app, ["job", "cancel", str(job.id)])
+    assert result.exit_code == 0 and "refit chain is stopped" in result.output, result.output
+    with store.session() as s:
+        assert "retrain_every" not in s.get(Job, job.id).options  # type: ignore[union-attr]
 
 
 def _lines(stream: object) -> queue.Queue[str]:

@@ -313,15 +313,18 @@ def show(job_id: int, as_json: bool = JsonOpt) -> None:
 
 @job_app.command("cancel")
 def cancel(job_id: int) -> None:
-    """Ask a job to stop after the requests in flight."""
+    """Ask a job to stop after the requests in flight; on a refit chain's last job that ended,
+    stop the chain."""
     with get_store().session() as session:
-        job = svc.request_cancel(session, job_id)
-        status = job.status
-    out.print(
-        f"job {job_id}: cancel requested"
-        if status != JobStatus.CANCELLED
-        else f"job {job_id} cancelled"
-    )
+        job = svc.get_job(session, job_id)
+        chain = job.status in svc.FINAL and svc.chain_is_open(job)
+        status = svc.request_cancel(session, job_id).status
+    if chain:
+        out.print(f"job {job_id} had ended; its refit chain is stopped (no job follows it)")
+    elif status == JobStatus.CANCELLED:
+        out.print(f"job {job_id} cancelled")
+    else:
+        out.print(f"job {job_id}: cancel requested")
 
 
 @job_app.command("resume")
