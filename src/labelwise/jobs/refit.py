@@ -69,24 +69,21 @@ def continue_refits(store: Store) -> list[int]:
             )
         except LabelwiseError as exc:  # the chain cannot go on (its classes are gone): end it
             log.warning("the refit chain of job %d ends: %s", job_id, exc)
-            with store.session() as session:
-                claimed = session.get(Job, job_id)
-                if claimed is not None:
-                    claimed.options = {
-                        k: v
-                        for k, v in claimed.options.items()
-                        if k not in (FOLLOWED_BY, RETRAIN_EVERY)
-                    }
+            _set_options(store, job_id, drop=(FOLLOWED_BY, RETRAIN_EVERY))
             continue
-        except Exception:
-            with store.session() as session:  # a busy database: let a later look try again
-                claimed = session.get(Job, job_id)
-                if claimed is not None:
-                    claimed.options = {k: v for k, v in claimed.options.items() if k != FOLLOWED_BY}
+        except Exception:  # a busy database: let a later look try again
+            _set_options(store, job_id, drop=(FOLLOWED_BY,))
             raise
-        with store.session() as session:
-            claimed = session.get(Job, job_id)
-            if claimed is not None:
-                claimed.options = {**claimed.options, FOLLOWED_BY: new}
+        _set_options(store, job_id, {FOLLOWED_BY: new})
         made.append(new)
     return made
+
+
+def _set_options(
+    store: Store, job_id: int, put: dict[str, Any] | None = None, drop: tuple[str, ...] = ()
+) -> None:
+    """Change job ``job_id``'s options: set ``put``, take ``drop`` out."""
+    with store.session() as session:
+        job = session.get(Job, job_id)
+        if job is not None:
+            job.options = {k: v for k, v in job.options.items() if k not in drop} | (put or {})

@@ -90,8 +90,9 @@ def create(
     chain: dict[str, Any] = {}
     if retrain_every is not None:
         from labelwise.jobs.refit import chain_options
+        from labelwise.labelers import labeler_class
 
-        if labeler_name not in ("embedding", "embedded") or retrain_every < 1:
+        if labeler_class(labeler_name).name != "embedding" or retrain_every < 1:
             raise LabelwiseError(
                 "refitting every N labels is for the embedded labeler, with N at least 1"
             )

@@ -304,15 +304,21 @@ def discard_suggestions(
     unaccepted = (Suggestion.document_id.in_(doc_scope)) & (
         Suggestion.status != SuggestionStatus.ACCEPTED.value
     )
+    return _delete_counting_pending(session, project, unaccepted)
+
+
+def _delete_counting_pending(session: Session, project: Project, which: Any) -> int:
+    """Delete the suggestions ``which`` selects, adding the pending ones among them to their
+    source's ``discarded`` counts first, so a labeler's accept rate is never lost."""
     pending = session.execute(
         select(Suggestion.job_id, Suggestion.labeler, func.count())
-        .where(unaccepted, Suggestion.status == SuggestionStatus.PENDING.value)
+        .where(which, Suggestion.status == SuggestionStatus.PENDING.value)
         .group_by(Suggestion.job_id, Suggestion.labeler)
     ).all()
     for job_id, labeler, n in pending:
         _count(session, project.id, _source(job_id, labeler), discarded=n)
     deleted: int = session.execute(
-        delete(Suggestion).where(unaccepted).execution_options(synchronize_session=False)
+        delete(Suggestion).where(which).execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     return deleted
 
@@ -333,16 +339,7 @@ def replace_pending(
         & (Suggestion.labeler == labeler)
         & (Suggestion.status == SuggestionStatus.PENDING.value)
     )
-    for job_id, name, n in session.execute(
-        select(Suggestion.job_id, Suggestion.labeler, func.count())
-        .where(stale)
-        .group_by(Suggestion.job_id, Suggestion.labeler)
-    ).all():
-        _count(session, project.id, _source(job_id, name), discarded=n)
-    deleted: int = session.execute(
-        delete(Suggestion).where(stale).execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    return deleted
+    return _delete_counting_pending(session, project, stale)
 
 
 def unaccepted(session: Session, project: Project) -> dict[str, Any]:
