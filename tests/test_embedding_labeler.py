@@ -403,3 +403,132 @@ def test_an_embedded_job_keeps_its_held_out_check_as_its_first_decisions(store: 
             select(func.count(ArchivedDecision.id)).where(ArchivedDecision.job_id == job_id)
         )
         assert count == labeled
+
+
+def test_class_vectors_move_to_the_documents_each_draws_and_an_unread_class_stays() -> None:
+    """Class texts that sit off their documents: bare similarity sends most of class 0's
+    documents to class 1's text; adapted to the documents, each class vector moves onto its
+    own, and a class no document reads like keeps its text (and no document)."""
+    from labelwise.embeddings.encoder import normalize
+    from labelwise.labelers.embedding import adapt_to_documents
+
+    rng = np.random.default_rng(0)
+    e = np.eye(16)
+
+    def cluster(center: np.ndarray, n: int) -> np.ndarray:
+        return normalize(center + 0.05 * rng.standard_normal((n, 16)))
+
+    texts = np.stack([e[0], e[1], e[5]]).astype(np.float32)
+    docs = np.vstack(
+        [cluster(0.45 * e[0] + 0.5 * e[1] + 0.74 * e[2], 60), cluster(0.6 * e[1] + 0.8 * e[3], 60)]
+    )
+    gold = np.array([0] * 60 + [1] * 60)
+    assert ((docs @ texts.T).argmax(axis=1) == gold).mean() < 0.7
+    adapted = adapt_to_documents(texts, docs)
+    assert ((docs @ adapted.T).argmax(axis=1) == gold).mean() >= 0.95
+    assert float(adapted[2] @ texts[2]) > 0.99  # the unread class stayed where its text is
+    assert np.allclose(np.linalg.norm(adapted, axis=1), 1, atol=1e-5)
+
+
+def _sample_project(store: Store, order: str) -> dict[str, str]:
+    """The shipped Banking77 sample as a project without labels (its 62 classes by name), its
+    documents imported sorted by class or shuffled; returns the gold class per document."""
+    import csv
+    import random
+
+    from labelwise.demo import sample_path
+
+    with sample_path().open(encoding="utf-8", newline="") as fh:
+        rows = [(r["name"], r["text"], r["gold"]) for r in csv.DictReader(fh)]
+    rows = (
+        sorted(rows, key=lambda r: r[2])
+        if order == "sorted"
+        else random.Random(1).sample(rows, len(rows))
+    )
+    classes = tuple(sorted({g for _, _, g in rows}))
+    make_project(store, classes=classes, docs={n: t for n, t, _ in rows})
+    return {n: g for n, _, g in rows}
+
+
+def _suggested(store: Store) -> dict[str, tuple[str, str]]:
+    """Document name -> (suggested class, confidence source)."""
+    from labelwise.store.models import LabelClass
+
+    with store.session() as s:
+        rows = s.execute(
+            select(Document.name, LabelClass.name, Suggestion.confidence_source)
+            .join(Suggestion, Suggestion.document_id == Document.id)
+            .join(LabelClass, LabelClass.id == Suggestion.class_id)
+        ).all()
+    return {n: (c, src) for n, c, src in rows}
+
+
+def test_a_run_without_labels_adapts_to_a_sample_of_all_its_documents(store: Store) -> None:
+    """Zero-shot, a run first surveys a random sample of every document it labels (not each
+    chunk of 128: this import is sorted by class, so a chunk holds a few classes only). On the
+    shipped sample that lifts zero-shot accuracy well above the class names alone, and every
+    suggestion says where its confidence came from."""
+    from labelwise.labelers.embedding import Source
+
+    gold = _sample_project(store, "sorted")
+    report = suggest(store, "p", EmbeddingLabeler(cache=StoreVectorCache(store)))
+    assert report.suggested == len(gold) == 400
+    got = _suggested(store)
+    assert {src for _, src in got.values()} == {Source.ADAPTED}
+    adapted = sum(gold[n] == c for n, (c, _) in got.items()) / len(gold)
+    with store.session() as s:
+        p = get_project(s, "p")
+        docs = s.scalars(select(Document).where(Document.project_id == p.id)).all()
+        inputs = [DocInput(d.id, d.text, d.content_hash) for d in docs]
+        names = {d.id: d.name for d in docs}
+        task = LabelTask(ProjectKind.SINGLE_LABEL, tuple(ClassSpec(c.name) for c in p.classes))
+    plain = EmbeddingLabeler(cache=StoreVectorCache(store)).label(task, inputs)  # no survey
+    unadapted = sum(gold[names[o.doc_id]] == o.predictions[0].class_name for o in plain) / 400
+    assert all(o.confidence_source == Source.SIMILARITIES for o in plain)
+    assert adapted >= unadapted + 0.03, (adapted, unadapted)
+
+
+def test_a_job_adapts_as_it_began_and_labels_adapt_no_more(store: Store) -> None:
+    """A job surveys its own documents with its id as the seed, whatever order they come in (a
+    resumed job adapts the same way); with user labels the labeler learns from them instead,
+    and a run too small to survey keeps the class texts."""
+    import random
+
+    from labelwise.autolabel import build_task, survey
+    from labelwise.jobs import runner
+    from labelwise.labelers.embedding import Source
+    from labelwise.store import jobs
+
+    _sample_project(store, "shuffled")
+    job_id = runner.create(store, "p", "embedding")
+    runner.run(store, job_id)
+    got = _suggested(store)
+    assert {src for _, src in got.values()} == {Source.ADAPTED}
+    with store.session() as s:
+        p = get_project(s, "p")
+        task = build_task(s, p)
+        ids = jobs.document_ids(s, job_id)
+        docs = s.scalars(select(Document).where(Document.project_id == p.id)).all()
+        inputs = [DocInput(d.id, d.text, d.content_hash) for d in docs]
+        names = {d.id: d.name for d in docs}
+    again = []
+    for order in (ids, random.Random(5).sample(ids, len(ids))):  # as a resumed job would
+        labeler = EmbeddingLabeler()
+        survey(store, labeler, task, order, seed=job_id)
+        again.append(labeler.label(task, inputs))
+    for outcomes in again:
+        assert {
+            names[o.doc_id]: (o.predictions[0].class_name, o.confidence_source) for o in outcomes
+        } == got
+
+    with store.session() as s:
+        p = get_project(s, "p")
+        rules.set_labels(s, p, docs[0], [p.classes[0]])
+        assert not EmbeddingLabeler().wants_survey(build_task(s, p))
+    few = EmbeddingLabeler()
+    small = LabelTask(ProjectKind.SINGLE_LABEL, CLASSES)
+    assert few.wants_survey(small)
+    few.survey(small, [DocInput(i, t) for i, t in enumerate(DOCS.values())])  # 6 < 50
+    assert [o.confidence_source for o in few.label(small, [DocInput(0, DOCS["w1"])])] == [
+        Source.SIMILARITIES
+    ]

@@ -12,6 +12,7 @@ committed batch by batch.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import defaultdict, deque
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ from labelwise.store.models import Document, Job, Label, Project, Suggestion
 from labelwise.store.projects import get_project
 
 MAX_EXAMPLES_PER_CLASS = 200
+SURVEY = 512  # documents a labeler that adapts to them sees before a run labels any
 DOC_CHOICES = ("unlabeled", "all", "auto-labeled")
 
 
@@ -348,6 +350,17 @@ def load_inputs(store: Store, ids: Sequence[int]) -> tuple[list[DocInput], dict[
     return inputs, {d.id: d.name for d in rows}
 
 
+def survey(
+    store: Store, labeler: Labeler, task: LabelTask, ids: Sequence[int], seed: int = 0
+) -> None:
+    """Show ``labeler`` a seeded random sample of the documents ``ids`` a run labels, when it
+    adapts to them (the embedded labeler with no labels). A sample of the whole run, not each
+    chunk: an import sorted by class hands the labeler chunks of one class."""
+    if ids and labeler.wants_survey(task):
+        chosen = random.Random(seed).sample(sorted(ids), min(SURVEY, len(ids)))
+        labeler.survey(task, load_inputs(store, sorted(chosen))[0])
+
+
 def to_suggestions(
     task: LabelTask, labeler: Labeler, outcomes: Sequence[Outcome], job_id: int | None = None
 ) -> list[rules.NewSuggestion]:
@@ -504,6 +517,7 @@ def suggest(
         report.suggestions += len(new)
         progress(done, len(ids))
 
+    survey(store, labeler, task, ids)
     progress(0, len(ids))
     LabelingLoop(labeler, task).run(take, store_wave)
     report.failures = dict(failures)
@@ -575,6 +589,16 @@ def dry_run(
 
     task, inputs, names, blind = dry_run_inputs(store, project_name, n, classes, seed)
     truth = [[c for c in d.exclude if c in task.class_names] for d in inputs]
+    if labeler.wants_survey(task):  # what a run would survey: the documents to label, and these
+        with store.session() as session:
+            unlabeled = list(
+                session.scalars(
+                    select(Document.id).where(
+                        filter_clause(get_project(session, project_name), DocFilter.UNLABELED, None)
+                    )
+                )
+            )
+        survey(store, labeler, task, unlabeled + [d.id for d in blind], seed)
     outcomes = labeler.label(task, blind)
     labeler.flush()
     to_suggestions(task, labeler, outcomes)  # marks answers outside the task as failures

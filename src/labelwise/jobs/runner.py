@@ -22,6 +22,7 @@ from labelwise.autolabel import (
     load_inputs,
     make_labeler,
     select_documents,
+    survey,
     to_suggestions,
 )
 from labelwise.costs import Budget, cost
@@ -191,6 +192,10 @@ def run(
             with store.session() as session:
                 svc.release(session, job_id, worker)
             raise
+    if labeler.wants_survey(task):  # the whole job's documents, done or not: a resumed job
+        with store.session() as session:  # adapts as it began
+            job_documents = svc.document_ids(session, job_id)
+        survey(store, labeler, task, job_documents, seed=job_id)
     loop = LabelingLoop(labeler, task)
     started, processed = time.perf_counter(), 0
     reason = ""

@@ -84,6 +84,14 @@ class Labeler(ABC):
         examples are not cross-fitted)."""
         return []
 
+    def wants_survey(self, task: LabelTask) -> bool:
+        """Whether :meth:`survey` would use a sample of the documents a run labels."""
+        return False
+
+    def survey(self, task: LabelTask, docs: Sequence[DocInput]) -> None:  # noqa: B027 (a hook)
+        """Look at a random sample of the documents a run will label, before it labels any
+        (a labeler that adapts to them; most do not)."""
+
     def check(self) -> None:  # noqa: B027 (a hook: most labelers need nothing)
         """Raise a LabelwiseError now if the labeler cannot work (a missing API key), before
         a job is stored. Sends nothing."""

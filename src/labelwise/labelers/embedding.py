@@ -9,6 +9,11 @@ chosen by leave-one-out on the labeled documents. Measured on Banking77
 Confidences are a softmax over the scores whose temperature is fitted on the user-labeled
 documents (leave-one-out) when there are enough of them. Multi-label: per-class thresholds
 fitted the same way, else every class close to the best one.
+
+Without any label (single-label), a run first surveys a random sample of the documents it will
+label, and each class vector moves toward the documents it draws (:func:`adapt_to_documents`):
+a class text is a poor stand-in for how the class's documents read. Measured on 11 zero-shot
+sets of the bench (two encoders), it never lost and gained 11 points on average.
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ PROMPT_VERSION = "proto-v1"
 DEFAULT_TEMPERATURE = 0.05
 MULTI_MARGIN = 0.03  # multi-label without labels: classes this close to the best one
 MIN_HELD_OUT = 10  # labeled documents before the fit's out-of-fold answers are evidence
+SURVEY_MIN = 50  # sampled documents (and two a class) before class vectors move toward them
+ADAPT_ROUNDS = 10
+ADAPT_SHARPNESS = 0.15  # the soft assignment's temperature, a share of the similarities' spread
+ADAPT_ANCHOR = 0.5  # weight of a class's own text against the mean of the documents it draws
+ADAPT_PRIOR = 1.0  # documents' worth of pull toward the text: a class that draws next to none
 
 
 @dataclass
@@ -50,6 +60,7 @@ class Model:
     # single-label: (content hash, confidence, right) of labeled documents, each suggested for
     # out of fold
     held_out: list[tuple[str, float, bool]] = field(default_factory=list)
+    adapted: bool = False  # the centroids moved toward a survey of the documents to label
 
     def parts(self, docs: Matrix) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Similarity to each class centroid, and to its nearest shot (centroid if none)."""
@@ -193,6 +204,24 @@ class EmbeddingLabeler(Labeler):
             return []
         return [(c, r) for h, c, r in self.fit(task).held_out if only is None or h in only]
 
+    # -- surveying the documents to label (zero-shot) -----------------------------------------
+
+    def wants_survey(self, task: LabelTask) -> bool:
+        """Single-label without a labeled document or example: the class texts alone."""
+        return task.kind == ProjectKind.SINGLE_LABEL and not (
+            task.examples or any(c.examples for c in task.classes)
+        )
+
+    def survey(self, task: LabelTask, docs: Sequence[DocInput]) -> None:
+        """Move the class vectors toward the sampled documents they draw (with at least
+        ``SURVEY_MIN`` of them and two a class; fewer would move them on noise)."""
+        if not self.wants_survey(task) or len(docs) < max(SURVEY_MIN, 2 * len(task.classes)):
+            return
+        model = self.fit(task)
+        vecs = self.embed([d.text for d in docs], [d.content_hash for d in docs])
+        model.centroids = adapt_to_documents(model.text_vecs, vecs)
+        model.adapted = True
+
     # -- labeling ---------------------------------------------------------------------------
 
     def label(self, task: LabelTask, docs: Sequence[DocInput]) -> list[Outcome]:
@@ -240,6 +269,7 @@ class Source(StrEnum):
     """What a suggestion's confidence is (stored with it, at most 40 characters)."""
 
     SIMILARITIES = "softmax over similarities"
+    ADAPTED = "similarities adapted to the documents"  # zero-shot after a survey
     HEAD = "similarities and a logistic head"
     WORDS = "similarities, logistic head, words"
     MULTI = "sigmoid of similarity minus threshold"  # multi-label, per class
@@ -267,8 +297,27 @@ def _out_of_fold(
 def confidence_source(model: Model) -> Source:
     """What gave a single-label suggestion's confidence."""
     if model.head is None:
-        return Source.SIMILARITIES
+        return Source.ADAPTED if model.adapted else Source.SIMILARITIES
     return Source.WORDS if model.head.words else Source.HEAD
+
+
+def adapt_to_documents(anchors: Matrix, docs: Matrix) -> Matrix:
+    """Class vectors moved toward the documents that read like each class: a soft k-means over
+    ``docs`` started at the class texts, each class vector kept anchored by its text (without
+    the anchor a class can drift onto another's documents, and a class that draws next to none
+    onto the few nearest it). The assignment's temperature is a
+    share of the similarities' spread, as encoders differ in how far apart their cosines lie."""
+    d, a = docs.astype(np.float64), anchors.astype(np.float64)
+    spread = float((d @ a.T).std())
+    temperature = ADAPT_SHARPNESS * spread if spread > 1e-6 else DEFAULT_TEMPERATURE
+    centroids = a
+    for _ in range(ADAPT_ROUNDS):
+        s = d @ centroids.T / temperature
+        p = np.exp(s - s.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        means = (p.T @ d) / (p.sum(axis=0)[:, None] + ADAPT_PRIOR)  # stays at its text
+        centroids = normalize(ADAPT_ANCHOR * a + means).astype(np.float64)
+    return centroids.astype(np.float32)
 
 
 def fit_alpha(

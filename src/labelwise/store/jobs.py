@@ -153,6 +153,17 @@ def pending_documents(session: Session, job_id: int) -> set[int]:
     )
 
 
+def document_ids(session: Session, job_id: int) -> list[int]:
+    """Every document of a job, done or not, in id order."""
+    return list(
+        session.scalars(
+            select(JobItem.document_id)
+            .where(JobItem.job_id == job_id)
+            .order_by(JobItem.document_id)
+        )
+    )
+
+
 def claimed_by_others(session: Session, job_id: int, worker: str, stale_after: float) -> int:
     """Pending items of the job that another live worker holds."""
     return int(
