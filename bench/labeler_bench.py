@@ -12,9 +12,9 @@ for research use; the labeled ones from the first, the official 500 held out fro
 all read from where you keep them, never shipped. Rows:
 the baseline (cosine to the bare class name, what most zero-shot embedding labelers do),
 labelwise zero-shot from class names, zero-shot from names plus a one-line description (where
-the bench has descriptions), each as a run labels them (the class vectors adapted to a random
-sample of up to 512 of the documents labeled, as ``suggest`` and jobs do) and without that
-("unadapted"), and labelwise with 8 user-labeled documents per class. Held-out
+the bench has descriptions), and labelwise with 8 user-labeled documents per class; each
+single-label row as a run labels (the class vectors adapted to a random sample of up to 512 of
+the documents labeled, as ``suggest`` and jobs do) and without that ("unadapted"). Held-out
 documents are never among the labeled ones. Single-label: accuracy; multi-label: micro-F1 (and
 top-1: the top suggestion is a gold label). Each text is encoded once per encoder (an in-memory
 cache); speed is measured apart: docs/s encoding short (Banking77), news-length (AG News, when
@@ -204,14 +204,16 @@ def run(name: str, data: Data, encoder: TextEncoder, shots: int, seed: int) -> l
     if descriptions:  # what a user has who wrote descriptions and then labeled a few
         setups.append((f"{shots} labeled per class + descriptions", described, examples))
     for label, specs, shown in setups:
-        for adapted in (True, False) if not shown else (False,):
+        for adapted in (True, False) if kind == ProjectKind.SINGLE_LABEL else (False,):
             labeler = EmbeddingLabeler(encoder=encoder, cache=cache)
             task = LabelTask(kind, specs, shown)
             if adapted:  # as a run does: a random sample of the documents it labels
                 labeler.survey(task, random.Random(seed).sample(docs, min(SURVEY, len(docs))))
             outs = labeler.label(task, docs)
             pred = [[p.class_name for p in o.predictions] for o in outs]
-            shown_label = label if adapted or shown else f"{label} (unadapted)"
+            shown_label = (
+                label if adapted or kind != ProjectKind.SINGLE_LABEL else f"{label} (unadapted)"
+            )
             rows.append((name, shown_label, len(test), *score(kind, test, pred)))
     return rows
 

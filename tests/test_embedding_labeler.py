@@ -424,9 +424,10 @@ def test_class_vectors_move_to_the_documents_each_draws_and_an_unread_class_stay
     )
     gold = np.array([0] * 60 + [1] * 60)
     assert ((docs @ texts.T).argmax(axis=1) == gold).mean() < 0.7
-    adapted = adapt_to_documents(texts, docs)
+    adapted, drawn = adapt_to_documents(texts, docs)
     assert ((docs @ adapted.T).argmax(axis=1) == gold).mean() >= 0.95
     assert float(adapted[2] @ texts[2]) > 0.99  # the unread class stayed where its text is
+    assert float(np.linalg.norm(drawn[2])) < 0.05 < float(np.linalg.norm(drawn[0]))
     assert np.allclose(np.linalg.norm(adapted, axis=1), 1, atol=1e-5)
 
 
@@ -521,14 +522,37 @@ def test_a_job_adapts_as_it_began_and_labels_adapt_no_more(store: Store) -> None
             names[o.doc_id]: (o.predictions[0].class_name, o.confidence_source) for o in outcomes
         } == got
 
-    with store.session() as s:
-        p = get_project(s, "p")
-        rules.set_labels(s, p, docs[0], [p.classes[0]])
-        assert not EmbeddingLabeler().wants_survey(build_task(s, p))
+    multi = LabelTask(ProjectKind.MULTI_LABEL, CLASSES)
+    assert not EmbeddingLabeler().wants_survey(multi)  # one class a document is assumed
     few = EmbeddingLabeler()
     small = LabelTask(ProjectKind.SINGLE_LABEL, CLASSES)
-    assert few.wants_survey(small)
     few.survey(small, [DocInput(i, t) for i, t in enumerate(DOCS.values())])  # 6 < 50
     assert [o.confidence_source for o in few.label(small, [DocInput(0, DOCS["w1"])])] == [
         Source.SIMILARITIES
     ]
+
+
+def test_with_labels_the_left_out_labeled_documents_decide_whether_to_adapt() -> None:
+    """Adapted class vectors that fit the labeled documents (each left out) worse than the
+    plain ones are not used, and ones that fit them better are, with the mix and temperature
+    fitted on them."""
+    from labelwise.embeddings.encoder import normalize
+    from labelwise.labelers.embedding import DEFAULT_TEMPERATURE, Model
+
+    rng = np.random.default_rng(1)
+    e = np.eye(8)
+    docs = np.vstack([normalize(e[2 + c] + 0.8 * rng.standard_normal((6, 8))) for c in (0, 1)])
+    truth = [[0]] * 6 + [[1]] * 6
+    texts = normalize(np.stack([e[1], e[0]]))  # texts that tell nothing
+    shots = [docs[:6], docs[6:]]
+    plain = normalize(0.5 * texts + np.stack([s.mean(axis=0) for s in shots]))
+    towards = normalize(np.stack([e[2], e[3]]))  # where each class's documents read
+    labeler = EmbeddingLabeler(encoder=get_encoder(ENGLISH))
+    for drawn, adapted in ((towards, True), (towards[::-1].copy(), False)):
+        model = Model(("a", "b"), texts, plain, shots, DEFAULT_TEMPERATURE, None)
+        variant = (normalize(0.5 * plain + drawn), drawn)
+        loo = labeler._best_variant(model, [(plain, None), variant], docs, truth, True)
+        assert model.adapted is adapted
+        assert np.array_equal(model.centroids, variant[0] if adapted else plain)
+        if adapted:
+            assert (loo.argmax(axis=1) == [t[0] for t in truth]).mean() == 1.0
