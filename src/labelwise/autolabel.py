@@ -354,8 +354,8 @@ def survey(
     store: Store, labeler: Labeler, task: LabelTask, ids: Sequence[int], seed: int = 0
 ) -> None:
     """Show ``labeler`` a seeded random sample of the documents ``ids`` a run labels, when it
-    adapts to them (the embedded labeler with no labels). A sample of the whole run, not each
-    chunk: an import sorted by class hands the labeler chunks of one class."""
+    adapts to them (the embedded labeler, single-label). A sample of the whole run, not each
+    chunk: an import sorted by class hands the labeler chunks of a few classes."""
     if ids and labeler.wants_survey(task):
         chosen = random.Random(seed).sample(sorted(ids), min(SURVEY, len(ids)))
         labeler.survey(task, load_inputs(store, sorted(chosen))[0])

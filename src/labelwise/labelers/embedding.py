@@ -12,10 +12,10 @@ fitted the same way, else every class close to the best one.
 
 A run (single-label) first surveys a random sample of the documents it will label, and each
 class vector moves toward the documents it draws (:func:`adapt_to_documents`): a class text, or
-a few labeled documents, are a poor stand-in for how the class's documents read. Everything
-fitted on the labeled documents (the mix, the temperature, the head, the held-out check) is
-fitted on the adapted similarities, each labeled document's own class vector adapted from the
-class without it.
+a few labeled documents, are a poor stand-in for how the class's documents read. With labels
+it adapts only when the labeled documents, each left out, fit the adapted vectors clearly
+better, and then everything fitted on them (the mix, the temperature, the head, the held-out
+check) is fitted on the adapted similarities.
 """
 
 from __future__ import annotations
@@ -251,7 +251,7 @@ class EmbeddingLabeler(Labeler):
             return []
         return [(c, r) for h, c, r in self.fit(task).held_out if only is None or h in only]
 
-    # -- surveying the documents to label (zero-shot) -----------------------------------------
+    # -- surveying the documents to label ---------------------------------------------------
 
     def wants_survey(self, task: LabelTask) -> bool:
         """Single-label: one class a document, the assumption the survey's soft assignment
@@ -314,7 +314,7 @@ class Source(StrEnum):
     """What a suggestion's confidence is (stored with it, at most 40 characters)."""
 
     SIMILARITIES = "softmax over similarities"
-    ADAPTED = "similarities adapted to the documents"  # zero-shot after a survey
+    ADAPTED = "similarities adapted to the documents"  # without a head, after a survey
     HEAD = "similarities and a logistic head"
     WORDS = "similarities, logistic head, words"
     MULTI = "sigmoid of similarity minus threshold"  # multi-label, per class
@@ -348,11 +348,12 @@ def confidence_source(model: Model) -> Source:
 
 def adapt_to_documents(anchors: Matrix, docs: Matrix) -> tuple[Matrix, Matrix]:
     """Class vectors moved toward the documents that read like each class: a soft k-means over
-    ``docs`` started at the class texts, each class vector kept anchored by its text (without
-    the anchor a class can drift onto another's documents, and a class that draws next to none
-    onto the few nearest it). The assignment's temperature is a
-    share of the similarities' spread, as encoders differ in how far apart their cosines lie.
-    Returns the class vectors and, per class, the mean of the documents it drew (weighed)."""
+    ``docs`` started at ``anchors`` (the class texts, or their blend with the labeled
+    documents), each class vector kept anchored there (without the anchor a class can drift
+    onto another's documents, and a class that draws next to none onto the few nearest it).
+    The assignment's temperature is a share of the similarities' spread, as encoders differ in
+    how far apart their cosines lie. Returns the class vectors and, per class, the mean of the
+    documents it drew (weighed)."""
     d, a = docs.astype(np.float64), anchors.astype(np.float64)
     spread = float((d @ a.T).std())
     temperature = ADAPT_SHARPNESS * spread if spread > 1e-6 else DEFAULT_TEMPERATURE
