@@ -193,7 +193,7 @@ def run(
                 svc.release(session, job_id, worker)
             raise
     if labeler.wants_survey(task):  # the whole job's documents, done or not: a resumed job
-        with store.session() as session:  # adapts as it began
+        with store.session() as session:  # adapts from the same sample
             job_documents = svc.document_ids(session, job_id)
         survey(store, labeler, task, job_documents, seed=job_id)
     loop = LabelingLoop(labeler, task)
