@@ -63,9 +63,13 @@ class Model:
     # single-label: (content hash, confidence, right) of labeled documents, each suggested for
     # out of fold
     held_out: list[tuple[str, float, bool]] = field(default_factory=list)
-    adapted: bool = False  # the centroids moved toward a survey of the documents to label
     # per class, the mean of the surveyed documents it drew (weighed), when adapted
     drawn: Matrix | None = None
+
+    @property
+    def adapted(self) -> bool:
+        """Whether the centroids moved toward a survey of the documents to label."""
+        return self.drawn is not None
 
     def parts(self, docs: Matrix) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Similarity to each class centroid, and to its nearest shot (centroid if none)."""
@@ -152,7 +156,6 @@ class EmbeddingLabeler(Labeler):
             variants.append(adapt_to_documents(centroids, self._surveyed[1]))
         truth = [[index[lab] for lab in e.labels if lab in index] for e in labeled]
         model.centroids, model.drawn = variants[-1]  # without labels, adapted when surveyed
-        model.adapted = model.drawn is not None
         if len(labeled) >= 4:
             # with labels, adapted only where the labeled documents (each left out) say so
             single = task.kind == ProjectKind.SINGLE_LABEL
@@ -213,7 +216,6 @@ class EmbeddingLabeler(Labeler):
         assert best is not None
         _, loo, model.alpha, model.temperature, k = best
         model.centroids, model.drawn = variants[k]
-        model.adapted = model.drawn is not None
         return loo
 
     @staticmethod
