@@ -139,7 +139,7 @@ def test_cancel_between_waves(project: Store, fake: FakeLLM) -> None:
     def cancel_after_three(progress: runner.JobProgress) -> None:
         if progress.done == 3:  # as `labelwise job cancel` would, from another connection
             with project.session() as s:
-                svc.request_cancel(s, job_id)
+                assert svc.request_cancel(s, job_id) == svc.Cancelled.REQUESTED
 
     job = runner.run(project, job_id, cancel_after_three)
     # the calls already handed to the labeler finish (twice the concurrency: one more here)

@@ -163,6 +163,12 @@ def test_retrain_every_is_only_for_the_embedded_labeler(cli_env: str, store: Sto
     assert result.exit_code == 0 and "refit chain is stopped" in result.output, result.output
     with store.session() as s:
         assert "retrain_every" not in s.get(Job, job.id).options  # type: ignore[union-attr]
+    # a queued job that no worker took yet ends at once
+    assert CliRunner().invoke(app, ["autolabel", "p", "--queue"]).exit_code == 0
+    with store.session() as s:
+        queued = s.scalars(select(Job).where(Job.status == "queued")).one()
+    result = CliRunner().invoke(app, ["job", "cancel", str(queued.id)])
+    assert result.exit_code == 0 and f"job {queued.id} cancelled" in result.output, result.output
 
 
 def _lines(stream: object) -> queue.Queue[str]:
@@ -264,7 +270,8 @@ def test_a_refit_chain_is_followed_once_per_n_labels_by_any_worker(store: Store)
         assert svc.get_job(s, made[0]).status == "succeeded"
     label(store, "c2", "w3")
     with store.session() as s:
-        svc.request_cancel(s, made[0])  # ended: the cancel ends the chain
+        # ended: the cancel ends the chain
+        assert svc.request_cancel(s, made[0]) == svc.Cancelled.CHAIN_STOPPED
     assert continue_refits(store) == []
     with store.session() as s, pytest.raises(Conflict, match="already ended"):
         svc.request_cancel(s, made[0])

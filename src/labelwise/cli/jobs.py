@@ -316,12 +316,10 @@ def cancel(job_id: int) -> None:
     """Ask a job to stop after the requests in flight; on a refit chain's last job that ended,
     stop the chain."""
     with get_store().session() as session:
-        job = svc.get_job(session, job_id)
-        chain = job.status in svc.FINAL and svc.chain_is_open(job)
-        status = svc.request_cancel(session, job_id).status
-    if chain:
+        done = svc.request_cancel(session, job_id)
+    if done == svc.Cancelled.CHAIN_STOPPED:
         out.print(f"job {job_id} had ended; its refit chain is stopped (no job follows it)")
-    elif status == JobStatus.CANCELLED:
+    elif done == svc.Cancelled.CANCELLED:
         out.print(f"job {job_id} cancelled")
     else:
         out.print(f"job {job_id}: cancel requested")

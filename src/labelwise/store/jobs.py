@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
@@ -310,19 +311,28 @@ def chain_is_open(job: Job) -> bool:
     return bool(options.get(RETRAIN_EVERY)) and FOLLOWED_BY not in options
 
 
-def request_cancel(session: Session, job_id: int) -> Job:
+class Cancelled(StrEnum):
+    """What :func:`request_cancel` did."""
+
+    CHAIN_STOPPED = "chain stopped"  # the job had ended; no refit job follows it now
+    CANCELLED = "cancelled"  # it was queued: it ends here
+    REQUESTED = "requested"  # it is running: it stops after the requests in flight
+
+
+def request_cancel(session: Session, job_id: int) -> Cancelled:
     """Ask a job to stop; a job that ended and is the last of a refit chain ends the chain
     (no job follows it)."""
     job = get_job(session, job_id)
     if job.status in FINAL and chain_is_open(job):
         job.options = {k: v for k, v in job.options.items() if k != RETRAIN_EVERY}
-        return job
+        return Cancelled.CHAIN_STOPPED
     if job.status in FINAL:
         raise Conflict(f"job {job_id} already ended ({job.status})")
     job.cancel_requested = True
     if job.status == JobStatus.QUEUED:
         job.status, job.finished_at, job.reason = JobStatus.CANCELLED, utcnow(), "cancelled"
-    return job
+        return Cancelled.CANCELLED
+    return Cancelled.REQUESTED
 
 
 def reset_failed(session: Session, job_id: int) -> int:
