@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from labelwise.domain import (
@@ -399,15 +399,7 @@ def to_suggestions(
 def labels_in(store: Store, project_name: str) -> int:
     """How many labels the project's documents carry (a person's and accepted suggestions)."""
     with store.session() as session:
-        project = get_project(session, project_name)
-        return int(
-            session.scalar(
-                select(func.count(Label.id))
-                .join(Document, Document.id == Label.document_id)
-                .where(Document.project_id == project.id)
-            )
-            or 0
-        )
+        return rules.count_labels(session, get_project(session, project_name).id)
 
 
 def wait_for_labels(

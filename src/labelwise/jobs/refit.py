@@ -19,6 +19,7 @@ from labelwise.domain import JobStatus, LabelwiseError
 from labelwise.store import Store
 from labelwise.store.jobs import FOLLOWED_BY, LABELS_AT, RETRAIN_EVERY
 from labelwise.store.jobs import chain_is_open as is_open
+from labelwise.store.labels import count_labels
 from labelwise.store.models import Job, Project
 
 log = logging.getLogger("labelwise.jobs")
@@ -49,7 +50,7 @@ def continue_refits(store: Store) -> list[int]:
             every, at = job.options.get(RETRAIN_EVERY), job.options.get(LABELS_AT, 0)
             if not isinstance(every, int) or not isinstance(at, int) or project is None:
                 continue
-            if labels_in(store, project.name) >= at + every:
+            if count_labels(session, project.id) >= at + every:
                 due.append((job.id, project.name, every, job.classes))
     made = []
     for job_id, project_name, every, classes in due:

@@ -94,6 +94,18 @@ def remove_labels(session: Session, document: Document, classes: Sequence[LabelC
     return removed
 
 
+def count_labels(session: Session, project_id: int) -> int:
+    """How many labels the project's documents carry (a person's and accepted suggestions)."""
+    return int(
+        session.scalar(
+            select(func.count(Label.id))
+            .join(Document, Document.id == Label.document_id)
+            .where(Document.project_id == project_id)
+        )
+        or 0
+    )
+
+
 def document_labels(session: Session, document: Document) -> list[str]:
     return list(
         session.scalars(
