@@ -230,6 +230,7 @@ class JobPublic(Shape):
     created_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+    refit_waiting: bool  # its refit chain waits for labels: a job will follow it
     failures: dict[str, FailureGroupPublic]
     review: ReviewCountsPublic
 

@@ -538,13 +538,17 @@ function jobsPage() {
     await api("POST", `/api/jobs/${button.dataset.job}/${what}`, what === "resume" ? {} : undefined);
     location.reload();
   }));
-  let active = $$(".status", table).some((td) => /queued|running/.test(td.textContent));
+  // poll while a job runs, and (more slowly) while a refit chain waits for labels: the server
+  // starts its next job when they arrive, and the page shows it
+  let active = $$(".status-word", table).some((word) => isActiveJob(word.textContent));
+  let waiting = $$("tr[data-refit-waiting]", table).length > 0;
   const poll = async () => {
-    if (!active) return;
+    if (!active && !waiting) return;
     try {
       const jobs = await api("GET", `/api/projects/${enc(project)}/jobs`);
       const rows = new Map($$("tr[data-job]", table).map((tr) => [Number(tr.dataset.job), tr]));
       active = false;
+      waiting = jobs.some((j) => j.refit_waiting);
       for (const j of jobs) {
         const tr = rows.get(j.id);
         if (!tr) { location.reload(); return; }
@@ -572,7 +576,7 @@ function jobsPage() {
     } catch (err) {
       flash(err.message, true);
     }
-    setTimeout(poll, 1000);
+    setTimeout(poll, active ? 1000 : 3000);
   };
   setTimeout(poll, 500);
 }
