@@ -35,18 +35,16 @@ def embed_cached(
     texts: Sequence[str],
     hashes: Sequence[str] | None,
     cache: VectorCache | None,
-    *,
-    keep: bool = True,
 ) -> Matrix:
     """Embeddings of ``texts``: cached ones (by content hash and model) are read, the others
-    computed and (with ``keep``) written to the cache."""
+    computed and written to the cache."""
     if cache is None or hashes is None:
         return encoder.encode(texts)
     have = cache.get_vectors(encoder.model_id, [h for h in hashes if h])
     missing = [i for i, h in enumerate(hashes) if not h or h not in have]
     fresh = encoder.encode([texts[i] for i in missing])
     new = {hashes[i]: fresh[k] for k, i in enumerate(missing) if hashes[i]}
-    if new and keep:
+    if new:
         cache.put_vectors(encoder.model_id, new)
     out = np.empty((len(texts), encoder.dim), dtype=np.float32)
     for k, i in enumerate(missing):

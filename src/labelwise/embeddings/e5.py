@@ -52,6 +52,7 @@ class E5Encoder(Encoder):
 
     model_id = MODEL_ID
     dim = DIM
+    per_text = True  # int8 activations: see Encoder.per_text
 
     def __init__(
         self,

@@ -3,7 +3,8 @@
 Loaded lazily from installed files; nothing is downloaded. A text longer than the model's window
 (256 tokens) is cut into overlapping windows (up to ``MAX_CHUNKS``) whose vectors are averaged,
 weighted by their tokens, instead of being cut off at the window. Windows are sorted by length
-before batching so that padding stays small, and onnxruntime uses every core.
+before batching so that padding stays small, and onnxruntime uses every core; the int8 graphs
+run each text's windows alone, so a text's vector does not depend on the texts beside it.
 
 :class:`FastEncoder` is the same model with its matrix products in int8 (see there).
 """
@@ -39,6 +40,10 @@ class Encoder:
 
     model_id = MODEL_ID
     dim = DIM
+    # run each text's windows apart from other texts': a graph whose activations are quantized
+    # on the fly scales them over the whole batch, so a text's vector would depend on the
+    # texts it was batched with (cosine down to 0.987); float products do not
+    per_text = False
 
     def __init__(self, batch_size: int = 32, threads: int | None = None) -> None:
         self.batch_size = batch_size
@@ -89,13 +94,23 @@ class Encoder:
             windows += [(i, more.ids) for more in enc.overflowing[: MAX_CHUNKS - 1]]
         return windows
 
+    def _batches(self, windows: list[tuple[int, list[int]]]) -> list[list[int]]:
+        """The windows (indexes) run together: sorted by length, in batches (padding stays
+        small); with :attr:`per_text`, each text's own windows alone."""
+        if self.per_text:
+            batches: dict[int, list[int]] = {}
+            for k, (owner, _) in enumerate(windows):
+                batches.setdefault(owner, []).append(k)
+            return list(batches.values())
+        order = sorted(range(len(windows)), key=lambda k: len(windows[k][1]))
+        return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
     def _pool(self, windows: list[tuple[int, list[int]]], n: int) -> Matrix:
         """The vectors of ``n`` texts: the sum of their windows' token vectors (a window weighs
-        by its tokens), L2-normalized. Windows are run sorted by length, in batches."""
-        order = sorted(range(len(windows)), key=lambda k: len(windows[k][1]))
+        by its tokens), L2-normalized."""
         sums = np.zeros((n, self.dim), dtype=np.float64)
-        for start in range(0, len(order), self.batch_size):
-            batch = [windows[k] for k in order[start : start + self.batch_size]]
+        for chosen in self._batches(windows):
+            batch = [windows[k] for k in chosen]
             width = max(len(ids) for _, ids in batch)
             ids = np.zeros((len(batch), width), dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -134,6 +149,7 @@ class FastEncoder(Encoder):
     rebuild, it is quantized as it is (slower, the same vectors within rounding)."""
 
     model_id = "all-MiniLM-L6-v2-onnx-q8dyn+chunks+fused"
+    per_text = True
 
     def __init__(
         self, batch_size: int = 16, threads: int | None = None, folder: Path | None = None

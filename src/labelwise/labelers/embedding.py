@@ -263,13 +263,12 @@ class EmbeddingLabeler(Labeler):
     def survey(self, task: LabelTask, docs: Sequence[DocInput]) -> None:
         """Fit ``task`` with the class vectors moved toward the sampled documents they draw
         (with at least ``SURVEY_MIN`` of them and two a class; fewer would move them on
-        noise). Its vectors are not kept: the int8 encoders' vectors shift a little with the
-        batch they are computed in, and a document's kept vector stays the one its own run's
-        batch gave it, as without a survey."""
+        noise). The vectors it makes are kept, so the run does not make them again (a text's
+        vector does not depend on the texts encoded with it)."""
         if not self.wants_survey(task) or len(docs) < max(SURVEY_MIN, 2 * len(task.classes)):
             return
         texts, hashes = [d.text for d in docs], [d.content_hash for d in docs]
-        vecs = embed_cached(self.encoder, texts, hashes, self.cache, keep=False)
+        vecs = embed_cached(self.encoder, texts, hashes, self.cache)
         self._surveyed, self._fitted = (hash(task), vecs), None
 
     # -- labeling ---------------------------------------------------------------------------
