@@ -346,9 +346,10 @@ def test_the_pair_encoder_joins_both_models_so_its_cosine_is_their_mean() -> Non
 
 @pytest.mark.parametrize("name", [MINILM_FAST, MULTILINGUAL, MINILM])
 def test_a_text_gets_the_same_vector_whatever_texts_it_is_encoded_with(name: str) -> None:
-    """The int8 graphs scale their activations over what they run at once; each text's windows
-    run apart, so a text's vector does not depend on the batch (it moved by up to 1.3 % when
-    texts were batched together). The float graph batches, exact within rounding."""
+    """The int8 graphs scale their activations over what they run at once. The English one runs
+    each text's windows apart, so a text's vector does not depend on the batch (batched, a
+    vector moved to cosine 0.964 of itself); the float graph batches, exact within rounding;
+    the multilingual one batches, for speed, and its vectors move a little."""
     encoder = get_encoder(name)
     long = " ".join(f"Sentence {i} of a report on the quarterly results." for i in range(80))
     texts = ["card arrived broken", "How do I top up by bank transfer?", long, "ok"]
@@ -357,7 +358,11 @@ def test_a_text_gets_the_same_vector_whatever_texts_it_is_encoded_with(name: str
         f"an unrelated message number {i} that pads the batch out" * (i % 3 + 1) for i in range(40)
     ]
     together = encoder.encode([*others[:20], *texts, *others[20:]])[20:24]
-    if getattr(encoder, "per_text", False):
-        assert np.array_equal(alone, together)
+    if name == MULTILINGUAL:
+        assert float((alone * together).sum(axis=1).min()) >= 0.99
     else:
-        assert np.allclose(alone, together, atol=1e-5)
+        assert (
+            np.array_equal(alone, together)
+            if name == MINILM_FAST
+            else np.allclose(alone, together, atol=1e-5)
+        )
