@@ -154,7 +154,7 @@ class FastEncoder(Encoder):
     def __init__(
         self, batch_size: int = 16, threads: int | None = None, folder: Path | None = None
     ) -> None:
-        super().__init__(batch_size, threads)  # smaller batches: less padding, as fast
+        super().__init__(batch_size, threads)  # batches (per_text off): 16, less padding
         self.folder = folder
 
     def _model_path(self, installed: Path) -> Path:
