@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from labelwise.autolabel import labels_in
-from labelwise.domain import JobStatus, LabelwiseError
+from labelwise.domain import LabelwiseError
 from labelwise.store import Store
-from labelwise.store.jobs import FOLLOWED_BY, LABELS_AT, RETRAIN_EVERY
+from labelwise.store.jobs import FOLLOWED_BY, LABELS_AT, RETRAIN_EVERY, refit_waiting
 from labelwise.store.jobs import chain_is_open as is_open
 from labelwise.store.labels import count_labels
 from labelwise.store.models import Job, Project
@@ -44,7 +44,7 @@ def continue_refits(store: Store) -> list[int]:
         ).all()
         due: list[tuple[int, str, int, list[str] | None]] = []
         for job in session.scalars(select(Job).where(Job.id.in_(latest))):
-            if job.status != JobStatus.SUCCEEDED or not is_open(job):
+            if not refit_waiting(job):
                 continue
             project = session.get(Project, job.project_id)
             every, at = job.options.get(RETRAIN_EVERY), job.options.get(LABELS_AT, 0)

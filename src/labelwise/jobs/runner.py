@@ -377,8 +377,7 @@ def public(session: Any, job: Job) -> dict[str, Any]:
         "created_at": job.created_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
-        # a refit chain's last job that succeeded: the next follows once enough labels arrive
-        "refit_waiting": job.status == JobStatus.SUCCEEDED and svc.chain_is_open(job),
+        "refit_waiting": svc.refit_waiting(job),
         "failures": svc.failures(session, job.id),
         "review": rules.outcomes(session, session.get(Project, job.project_id)).get(
             f"job:{job.id}", {"accepted": 0, "rejected": 0, "discarded": 0}

@@ -268,8 +268,7 @@ class EmbeddingLabeler(Labeler):
         within cosine 0.996."""
         if not self.wants_survey(task) or len(docs) < max(SURVEY_MIN, 2 * len(task.classes)):
             return
-        texts, hashes = [d.text for d in docs], [d.content_hash for d in docs]
-        vecs = embed_cached(self.encoder, texts, hashes, self.cache)
+        vecs = self.embed([d.text for d in docs], [d.content_hash for d in docs])
         self._surveyed, self._fitted = (hash(task), vecs), None
 
     # -- labeling ---------------------------------------------------------------------------

@@ -311,6 +311,12 @@ def chain_is_open(job: Job) -> bool:
     return bool(options.get(RETRAIN_EVERY)) and FOLLOWED_BY not in options
 
 
+def refit_waiting(job: Job) -> bool:
+    """Whether ``job`` is a refit chain's last link that succeeded: the next job follows once
+    the chain's number of labels has arrived."""
+    return job.status == JobStatus.SUCCEEDED and chain_is_open(job)
+
+
 class Cancelled(StrEnum):
     """What :func:`request_cancel` did."""
 
